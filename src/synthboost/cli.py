@@ -1,0 +1,43 @@
+"""The ``synthboost`` command line: thin wiring of the stage functions.
+
+Each stage package owns a ``commands.py`` with ``register(app)``; those modules import only
+``typer`` at top level (heavy libraries are imported inside the commands) so that
+``synthboost --help`` answers in about a second.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import typer
+
+STAGES = ("data", "prompts", "synth", "models", "train", "evaluate", "report", "clinical", "app")
+
+app = typer.Typer(
+    name="synthboost",
+    help="Text-prompted echocardiogram segmentation with VLSMs, boosted by synthetic data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+for _stage in STAGES:
+    importlib.import_module(f"synthboost.{_stage}.commands").register(app)
+
+
+def main() -> None:
+    """Console-script entry point: user errors print one clear line and exit with status 2."""
+    try:
+        app()
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        typer.secho(f"error: {err}", fg="red", err=True)
+        raise SystemExit(2) from None

@@ -1,0 +1,1 @@
+"""Data stage: CAMUS and SDM readers, the phantom generator, prepare, torch datasets."""
