@@ -34,6 +34,19 @@ for _stage in STAGES:
     importlib.import_module(f"synthboost.{_stage}.commands").register(app)
 
 
+@app.command("demo")
+def demo(
+    out: str = typer.Option("demo_out", help="Output folder; finished stages are reused."),
+    quick: bool = typer.Option(False, "--quick", help="Small and fast variant (about 2 minutes)."),
+) -> None:
+    """Run the whole pipeline on the procedural phantom, no download needed."""
+    from synthboost.demo import run_demo
+
+    paths = run_demo(out, quick=quick)
+    for key, path in paths.items():
+        typer.echo(f"{key}: {path}")
+
+
 def main() -> None:
     """Console-script entry point: user errors print one clear line and exit with status 2."""
     try:

@@ -1,9 +1,89 @@
-"""CLI commands of the data stage (heavy imports stay inside the commands)."""
+"""CLI commands of the data stage: phantom, prepare camus|sdm, check."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+prepare_app = typer.Typer(help="Turn raw data into a processed dataset (images, masks, meta.csv, prompts).")
+
+
+def _write_prompts(out: Path) -> None:
+    from synthboost.prompts.annotate import write_annotations
+
+    counts = write_annotations(out)
+    typer.echo(f"{out}: " + ", ".join(f"{k} {v} tasks" for k, v in counts.items()))
+
+
+@prepare_app.command("camus")
+def prepare_camus_cmd(
+    raw: Path = typer.Argument(..., help="CAMUS release folder (2019 MetaImage or 2023 NIfTI) or a phantom."),
+    out: Path = typer.Argument(..., help="Processed dataset folder to create."),
+    image_size: int = typer.Option(512, help="Side of the square processed images."),
+    split_file: Path | None = typer.Option(None, help='JSON {"train": [...], "val": [...], "test": [...]}.'),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+) -> None:
+    """Prepare a CAMUS (or phantom) dataset and write its P0-P7 prompts."""
+    from synthboost.data.prepare import prepare_camus
+
+    prepare_camus(raw, out, image_size=image_size, split_file=split_file, overwrite=force)
+    _write_prompts(out)
+
+
+@prepare_app.command("sdm")
+def prepare_sdm_cmd(
+    root: Path = typer.Argument(..., help="Echo-from-noise folder (<split>/images, <split>/labels)."),
+    out: Path = typer.Argument(..., help="Processed dataset folder to create."),
+    camus_raw: Path | None = typer.Option(None, help="CAMUS 2019 release, for each patient's sex and age."),
+    attributes: Path | None = typer.Option(
+        None, help="attributes.json of generated shapes (instead of CAMUS)."
+    ),
+    label_map: str | None = typer.Option(
+        None, help="Map the label files' values, e.g. '0:0,85:1,170:2,255:3'."
+    ),
+    image_size: int = typer.Option(512, help="Side of the square processed images."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+) -> None:
+    """Prepare the SDM synthetic set (or our generated images) and write its P0-P6 prompts."""
+    from synthboost.data.sdm import parse_label_map, prepare_sdm
+
+    lm = parse_label_map(label_map) if label_map else None
+    prepare_sdm(root, out, camus_raw, attributes, lm, image_size=image_size, overwrite=force)
+    _write_prompts(out)
+
+
+def phantom_cmd(
+    out: Path = typer.Argument(..., help="Folder to write (CAMUS 2019 layout)."),
+    patients: int = typer.Option(60, "--patients", help="Number of patients."),
+    seed: int = typer.Option(0, help="Random seed."),
+    workers: int = typer.Option(1, help="Worker processes."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+) -> None:
+    """Generate the procedural echo phantom as a CAMUS-format dataset."""
+    from synthboost.data.phantom import generate_phantom
+
+    path = generate_phantom(out, n_patients=patients, seed=seed, overwrite=force, workers=workers)
+    typer.echo(f"phantom with {patients} patients written to {path}")
+
+
+def check_cmd(root: Path = typer.Argument(..., help="Processed dataset folder.")) -> None:
+    """Validate a processed dataset against docs/formats.md; exit 1 on problems."""
+    from synthboost.data.processed import check_dataset, read_meta
+
+    problems = check_dataset(root)
+    if problems:
+        for p in problems[:50]:
+            typer.secho(p, fg="red")
+        if len(problems) > 50:
+            typer.echo(f"... and {len(problems) - 50} more")
+        typer.secho(f"{root}: {len(problems)} problems", fg="red")
+        raise typer.Exit(1)
+    typer.secho(f"{root}: valid processed dataset ({len(read_meta(root))} images)", fg="green")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    app.add_typer(prepare_app, name="prepare")
+    app.command("phantom")(phantom_cmd)
+    app.command("check")(check_cmd)

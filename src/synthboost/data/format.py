@@ -64,9 +64,7 @@ class DatasetInfo:
     name: str
     source: str
     image_size: int = DEFAULT_IMAGE_SIZE
-    labels: dict[str, str] = dataclasses.field(
-        default_factory=lambda: {str(k): v for k, v in LABELS.items()}
-    )
+    labels: dict[str, str] = dataclasses.field(default_factory=lambda: {str(k): v for k, v in LABELS.items()})
     version: int = FORMAT_VERSION
     prompt_levels: tuple[str, ...] = ()
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -84,7 +82,9 @@ class DatasetInfo:
         if d["source"] not in SOURCES:
             raise ValueError(f"{path}: source {d['source']!r} not one of {SOURCES}")
         if d["version"] != FORMAT_VERSION:
-            raise ValueError(f"{path}: format version {d['version']} (this synthboost reads {FORMAT_VERSION})")
+            raise ValueError(
+                f"{path}: format version {d['version']} (this synthboost reads {FORMAT_VERSION})"
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in known}
         kw["prompt_levels"] = tuple(kw.get("prompt_levels", ()))

@@ -1,17 +1,31 @@
 """The one interface every vision-language segmentation model (VLSM) implements.
 
 ``forward(pixel_values, input_ids, attention_mask) -> logits (B, 1, H, W)`` at the model's input
-size, and a :class:`Preprocessing` describing what the model expects.
+size, and a :class:`Preprocessing` describing what the model expects. :class:`VLSM` adds encoder
+freezing (no gradients *and* normalisation layers kept in eval mode), parameter counting and the
+``save_pretrained`` folder layout (``config.json`` + ``model.safetensors``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from synthboost.utils import get_logger
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+log = get_logger("models")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,3 +45,102 @@ class Preprocessing:
     std: tuple[float, float, float]
     context_length: int = 77
     tokenizer: str = "clip-bpe"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
+        """Inverse of :meth:`to_dict` (lists become tuples)."""
+        return cls(
+            image_size=int(data["image_size"]),
+            mean=tuple(float(v) for v in data["mean"]),
+            std=tuple(float(v) for v in data["std"]),
+            context_length=int(data.get("context_length", 77)),
+            tokenizer=str(data.get("tokenizer", "clip-bpe")),
+        )
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters of ``module`` (only those with ``requires_grad`` if asked)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+class VLSM(nn.Module):
+    """Base class of every vision-language segmentation model.
+
+    Subclasses set ``model_type``, fill ``self.preprocessing``, implement :meth:`forward`,
+    :meth:`encoder_modules`, :meth:`save_pretrained` and :meth:`from_pretrained`.
+    """
+
+    model_type: ClassVar[str] = ""
+    preprocessing: Preprocessing
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frozen_encoders = False
+
+    def forward(
+        self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:  # pragma: no cover - abstract
+        """Return segmentation logits ``(B, 1, H, W)`` at the model's input size."""
+        raise NotImplementedError
+
+    def encoder_modules(self) -> dict[str, nn.Module]:  # pragma: no cover - abstract
+        """The image and text encoders, by name (``{"image": ..., "text": ...}``)."""
+        raise NotImplementedError
+
+    @property
+    def encoders_frozen(self) -> bool:
+        """Whether :meth:`freeze_encoders` was applied."""
+        return self._frozen_encoders
+
+    def freeze_encoders(self) -> VLSM:
+        """Stop gradients into the encoders and keep their normalisation layers in eval mode."""
+        for module in self.encoder_modules().values():
+            module.requires_grad_(False)
+            module.eval()
+        self._frozen_encoders = True
+        return self
+
+    def train(self, mode: bool = True) -> VLSM:
+        """Like ``nn.Module.train``, but frozen encoders stay in eval mode (BatchNorm statistics fixed)."""
+        super().train(mode)
+        if self._frozen_encoders:
+            for module in self.encoder_modules().values():
+                module.eval()
+        return self
+
+    def _normalisation_layers(self) -> Iterator[nn.Module]:
+        for module in self.encoder_modules().values():
+            for sub in module.modules():
+                if isinstance(sub, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm):
+                    yield sub
+
+    def parameter_report(self) -> dict[str, int]:
+        """Total and trainable parameter counts, overall and per encoder."""
+        report = {"total": count_parameters(self), "trainable": count_parameters(self, True)}
+        for name, module in self.encoder_modules().items():
+            report[f"{name}_encoder_trainable"] = count_parameters(module, True)
+        return report
+
+    def log_parameters(self) -> None:
+        """Log the parameter counts (called by the builders)."""
+        r = self.parameter_report()
+        log.info(
+            "%s: %.2fM parameters, %.2fM trainable (encoders %s)",
+            self.model_type,
+            r["total"] / 1e6,
+            r["trainable"] / 1e6,
+            "frozen" if self._frozen_encoders else "trained",
+        )
+
+    def save_pretrained(self, folder: str | Path) -> Path:  # pragma: no cover - abstract
+        """Write ``config.json`` + ``model.safetensors`` into ``folder``."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, **overrides: Any) -> VLSM:  # pragma: no cover - abstract
+        """Load what :meth:`save_pretrained` wrote."""
+        raise NotImplementedError

@@ -1,0 +1,85 @@
+"""Image and label file I/O shared by every stage: medical images (SimpleITK) and PNGs (Pillow)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from synthboost.utils import atomic_path
+
+
+def read_medical(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float]]:
+    """Read a 2-D MetaImage (.mhd) or NIfTI (.nii/.nii.gz) file.
+
+    Returns:
+        ``(array (rows, cols), (spacing_row_mm, spacing_col_mm))``. SimpleITK reports spacing in
+        (x, y) order; it is swapped here to match the array's (row, col) axes.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the header cannot be read or does not match its data, or the image is not 2-D.
+    """
+    import SimpleITK as sitk
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        img = sitk.ReadImage(str(path))
+    except RuntimeError as err:
+        msg = str(err).strip().splitlines()
+        detail = next((m for m in msg if "ERROR" in m or "rror" in m), msg[-1] if msg else "")
+        raise ValueError(f"{path}: cannot read image (header or data broken: {detail.strip()})") from err
+    arr = sitk.GetArrayFromImage(img)
+    spacing = tuple(float(s) for s in img.GetSpacing())
+    if arr.ndim == 3 and 1 in arr.shape:  # a 2-D image stored with a singleton slice axis
+        arr = arr.reshape([s for s in arr.shape if s != 1] or [1, 1])
+        spacing = spacing[:2]
+    if arr.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D image, got shape {arr.shape}")
+    return arr, (spacing[1], spacing[0])
+
+
+def to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Convert an image to uint8: integers are clipped to 0..255, floats in [0, 1] are scaled."""
+    if arr.dtype == np.uint8:
+        return arr
+    a = arr.astype(np.float64)
+    if np.issubdtype(arr.dtype, np.floating) and a.size and a.max() <= 1.0 and a.min() >= 0.0:
+        a = a * 255.0
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+
+
+def read_png(path: str | os.PathLike) -> np.ndarray:
+    """Read a PNG as a 2-D uint8 array (colour images are converted to grayscale)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("L", "P", "I", "I;16"):
+                im = im.convert("L")
+            arr = np.asarray(im)
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable image ({err})") from err
+    return arr if arr.dtype == np.uint8 else to_uint8(arr)
+
+
+def write_png(path: str | os.PathLike, arr: np.ndarray) -> None:
+    """Write a 2-D uint8 array as a PNG through a temporary file and a rename."""
+    if arr.ndim != 2:
+        raise ValueError(f"{path}: write_png expects a 2-D array, got shape {arr.shape}")
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint8)).save(tmp, format="PNG")
+
+
+def resize(arr: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
+    """Resize a 2-D uint8 array to ``size = (rows, cols)``: bilinear for images, nearest for labels."""
+    if arr.shape == tuple(size):
+        return arr.copy()
+    resample = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
+    im = Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint8))
+    return np.asarray(im.resize((size[1], size[0]), resample=resample))

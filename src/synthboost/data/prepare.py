@@ -1,0 +1,156 @@
+"""Write a processed dataset (docs/formats.md) from any reader's records."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthboost.data.format import (
+    LABELS,
+    META_COLUMNS,
+    DatasetInfo,
+    image_path,
+    mask_path,
+    native_label_path,
+)
+from synthboost.data.imageio import resize, write_png
+from synthboost.utils import atomic_dir, get_logger, write_json_atomic, write_text_atomic
+
+log = get_logger("data.prepare")
+
+
+@dataclasses.dataclass
+class Record:
+    """One image of a dataset: its meta row (``META_COLUMNS`` keys), the image and native label map."""
+
+    meta: dict[str, Any]
+    image: np.ndarray
+    labels: np.ndarray
+
+
+def _progress(items: Iterable, description: str, total: int | None) -> Iterable:
+    from rich.progress import track
+
+    return track(items, description=description, total=total, transient=True)
+
+
+def meta_to_csv(rows: list[dict[str, Any]]) -> str:
+    """Serialise meta rows as ``meta.csv`` text (empty cells for missing values)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(META_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in META_COLUMNS})
+    return buf.getvalue()
+
+
+def write_record(root: Path, rec: Record, image_size: int) -> None:
+    """Write the resized image, one binary mask per structure and the native label map."""
+    group, name = rec.meta["group"], rec.meta["name"]
+    size = (image_size, image_size)
+    write_png(image_path(root, group, name), resize(rec.image, size))
+    small = resize(rec.labels, size, nearest=True)
+    for k in LABELS:
+        write_png(mask_path(root, group, k, name), np.where(small == k, 255, 0).astype(np.uint8))
+    write_png(native_label_path(root, group, name), rec.labels)
+
+
+def write_dataset(
+    out: str | Path,
+    info: DatasetInfo,
+    records: Iterable[Record],
+    n: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write records into a new processed dataset at ``out`` (atomically: temp folder, then rename).
+
+    Args:
+        out: destination folder; must not exist unless ``overwrite``.
+        info: content of ``dataset.json``.
+        records: the images (any iterable; consumed once).
+        n: number of records, for the progress bar.
+        overwrite: replace an existing dataset.
+    """
+    out = Path(out)
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        for rec in _progress(records, f"Writing {out.name}", n):
+            key = (rec.meta["group"], rec.meta["name"])
+            if key in seen:
+                raise ValueError(f"{out}: duplicate image {key[0]}/{key[1]} in the input")
+            seen.add(key)
+            write_record(tmp, rec, info.image_size)
+            rows.append(rec.meta)
+        if not rows:
+            raise ValueError(f"{out}: no images to write")
+        rows.sort(key=lambda r: (r["group"], r["name"]))
+        write_text_atomic(tmp / "meta.csv", meta_to_csv(rows))
+        write_json_atomic(tmp / "dataset.json", info.to_json())
+    log.info("wrote %d images to %s", len(rows), out)
+    return out
+
+
+def camus_records(frames: list) -> Iterable[Record]:
+    """Read CAMUS frames lazily and turn them into records."""
+    from synthboost.data.camus import parse_cfg, read_frame
+
+    cfg_cache: dict[Path, Any] = {}
+    for fr in frames:
+        if fr.cfg not in cfg_cache:
+            cfg_cache[fr.cfg] = parse_cfg(fr.cfg)
+        info = cfg_cache[fr.cfg]
+        image, labels, spacing = read_frame(fr)
+        meta = {
+            "name": fr.name,
+            "group": fr.group,
+            "split": fr.split,
+            "patient": fr.patient,
+            "view": fr.view,
+            "phase": fr.phase,
+            "sex": info.sex,
+            "age": info.age,
+            "quality": info.quality,
+            "domain": "real",
+            "orig_height": image.shape[0],
+            "orig_width": image.shape[1],
+            "spacing_row_mm": round(spacing[0], 6),
+            "spacing_col_mm": round(spacing[1], 6),
+            "lv_edv": info.lv_edv,
+            "lv_esv": info.lv_esv,
+            "lv_ef": info.lv_ef,
+        }
+        yield Record(meta, image, labels)
+
+
+def prepare_camus(
+    raw: str | Path,
+    out: str | Path,
+    image_size: int = 512,
+    split_file: str | Path | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Turn a raw CAMUS release (2019 or 2023 layout, or the phantom) into a processed dataset.
+
+    The phantom is recognised by the ``phantom.json`` file its generator writes, and recorded as
+    source ``phantom``. Prompts are written afterwards by the prompts stage.
+    """
+    from synthboost.data.camus import list_frames
+
+    raw = Path(raw)
+    layout, frames = list_frames(raw, split_file)
+    source = "phantom" if (raw / "phantom.json").is_file() else "camus"
+    info = DatasetInfo(
+        name=Path(out).name,
+        source=source,
+        image_size=image_size,
+        extra={"layout": layout, "raw": str(raw.resolve()), "split_file": str(split_file or "")},
+    )
+    log.info("%s: CAMUS %s layout, %d frames", raw, layout, len(frames))
+    return write_dataset(out, info, camus_records(frames), n=len(frames), overwrite=overwrite)

@@ -1,0 +1,147 @@
+"""Read and validate a processed dataset (docs/formats.md)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthboost.data.format import (
+    LABELS,
+    META_COLUMNS,
+    PHASES,
+    QUALITIES,
+    SEXES,
+    SPLITS,
+    VIEWS,
+    DatasetInfo,
+    anns_path,
+    image_path,
+    mask_path,
+    native_label_path,
+)
+from synthboost.utils import read_json
+
+_CHOICES = {
+    "split": SPLITS,
+    "view": VIEWS,
+    "phase": PHASES,
+    "sex": ("", *SEXES),
+    "quality": ("", *QUALITIES),
+    "domain": ("real", "synthetic"),
+}
+_INTS = ("orig_height", "orig_width")
+_FLOATS = ("age", "spacing_row_mm", "spacing_col_mm", "lv_edv", "lv_esv", "lv_ef")
+
+
+def read_info(root: str | Path) -> DatasetInfo:
+    """Read and validate ``<root>/dataset.json``."""
+    path = Path(root) / "dataset.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; is {root} a processed dataset (synthboost prepare)?")
+    return DatasetInfo.from_json(read_json(path), path)
+
+
+def _parse_row(row: dict[str, str], path: Path, line: int) -> dict[str, Any]:
+    out: dict[str, Any] = dict(row)
+    for col, choices in _CHOICES.items():
+        if row[col] not in choices:
+            raise ValueError(f"{path}:{line}: {col} = {row[col]!r}, expected one of {list(choices)}")
+    for col in _INTS + _FLOATS:
+        if row[col] == "":
+            out[col] = None
+            continue
+        try:
+            out[col] = int(row[col]) if col in _INTS else float(row[col])
+        except ValueError:
+            raise ValueError(f"{path}:{line}: {col} = {row[col]!r} is not a number") from None
+    for col in ("sex", "quality"):
+        out[col] = row[col] or None
+    if out["age"] is not None:
+        out["age"] = int(out["age"])
+    if not row["name"] or not row["group"] or not row["patient"]:
+        raise ValueError(f"{path}:{line}: name, group and patient must not be empty")
+    return out
+
+
+def read_meta(root: str | Path) -> list[dict[str, Any]]:
+    """Read and validate ``<root>/meta.csv``; numbers are parsed, empty cells become ``None``."""
+    path = Path(root) / "meta.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found")
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in META_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing columns {missing}")
+        rows = [_parse_row(row, path, i) for i, row in enumerate(reader, 2)]
+    if not rows:
+        raise ValueError(f"{path}: no rows")
+    return rows
+
+
+def _check_png(
+    path: Path, shape: tuple[int, int], allowed: tuple[int, ...] | None, problems: list[str]
+) -> None:
+    from synthboost.data.imageio import read_png
+
+    if not path.is_file():
+        problems.append(f"{path}: missing")
+        return
+    try:
+        arr = read_png(path)
+    except ValueError as err:
+        problems.append(str(err))
+        return
+    if arr.shape != shape:
+        problems.append(f"{path}: size {arr.shape}, expected {shape}")
+    if allowed is not None and not np.isin(np.unique(arr), allowed).all():
+        problems.append(f"{path}: values {np.unique(arr).tolist()[:6]} outside {list(allowed)}")
+
+
+def check_dataset(root: str | Path, check_files: bool = True) -> list[str]:
+    """Validate a processed dataset; return a list of problems (empty when valid).
+
+    Checks ``dataset.json``, ``meta.csv``, every image, mask and native label map (sizes and
+    values), and that every task entry of ``anns/*.json`` points to existing files and holds the
+    dataset's prompt levels.
+    """
+    root = Path(root)
+    problems: list[str] = []
+    try:
+        info = read_info(root)
+        rows = read_meta(root)
+    except (FileNotFoundError, ValueError) as err:
+        return [str(err)]
+    size = (info.image_size, info.image_size)
+    if check_files:
+        for row in rows:
+            g, n = row["group"], row["name"]
+            _check_png(image_path(root, g, n), size, None, problems)
+            for k in LABELS:
+                _check_png(mask_path(root, g, k, n), size, (0, 255), problems)
+            native = native_label_path(root, g, n)
+            _check_png(native, (row["orig_height"], row["orig_width"]), (0, *LABELS), problems)
+    known = {(r["group"], f"{r['name']}.png") for r in rows}
+    for split in SPLITS:
+        path = anns_path(root, split)
+        if not path.is_file():
+            problems.append(f"{path}: missing (run `synthboost prompts {root}`)")
+            continue
+        try:
+            entries = read_json(path)
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        for i, e in enumerate(entries):
+            group = e.get("group", "test" if split == "test" else "train")
+            if (group, e.get("img_name")) not in known:
+                problems.append(f"{path}: entry {i} image {group}/{e.get('img_name')} not in meta.csv")
+            elif not (root / "masks" / group / e.get("mask_name", "")).is_file():
+                problems.append(f"{path}: entry {i} mask {e.get('mask_name')} missing")
+            lacking = [lv for lv in info.prompt_levels if lv not in e.get("prompts", {})]
+            if lacking:
+                problems.append(f"{path}: entry {i} lacks prompt levels {lacking}")
+    return problems

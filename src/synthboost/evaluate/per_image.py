@@ -1,0 +1,121 @@
+"""Score a prediction folder against a processed dataset: one CSV row per (image, structure).
+
+The first six columns are the reference's (``filename, iou, dice, hausdorff_distance,
+ones_dice_diff, zeros_dice_diff``; ×100, Hausdorff = 100 × the maximum boundary distance in
+pixels on the 512 grid), so our CSVs and the authors' load with the same code. Then
+``hd95_mm`` and ``mean_distance_mm`` at native resolution, and the image's attributes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthboost.data.format import LABELS, mask_path, native_label_path
+from synthboost.evaluate.metrics import grid_scores, native_scores
+from synthboost.evaluate.predictions import Predictions, load_mask, read_predictions
+from synthboost.utils import atomic_path, get_logger
+
+log = get_logger("evaluate")
+
+REFERENCE_COLUMNS: tuple[str, ...] = (
+    "filename",
+    "iou",
+    "dice",
+    "hausdorff_distance",
+    "ones_dice_diff",
+    "zeros_dice_diff",
+)
+METRIC_COLUMNS: tuple[str, ...] = (
+    *REFERENCE_COLUMNS,
+    "hd95_mm",
+    "mean_distance_mm",
+    "group",
+    "name",
+    "label",
+    "structure",
+    "view",
+    "phase",
+    "patient",
+    "quality",
+)
+
+
+def read_meta(dataset_root: str | Path) -> Any:
+    """``meta.csv`` of a processed dataset indexed by (group, name)."""
+    import pandas as pd
+
+    path = Path(dataset_root) / "meta.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: meta.csv not found (is {dataset_root} a processed dataset?)")
+    meta = pd.read_csv(path, dtype={"group": str, "name": str, "quality": str}, keep_default_na=False)
+    need = {"name", "group", "patient", "view", "phase", "quality", "spacing_row_mm", "spacing_col_mm"}
+    missing = need - set(meta.columns)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    return meta.set_index(["group", "name"])
+
+
+def _load_native_gt(dataset_root: Path, group: str, name: str, cache: dict) -> np.ndarray:
+    key = (group, name)
+    if key not in cache:
+        from PIL import Image
+
+        path = native_label_path(dataset_root, group, name)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: native label map not found")
+        cache.clear()  # items arrive grouped by image; keep one label map in memory
+        cache[key] = np.asarray(Image.open(path))
+    return cache[key]
+
+
+def score_item(item: Any, preds: Predictions, dataset_root: Path, meta: Any, cache: dict) -> dict[str, Any]:
+    """One CSV row for one predicted (image, structure)."""
+    try:
+        m = meta.loc[(item.group, item.name)]
+    except KeyError:
+        raise ValueError(f"{dataset_root / 'meta.csv'}: no row for group {item.group!r}, name {item.name!r}") from None
+    gt_grid = load_mask(mask_path(dataset_root, item.group, item.label, item.name))
+    pred_grid = load_mask(preds.root / item.mask)
+    if gt_grid.shape != pred_grid.shape:
+        raise ValueError(f"{preds.root / item.mask}: shape {pred_grid.shape}, ground truth {gt_grid.shape}")
+    gt_native = _load_native_gt(dataset_root, item.group, item.name, cache) == item.label
+    pred_native = load_mask(preds.root / item.native)
+    if gt_native.shape != pred_native.shape:
+        raise ValueError(f"{preds.root / item.native}: shape {pred_native.shape}, native label {gt_native.shape}")
+    spacing = (float(m["spacing_row_mm"]), float(m["spacing_col_mm"]))
+    row: dict[str, Any] = {"filename": item.mask.removeprefix("masks/")}
+    row.update(grid_scores(pred_grid, gt_grid))
+    row.update(native_scores(pred_native, gt_native, spacing))
+    row.update(group=item.group, name=item.name, label=item.label, structure=LABELS[item.label])
+    row.update({k: m[k] for k in ("view", "phase", "patient", "quality")})
+    return row
+
+
+def evaluate(pred_folder: str | Path, dataset_root: str | Path, out_csv: str | Path | None = None) -> Any:
+    """Score every item of a prediction folder; write ``out_csv`` (atomically) when given.
+
+    Args:
+        pred_folder: a folder written by :class:`~synthboost.evaluate.predictions.PredictionWriter`.
+        dataset_root: the processed dataset the predictions were made on.
+        out_csv: where to write the per-image metrics CSV.
+
+    Returns:
+        A ``pandas.DataFrame`` with the columns :data:`METRIC_COLUMNS`.
+    """
+    import pandas as pd
+
+    preds = read_predictions(pred_folder)
+    dataset_root = Path(dataset_root)
+    meta = read_meta(dataset_root)
+    cache: dict = {}
+    items = sorted(preds.items, key=lambda i: (i.group, i.name, i.label))
+    rows = [score_item(item, preds, dataset_root, meta, cache) for item in items]
+    df = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+    if out_csv is not None:
+        with atomic_path(out_csv) as tmp:
+            df.to_csv(tmp, index=False, float_format="%.4f")
+        log.info("wrote %d rows to %s", len(df), out_csv)
+    return df
