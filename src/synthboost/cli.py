@@ -54,3 +54,7 @@ def main() -> None:
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         typer.secho(f"error: {err}", fg="red", err=True)
         raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
