@@ -46,9 +46,7 @@ BOX_MIN_FILL = 0.89
 ELONGATED_RATIO = 1.25
 
 _LABEL_RE = re.compile(r"(?:^|/)mask_(\d+)/")
-_SHAPE_RE = re.compile(
-    "^(?:" + "|".join(map(re.escape, STRUCTURE_WORDS.values())) + r") of ([a-z]+) shape "
-)
+_SHAPE_RE = re.compile("^(?:" + "|".join(map(re.escape, STRUCTURE_WORDS.values())) + r") of ([a-z]+) shape ")
 
 
 @dataclasses.dataclass(frozen=True)

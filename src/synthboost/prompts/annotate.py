@@ -1,0 +1,259 @@
+"""Write and read ``anns/{train,val,test}.json`` of a processed dataset (``docs/formats.md``).
+
+``write_annotations`` turns ``meta.csv`` (plus the masks, for the geometric shape) into one task
+entry per (image, structure) with the prompts of :mod:`synthboost.prompts.templates`, and records
+the available levels in ``dataset.json``. ``load_annotations`` reads them back, validated; the
+authors' released three-key entries load too.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from synthboost.data.format import (
+    LABELS,
+    PHASES,
+    QUALITIES,
+    SEXES,
+    SPLITS,
+    VIEWS,
+    DatasetInfo,
+    anns_path,
+    mask_path,
+    mask_relpath,
+)
+from synthboost.prompts.shapes import ShapeCache, classify_shape
+from synthboost.prompts.templates import DOMAINS, MAX_AGE, build_prompts, levels_for
+from synthboost.utils import get_logger, read_json, write_json_atomic
+
+log = get_logger("prompts.annotate")
+
+#: ``meta.csv`` columns this stage reads.
+REQUIRED_META: tuple[str, ...] = (
+    "name", "group", "split", "patient", "view", "phase", "sex", "age", "quality", "domain",
+)  # fmt: skip
+SHAPE_SOURCES: tuple[str, ...] = ("geometry", "cache")
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameMeta:
+    """The prompt-relevant part of one ``meta.csv`` row."""
+
+    name: str
+    group: str
+    split: str
+    patient: str
+    view: str
+    phase: str
+    sex: str | None
+    age: int | None
+    quality: str | None
+    domain: str
+
+
+def default_group(split: str) -> str:
+    """Group of an entry without a ``group`` key: ``test`` for the test split, else ``train``."""
+    return "test" if split == "test" else "train"
+
+
+def _parse_age(value: str) -> int | None:
+    if value == "":
+        return None
+    age = float(value)  # accepts "56" and "56.0"; ValueError otherwise
+    if not age.is_integer() or not 0 <= age <= MAX_AGE:
+        raise ValueError(f"not an integer age in 0..{MAX_AGE}")
+    return int(age)
+
+
+def _parse_row(row: dict[str, str]) -> FrameMeta:
+    def choice(col: str, allowed: tuple[str, ...], optional: bool = False) -> str | None:
+        value = (row[col] or "").strip()
+        if optional and value == "":
+            return None
+        if value not in allowed:
+            raise ValueError(f"{col} {value!r} is not one of {allowed}" + (" or empty" if optional else ""))
+        return value
+
+    for col in ("name", "group", "patient"):
+        if not (row[col] or "").strip():
+            raise ValueError(f"empty {col}")
+    try:
+        age = _parse_age((row["age"] or "").strip())
+    except ValueError as err:
+        raise ValueError(f"age {row['age']!r}: {err}") from None
+    return FrameMeta(
+        name=row["name"].strip(),
+        group=row["group"].strip(),
+        split=choice("split", SPLITS),
+        patient=row["patient"].strip(),
+        view=choice("view", VIEWS),
+        phase=choice("phase", PHASES),
+        sex=choice("sex", SEXES, optional=True),
+        age=age,
+        quality=choice("quality", QUALITIES, optional=True),
+        domain=choice("domain", DOMAINS),
+    )
+
+
+def read_meta(path: str | Path) -> list[FrameMeta]:
+    """Read and validate ``meta.csv``; errors name the file, the row and the column."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in REQUIRED_META if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"{path}: missing columns {missing} (see docs/formats.md, meta.csv)")
+        frames, seen = [], set()
+        for line, row in enumerate(reader, start=2):
+            try:
+                frame = _parse_row(row)
+            except ValueError as err:
+                raise ValueError(f"{path}: line {line} ({row.get('name')!r}): {err}") from None
+            if (frame.group, frame.name) in seen:
+                raise ValueError(f"{path}: line {line}: duplicate image {frame.group}/{frame.name}")
+            seen.add((frame.group, frame.name))
+            frames.append(frame)
+    return frames
+
+
+class _ShapeSource:
+    """Shape word and its provenance for one (frame, label): cache first, geometry otherwise."""
+
+    def __init__(self, root: Path, mode: str, cache_file: Path | None) -> None:
+        if mode not in SHAPE_SOURCES:
+            raise ValueError(f"shape source {mode!r} is not one of {SHAPE_SOURCES}")
+        if mode == "cache" and cache_file is None:
+            raise ValueError("shape source 'cache' needs a shape cache file (--shape-cache)")
+        self.root = root
+        self.cache = ShapeCache.from_file(cache_file) if mode == "cache" else None
+        self.used: Counter[str] = Counter()
+
+    def __call__(self, frame: FrameMeta, label: int) -> tuple[str, str]:
+        path = mask_path(self.root, frame.group, label, frame.name)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: mask listed in meta.csv not found")
+        shape = None
+        if self.cache is not None:
+            shape = self.cache.get(frame.group, f"{frame.name}.png", mask_relpath(label, frame.name))
+        source = "cache" if shape is not None else "geometry"
+        if shape is None:
+            with Image.open(path) as im:
+                shape = classify_shape(np.asarray(im.convert("L")) > 127)
+        self.used[source] += 1
+        return shape, source
+
+
+def _entry(frame: FrameMeta, label: int, shape: str, shape_source: str, source: str, domain: bool) -> dict:
+    structure = LABELS[label]
+    prompts = build_prompts(
+        structure, frame.view, frame.phase, frame.sex, frame.age, frame.quality, shape,
+        source=source, domain=frame.domain if domain else None,
+    )  # fmt: skip
+    return {
+        "img_name": f"{frame.name}.png",
+        "mask_name": mask_relpath(label, frame.name),
+        "prompts": prompts,
+        "group": frame.group,
+        "split": frame.split,
+        "structure": structure,
+        "label": label,
+        "patient": frame.patient,
+        "view": frame.view,
+        "phase": frame.phase,
+        "attributes": {
+            "sex": frame.sex,
+            "age": frame.age,
+            "quality": frame.quality,
+            "shape": shape,
+            "shape_source": shape_source,
+            "domain": frame.domain,
+        },
+    }
+
+
+def write_annotations(
+    root: Path, shape_source: str = "geometry", shape_cache: Path | None = None, domain: bool = False
+) -> dict[str, int]:
+    """Write ``<root>/anns/{train,val,test}.json`` and set ``prompt_levels`` in ``dataset.json``.
+
+    Args:
+        root: processed dataset folder (``dataset.json``, ``meta.csv``, ``masks/``).
+        shape_source: ``"geometry"`` (classify every mask) or ``"cache"`` (words from
+            ``shape_cache``; entries the cache lacks fall back to geometry). Each entry records
+            which one gave its word in ``attributes.shape_source``.
+        shape_cache: cache JSON (format in :mod:`synthboost.prompts.shapes`).
+        domain: tag every prompt with the image's ``domain`` (real/synthetic) from ``meta.csv``.
+
+    Returns:
+        Number of entries per split (all three splits; an empty split writes ``[]``).
+    """
+    root = Path(root)
+    info_path = root / "dataset.json"
+    raw_info = read_json(info_path)
+    info = DatasetInfo.from_json(raw_info, info_path)
+    frames = read_meta(root / "meta.csv")
+    shapes = _ShapeSource(root, shape_source, Path(shape_cache) if shape_cache else None)
+    per_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for frame in frames:
+        for label in LABELS:
+            shape, provenance = shapes(frame, label)
+            per_split[frame.split].append(_entry(frame, label, shape, provenance, info.source, domain))
+    for split, entries in per_split.items():
+        entries.sort(key=lambda e: (e["group"], e["img_name"], e["label"]))
+        write_json_atomic(anns_path(root, split), entries)
+    raw_info["prompt_levels"] = list(levels_for(info.source))
+    write_json_atomic(info_path, raw_info)
+    missing = sum(f.sex is None or f.age is None or f.quality is None for f in frames)
+    if missing:
+        log.warning(
+            "%d images lack sex, age or quality: those clauses are left out of their prompts", missing
+        )
+    log.info("shape words: %s", dict(shapes.used))
+    return {split: len(entries) for split, entries in per_split.items()}
+
+
+def _check_entry(e: object) -> str | None:
+    """What is wrong with a task entry, or ``None``."""
+    if not isinstance(e, dict):
+        return "not an object"
+    for key in ("img_name", "mask_name"):
+        if not isinstance(e.get(key), str) or not e[key]:
+            return f"missing or empty {key!r}"
+    prompts = e.get("prompts")
+    if not isinstance(prompts, dict) or prompts.get("p0") != "":
+        return "'prompts' must be an object with p0 = ''"
+    for level, value in prompts.items():
+        if level == "p0":
+            continue
+        if not (isinstance(value, list) and value and all(isinstance(s, str) and s for s in value)):
+            return f"prompts[{level!r}] must be a non-empty list of non-empty strings"
+    return None
+
+
+def read_tasks(path: str | Path, group: str = "train") -> list[dict]:
+    """Read and validate any task JSON (ours or the authors'); a missing ``group`` becomes ``group``."""
+    path = Path(path)
+    entries = read_json(path)
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a list of task entries")
+    for i, e in enumerate(entries):
+        problem = _check_entry(e)
+        if problem:
+            raise ValueError(f"{path}: entry {i}: {problem}")
+        e.setdefault("group", group)
+    return entries
+
+
+def load_annotations(root: Path, split: str) -> list[dict]:
+    """Read ``<root>/anns/<split>.json``, validated; a missing ``group`` becomes the split's default."""
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r} is not one of {SPLITS}")
+    return read_tasks(anns_path(root, split), default_group(split))
