@@ -76,7 +76,9 @@ def score_item(item: Any, preds: Predictions, dataset_root: Path, meta: Any, cac
     try:
         m = meta.loc[(item.group, item.name)]
     except KeyError:
-        raise ValueError(f"{dataset_root / 'meta.csv'}: no row for group {item.group!r}, name {item.name!r}") from None
+        raise ValueError(
+            f"{dataset_root / 'meta.csv'}: no row for group {item.group!r}, name {item.name!r}"
+        ) from None
     gt_grid = load_mask(mask_path(dataset_root, item.group, item.label, item.name))
     pred_grid = load_mask(preds.root / item.mask)
     if gt_grid.shape != pred_grid.shape:
@@ -84,7 +86,9 @@ def score_item(item: Any, preds: Predictions, dataset_root: Path, meta: Any, cac
     gt_native = _load_native_gt(dataset_root, item.group, item.name, cache) == item.label
     pred_native = load_mask(preds.root / item.native)
     if gt_native.shape != pred_native.shape:
-        raise ValueError(f"{preds.root / item.native}: shape {pred_native.shape}, native label {gt_native.shape}")
+        raise ValueError(
+            f"{preds.root / item.native}: shape {pred_native.shape}, native label {gt_native.shape}"
+        )
     spacing = (float(m["spacing_row_mm"]), float(m["spacing_col_mm"]))
     row: dict[str, Any] = {"filename": item.mask.removeprefix("masks/")}
     row.update(grid_scores(pred_grid, gt_grid))

@@ -82,7 +82,9 @@ class PredictionWriter:
             raise ValueError(f"{self.out}: duplicate prediction for {group}/{name} label {label}")
         if np.ndim(grid_mask) != 2 or np.ndim(native_mask) != 2:
             raise ValueError(f"{self.out}: masks of {name} must be 2-D")
-        item = PredictionItem(group, name, label, grid_relpath(group, label, name), native_relpath(group, label, name))
+        item = PredictionItem(
+            group, name, label, grid_relpath(group, label, name), native_relpath(group, label, name)
+        )
         _save_mask(self._tmp / item.mask, grid_mask)
         _save_mask(self._tmp / item.native, native_mask)
         self._seen.add((group, name, label))
@@ -90,7 +92,11 @@ class PredictionWriter:
 
     def close(self) -> Path:
         """Write ``prediction.json`` and move the folder into place; return its path."""
-        doc = {"version": PREDICTION_VERSION, **self.info, "items": [dataclasses.asdict(i) for i in self.items]}
+        doc = {
+            "version": PREDICTION_VERSION,
+            **self.info,
+            "items": [dataclasses.asdict(i) for i in self.items],
+        }
         write_json_atomic(self._tmp / PREDICTION_JSON, doc)
         self._cm.__exit__(None, None, None)
         log.info("wrote %d predicted masks to %s", len(self.items), self.out)
@@ -132,7 +138,9 @@ def read_predictions(folder: str | Path) -> Predictions:
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected a JSON object")
     if doc.get("version") != PREDICTION_VERSION:
-        raise ValueError(f"{path}: version {doc.get('version')!r}, this synthboost reads {PREDICTION_VERSION}")
+        raise ValueError(
+            f"{path}: version {doc.get('version')!r}, this synthboost reads {PREDICTION_VERSION}"
+        )
     missing = [k for k in (*REQUIRED_INFO, "items") if k not in doc]
     if missing:
         raise ValueError(f"{path}: missing keys {missing}")

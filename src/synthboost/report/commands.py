@@ -2,8 +2,60 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+
+def _parse_logs(items: list[str]) -> dict[str, Path]:
+    logs = {}
+    for item in items:
+        label, sep, path = item.partition("=")
+        if not sep:
+            raise ValueError(f"--log {item!r}: expected LABEL=PATH")
+        logs[label] = Path(path)
+    return logs
+
+
+def report_command(
+    results_dir: Path = typer.Argument(..., help="Results folder (see docs/formats.md, 'Results folder')."),
+    out: Path = typer.Option(Path("report"), "--out", "-o", help="Report folder to write."),
+    log: list[str] = typer.Option(
+        [], "--log", help="LABEL=PATH of a run log CSV (epoch, val_dice); repeatable."
+    ),
+    dataset: Path | None = typer.Option(None, help="Processed dataset, for qualitative overlays."),
+    predictions: Path | None = typer.Option(None, help="Prediction folder, for qualitative overlays."),
+) -> None:
+    """Tables (md/tex/csv), statistics, figures (png/pdf) and a self-contained report.html."""
+    from synthboost.report.html import build_report
+
+    overlay = None
+    if (dataset is None) != (predictions is None):
+        raise ValueError("overlays need both --dataset and --predictions")
+    if dataset is not None and predictions is not None:
+        from synthboost.evaluate.per_image import evaluate
+
+        overlay = (evaluate(predictions, dataset), dataset, predictions)
+    path = build_report(results_dir, out, logs=_parse_logs(log), overlay=overlay)
+    typer.echo(f"report: {path}")
+
+
+def reproduce_paper_command(
+    reference_dir: Path = typer.Argument(
+        ..., help="The authors' reference folder (metrics/, paper_tables.csv)."
+    ),
+) -> None:
+    """Recompute the paper's Table 1 and significance tests; exit 1 if any cell differs."""
+    from synthboost.report.paper import format_reproduction, reproduce_paper
+
+    rep = reproduce_paper(reference_dir)
+    typer.echo(format_reproduction(rep))
+    if rep.n_mismatch:
+        typer.secho(f"{rep.n_mismatch} Table-1 cells differ from the paper", fg="red", err=True)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    app.command("report")(report_command)
+    app.command("reproduce-paper")(reproduce_paper_command)

@@ -50,11 +50,22 @@ def run_from_parts(parts: tuple[str, ...], path: Path) -> dict[str, Any]:
     if not parts or not _PROMPT_RE.match(parts[-1]):
         raise ValueError(f"{path}: expected .../p<k>/[seed_<s>/]metrics.csv (see docs/formats.md)")
     if len(parts) == 3:  # reference layout
-        strategy, model = REFERENCE_STRATEGIES.get(parts[0], parts[0]), REFERENCE_MODELS.get(parts[1], parts[1])
+        strategy, model = (
+            REFERENCE_STRATEGIES.get(parts[0], parts[0]),
+            REFERENCE_MODELS.get(parts[1], parts[1]),
+        )
         return {"strategy": strategy, "model": model, "encoders": "trained", "prompt": parts[2], "seed": seed}
     if len(parts) == 4:
-        return {"strategy": parts[0], "model": parts[1], "encoders": parts[2], "prompt": parts[3], "seed": seed}
-    raise ValueError(f"{path}: cannot read strategy/model/encoders/p<k> from its folders (see docs/formats.md)")
+        return {
+            "strategy": parts[0],
+            "model": parts[1],
+            "encoders": parts[2],
+            "prompt": parts[3],
+            "seed": seed,
+        }
+    raise ValueError(
+        f"{path}: cannot read strategy/model/encoders/p<k> from its folders (see docs/formats.md)"
+    )
 
 
 def add_keys(df: Any, path: str | Path = "metrics.csv") -> Any:

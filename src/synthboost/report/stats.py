@@ -19,7 +19,9 @@ ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
 LEVELS: tuple[str, ...] = ("image", "patient")
 
 
-def summarize(df: Any, by: Sequence[str] = ("strategy", "model", "encoders", "prompt"), value: str = "dice") -> Any:
+def summarize(
+    df: Any, by: Sequence[str] = ("strategy", "model", "encoders", "prompt"), value: str = "dice"
+) -> Any:
     """Mean, std (ddof 1) and count of ``value`` per group; also accepts structure/view/phase/quality."""
     missing = [c for c in (*by, value) if c not in df.columns]
     if missing:
@@ -46,7 +48,9 @@ def patient_means(paired: Any) -> Any:
     return paired.groupby("patient", as_index=False)[["a", "b"]].mean()
 
 
-def bootstrap_ci(diff: np.ndarray, n_boot: int = 10_000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    diff: np.ndarray, n_boot: int = 10_000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of the mean of ``diff`` (seeded)."""
     diff = np.asarray(diff, dtype=float)
     if diff.size == 0:
@@ -152,7 +156,9 @@ def _describe(where: dict) -> str:
     return " ".join(str(where[k]) for k in RUN_COLUMNS if k in where) or "all"
 
 
-def across_seeds(df: Any, by: Sequence[str] = ("strategy", "model", "encoders", "prompt"), value: str = "dice") -> Any:
+def across_seeds(
+    df: Any, by: Sequence[str] = ("strategy", "model", "encoders", "prompt"), value: str = "dice"
+) -> Any:
     """Mean over repeats of each run's mean, with a t-based 95 % CI (NaN width for one seed)."""
     from scipy import stats
 
