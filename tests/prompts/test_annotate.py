@@ -143,7 +143,7 @@ def test_bad_meta(root, change, match):
 
 def test_missing_column_and_mask(root):
     _write_meta(root, [r[:9] for r in FRAMES], columns=META_COLUMNS[:9])
-    with pytest.raises(ValueError, match=r"meta.csv: missing columns \['domain'\]"):
+    with pytest.raises(ValueError, match=r"meta.csv: missing columns \['domain', 'orig_height'"):
         write_annotations(root)
     _write_meta(root, FRAMES)
     mask_path(root, "test", 3, FRAMES[3][0]).unlink()

@@ -33,6 +33,8 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 SOURCES: tuple[str, ...] = ("camus", "sdm", "phantom", "synth")
 QUALITIES: tuple[str, ...] = ("good", "medium", "poor")
 SEXES: tuple[str, ...] = ("female", "male")
+DOMAINS: tuple[str, ...] = ("real", "synthetic")
+MAX_AGE = 130
 DEFAULT_IMAGE_SIZE = 512
 
 #: Columns of ``meta.csv`` in order. Optional values are empty cells.

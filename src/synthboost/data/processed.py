@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from synthboost.data.format import (
+    DOMAINS,
     LABELS,
+    MAX_AGE,
     META_COLUMNS,
     PHASES,
     QUALITIES,
@@ -28,12 +30,13 @@ _CHOICES = {
     "split": SPLITS,
     "view": VIEWS,
     "phase": PHASES,
-    "sex": ("", *SEXES),
-    "quality": ("", *QUALITIES),
-    "domain": ("real", "synthetic"),
+    "sex": SEXES,
+    "quality": QUALITIES,
+    "domain": DOMAINS,
 }
+_OPTIONAL = ("sex", "quality")
 _INTS = ("orig_height", "orig_width")
-_FLOATS = ("age", "spacing_row_mm", "spacing_col_mm", "lv_edv", "lv_esv", "lv_ef")
+_FLOATS = ("spacing_row_mm", "spacing_col_mm", "lv_edv", "lv_esv", "lv_ef")
 
 
 def read_info(root: str | Path) -> DatasetInfo:
@@ -44,39 +47,67 @@ def read_info(root: str | Path) -> DatasetInfo:
     return DatasetInfo.from_json(read_json(path), path)
 
 
-def _parse_row(row: dict[str, str], path: Path, line: int) -> dict[str, Any]:
-    out: dict[str, Any] = dict(row)
+def _parse_age(value: str) -> int | None:
+    if value == "":
+        return None
+    age = float(value)  # accepts "56" and "56.0"; ValueError otherwise
+    if not age.is_integer() or not 0 <= age <= MAX_AGE:
+        raise ValueError(f"not an integer age in 0..{MAX_AGE}")
+    return int(age)
+
+
+def _parse_row(row: dict[str, str]) -> dict[str, Any]:
+    """Validate and convert one row; raises ``ValueError`` naming the column."""
+    out: dict[str, Any] = {k: (v or "").strip() for k, v in row.items() if k is not None}
+    for col in ("name", "group", "patient"):
+        if not out[col]:
+            raise ValueError(f"empty {col}")
     for col, choices in _CHOICES.items():
-        if row[col] not in choices:
-            raise ValueError(f"{path}:{line}: {col} = {row[col]!r}, expected one of {list(choices)}")
+        if col in _OPTIONAL and out[col] == "":
+            out[col] = None
+        elif out[col] not in choices:
+            opt = " or empty" if col in _OPTIONAL else ""
+            raise ValueError(f"{col} {out[col]!r} is not one of {choices}{opt}")
+    try:
+        out["age"] = _parse_age(out["age"])
+    except ValueError as err:
+        raise ValueError(f"age {row['age']!r}: {err}") from None
     for col in _INTS + _FLOATS:
-        if row[col] == "":
+        if out[col] == "":
             out[col] = None
             continue
         try:
-            out[col] = int(row[col]) if col in _INTS else float(row[col])
+            out[col] = int(out[col]) if col in _INTS else float(out[col])
         except ValueError:
-            raise ValueError(f"{path}:{line}: {col} = {row[col]!r} is not a number") from None
-    for col in ("sex", "quality"):
-        out[col] = row[col] or None
-    if out["age"] is not None:
-        out["age"] = int(out["age"])
-    if not row["name"] or not row["group"] or not row["patient"]:
-        raise ValueError(f"{path}:{line}: name, group and patient must not be empty")
+            raise ValueError(f"{col} {row[col]!r} is not a number") from None
     return out
 
 
 def read_meta(root: str | Path) -> list[dict[str, Any]]:
-    """Read and validate ``<root>/meta.csv``; numbers are parsed, empty cells become ``None``."""
+    """Read and validate ``<root>/meta.csv`` (the one reader of that file).
+
+    Numbers are parsed and empty optional cells become ``None``; errors name the file, the line
+    and the column; a duplicate (group, name) is an error.
+    """
     path = Path(root) / "meta.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found")
+        raise FileNotFoundError(f"{path}: file not found")
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in META_COLUMNS if c not in (reader.fieldnames or [])]
+        missing = [c for c in META_COLUMNS if c not in (reader.fieldnames or ())]
         if missing:
-            raise ValueError(f"{path}: missing columns {missing}")
-        rows = [_parse_row(row, path, i) for i, row in enumerate(reader, 2)]
+            raise ValueError(f"{path}: missing columns {missing} (see docs/formats.md, meta.csv)")
+        rows, seen = [], set()
+        for line, row in enumerate(reader, start=2):
+            try:
+                parsed = _parse_row(row)
+            except ValueError as err:
+                raise ValueError(f"{path}: line {line} ({row.get('name')!r}): {err}") from None
+            key = (parsed["group"], parsed["name"])
+            if key in seen:
+                raise ValueError(f"{path}: line {line}: duplicate image {key[0]}/{key[1]}")
+            seen.add(key)
+            rows.append(parsed)
     if not rows:
         raise ValueError(f"{path}: no rows")
     return rows

@@ -8,7 +8,6 @@ authors' released three-key entries load too.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from collections import Counter
 from pathlib import Path
@@ -18,26 +17,19 @@ from PIL import Image
 
 from synthboost.data.format import (
     LABELS,
-    PHASES,
-    QUALITIES,
-    SEXES,
     SPLITS,
-    VIEWS,
     DatasetInfo,
     anns_path,
     mask_path,
     mask_relpath,
 )
+from synthboost.data.processed import read_meta
 from synthboost.prompts.shapes import ShapeCache, classify_shape
-from synthboost.prompts.templates import DOMAINS, MAX_AGE, build_prompts, levels_for
+from synthboost.prompts.templates import build_prompts, levels_for
 from synthboost.utils import get_logger, read_json, write_json_atomic
 
 log = get_logger("prompts.annotate")
 
-#: ``meta.csv`` columns this stage reads.
-REQUIRED_META: tuple[str, ...] = (
-    "name", "group", "split", "patient", "view", "phase", "sex", "age", "quality", "domain",
-)  # fmt: skip
 SHAPE_SOURCES: tuple[str, ...] = ("geometry", "cache")
 
 
@@ -62,66 +54,10 @@ def default_group(split: str) -> str:
     return "test" if split == "test" else "train"
 
 
-def _parse_age(value: str) -> int | None:
-    if value == "":
-        return None
-    age = float(value)  # accepts "56" and "56.0"; ValueError otherwise
-    if not age.is_integer() or not 0 <= age <= MAX_AGE:
-        raise ValueError(f"not an integer age in 0..{MAX_AGE}")
-    return int(age)
-
-
-def _parse_row(row: dict[str, str]) -> FrameMeta:
-    def choice(col: str, allowed: tuple[str, ...], optional: bool = False) -> str | None:
-        value = (row[col] or "").strip()
-        if optional and value == "":
-            return None
-        if value not in allowed:
-            raise ValueError(f"{col} {value!r} is not one of {allowed}" + (" or empty" if optional else ""))
-        return value
-
-    for col in ("name", "group", "patient"):
-        if not (row[col] or "").strip():
-            raise ValueError(f"empty {col}")
-    try:
-        age = _parse_age((row["age"] or "").strip())
-    except ValueError as err:
-        raise ValueError(f"age {row['age']!r}: {err}") from None
-    return FrameMeta(
-        name=row["name"].strip(),
-        group=row["group"].strip(),
-        split=choice("split", SPLITS),
-        patient=row["patient"].strip(),
-        view=choice("view", VIEWS),
-        phase=choice("phase", PHASES),
-        sex=choice("sex", SEXES, optional=True),
-        age=age,
-        quality=choice("quality", QUALITIES, optional=True),
-        domain=choice("domain", DOMAINS),
-    )
-
-
-def read_meta(path: str | Path) -> list[FrameMeta]:
-    """Read and validate ``meta.csv``; errors name the file, the row and the column."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in REQUIRED_META if c not in (reader.fieldnames or ())]
-        if missing:
-            raise ValueError(f"{path}: missing columns {missing} (see docs/formats.md, meta.csv)")
-        frames, seen = [], set()
-        for line, row in enumerate(reader, start=2):
-            try:
-                frame = _parse_row(row)
-            except ValueError as err:
-                raise ValueError(f"{path}: line {line} ({row.get('name')!r}): {err}") from None
-            if (frame.group, frame.name) in seen:
-                raise ValueError(f"{path}: line {line}: duplicate image {frame.group}/{frame.name}")
-            seen.add((frame.group, frame.name))
-            frames.append(frame)
-    return frames
+def read_frames(root: str | Path) -> list[FrameMeta]:
+    """The prompt-relevant columns of ``<root>/meta.csv`` (read and validated by the data stage)."""
+    fields = [f.name for f in dataclasses.fields(FrameMeta)]
+    return [FrameMeta(**{k: row[k] for k in fields}) for row in read_meta(root)]
 
 
 class _ShapeSource:
@@ -199,7 +135,7 @@ def write_annotations(
     info_path = root / "dataset.json"
     raw_info = read_json(info_path)
     info = DatasetInfo.from_json(raw_info, info_path)
-    frames = read_meta(root / "meta.csv")
+    frames = read_frames(root)
     shapes = _ShapeSource(root, shape_source, Path(shape_cache) if shape_cache else None)
     per_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for frame in frames:

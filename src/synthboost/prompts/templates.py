@@ -28,7 +28,7 @@ from typing import Any
 
 from num2words import num2words
 
-from synthboost.data.format import QUALITIES, SEXES, SOURCES
+from synthboost.data.format import DOMAINS, MAX_AGE, QUALITIES, SEXES, SOURCES
 
 #: Structure key (``synthboost.data.format.LABELS``) -> words of the reference.
 STRUCTURE_WORDS: dict[str, str] = {
@@ -38,10 +38,8 @@ STRUCTURE_WORDS: dict[str, str] = {
 }
 VIEW_WORDS: dict[str, str] = {"2CH": "two-chamber", "4CH": "four-chamber"}
 PHASE_WORDS: dict[str, str] = {"ED": "diastole", "ES": "systole"}
-DOMAINS: tuple[str, ...] = ("real", "synthetic")
 #: Number of phrasings of every non-empty prompt.
 N_PHRASINGS = 2
-MAX_AGE = 130
 
 Attrs = Mapping[str, Any]
 
