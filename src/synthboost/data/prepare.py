@@ -142,10 +142,11 @@ def prepare_camus(
     source ``phantom``. Prompts are written afterwards by the prompts stage.
     """
     from synthboost.data.camus import list_frames
+    from synthboost.data.phantom import PHANTOM_MARKER
 
     raw = Path(raw)
     layout, frames = list_frames(raw, split_file)
-    source = "phantom" if (raw / "phantom.json").is_file() else "camus"
+    source = "phantom" if (raw / PHANTOM_MARKER).is_file() else "camus"
     info = DatasetInfo(
         name=Path(out).name,
         source=source,
