@@ -156,3 +156,14 @@ def test_meta_csv_column_order(camus2023: Path, tmp_path: Path) -> None:
     from synthboost.data.format import META_COLUMNS
 
     assert tuple(header) == META_COLUMNS
+
+
+def test_singleton_slice_axis_is_read_as_2d(tmp_path: Path) -> None:
+    from synthboost.data.imageio import read_medical
+
+    write_medical(tmp_path / "a.mhd", np.arange(12, dtype=np.uint8).reshape(1, 3, 4), spacing=(0.3, 0.2, 1.0))
+    arr, spacing = read_medical(tmp_path / "a.mhd")
+    assert arr.shape == (3, 4) and spacing == pytest.approx((0.2, 0.3))
+    write_medical(tmp_path / "b.mhd", np.zeros((2, 3, 4), np.uint8), spacing=(1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="b.mhd: expected a 2-D image"):
+        read_medical(tmp_path / "b.mhd")
