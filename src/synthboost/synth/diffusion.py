@@ -45,7 +45,9 @@ def make_scheduler(name: str, cfg: DiffusionConfig, learn_sigma: bool = True):
 
 def normal_kl(mean1, logvar1, mean2, logvar2) -> torch.Tensor:
     """KL divergence between two diagonal Gaussians (elementwise, nats)."""
-    return 0.5 * (-1.0 + logvar2 - logvar1 + torch.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * torch.exp(-logvar2))
+    return 0.5 * (
+        -1.0 + logvar2 - logvar1 + torch.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * torch.exp(-logvar2)
+    )
 
 
 def discretized_gaussian_log_likelihood(x: torch.Tensor, means: torch.Tensor, log_scales: torch.Tensor):
@@ -195,5 +197,7 @@ class SemanticDiffusionPipeline:
 def one_hot(cond: torch.Tensor, num_classes: int) -> torch.Tensor:
     """``(N, H, W)`` integer maps → ``(N, K, H, W)`` float one-hot."""
     if int(cond.max()) >= num_classes or int(cond.min()) < 0:
-        raise ValueError(f"conditioning map values {int(cond.min())}..{int(cond.max())} outside 0..{num_classes - 1}")
+        raise ValueError(
+            f"conditioning map values {int(cond.min())}..{int(cond.max())} outside 0..{num_classes - 1}"
+        )
     return F.one_hot(cond.long(), num_classes).permute(0, 3, 1, 2).float()

@@ -90,7 +90,9 @@ class SDMUNet(nn.Module):
                       use_checkpoint=c.use_checkpoint, groups=c.norm_groups)  # fmt: skip
         sdm = dict(common, label_channels=c.num_classes, spade_hidden=c.spade_hidden)
         ch = input_ch = int(c.channel_mult[0] * c.model_channels)
-        self.input_blocks = nn.ModuleList([TimestepEmbedSequential(nn.Conv2d(c.in_channels, ch, 3, padding=1))])
+        self.input_blocks = nn.ModuleList(
+            [TimestepEmbedSequential(nn.Conv2d(c.in_channels, ch, 3, padding=1))]
+        )
         chans, ds = [ch], 1
         for level, mult in enumerate(c.channel_mult):
             for _ in range(c.num_res_blocks):
@@ -170,9 +172,15 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], s
         if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
     ]
     problems = []
-    for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+    for title, items in (
+        ("missing keys", missing),
+        ("unexpected keys", unexpected),
+        ("shape mismatches", shapes),
+    ):
         if items:
-            shown = "\n    ".join(items[:10]) + (f"\n    ... and {len(items) - 10} more" if len(items) > 10 else "")
+            shown = "\n    ".join(items[:10]) + (
+                f"\n    ... and {len(items) - 10} more" if len(items) > 10 else ""
+            )
             problems.append(f"  {len(items)} {title}:\n    {shown}")
     if problems:
         raise ValueError(f"{source}: does not fit the SDM UNet config\n" + "\n".join(problems))

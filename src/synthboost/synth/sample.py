@@ -1,0 +1,151 @@
+"""Sampling images from a trained semantic diffusion model, for arrays or a perturbed-mask folder.
+
+``sample_folder`` writes the Echo-from-noise layout ``out/<split>/images/<stem>.png`` and
+``out/<split>/labels/<stem>.png`` (CAMUS 0–3). It is resumable: stems whose image exists are
+skipped, each file is written through a temporary file and a rename, and the noise of an image
+depends only on ``(seed, stem)``, so an interrupted run finishes with the same files.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from synthboost.synth.config import SDMConfig, load_config
+from synthboost.synth.diffusion import SemanticDiffusionPipeline, make_scheduler, one_hot
+from synthboost.synth.perturb import camus_to_cond, cond_to_camus
+from synthboost.synth.sdm_train import resolve_device
+from synthboost.synth.unet import SDMUNet, load_weights
+from synthboost.utils import get_logger
+
+log = get_logger("synth.sample")
+_CKPT_RE = re.compile(r"^(ema_[0-9.]+_|model)(\d{6,})\.pt$")
+
+
+def find_weights(run_dir: Path) -> Path:
+    """The newest EMA checkpoint of a run (or the newest model checkpoint when no EMA exists)."""
+    found = [(int(m.group(2)), m.group(1) != "model", p) for p in Path(run_dir).glob("*.pt")
+             if (m := _CKPT_RE.match(p.name))]  # fmt: skip
+    if not found:
+        raise FileNotFoundError(f"{run_dir}: no modelNNNNNN.pt or ema_<rate>_NNNNNN.pt checkpoint")
+    return max(found)[2]
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_unet(weights: str, mtime: float, config: SDMConfig, device: str) -> SDMUNet:
+    model = SDMUNet(config.model)
+    return load_weights(model, weights).to(device).eval()
+
+
+def load_pipeline(run_dir: Path, sampler: str = "ddim", guidance: float = 1.0, device=None):
+    """The pipeline (EMA weights + scheduler) and config of a run folder."""
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir / "config.yaml")
+    weights = find_weights(run_dir)
+    dev = resolve_device(device)
+    unet = _cached_unet(str(weights), weights.stat().st_mtime, cfg, str(dev))
+    scheduler = make_scheduler(sampler, cfg.diffusion, cfg.model.learn_sigma)
+    return SemanticDiffusionPipeline(unet, scheduler, guidance), cfg
+
+
+def _to_cond(label: np.ndarray, sector: np.ndarray, size: int) -> np.ndarray:
+    from synthboost.synth.io import resize_square
+
+    label = resize_square(np.asarray(label, np.uint8), size, nearest=True)
+    sector = resize_square((np.asarray(sector) > 0).astype(np.uint8), size, nearest=True)
+    return camus_to_cond(label, sector)
+
+
+def generate(pipe: SemanticDiffusionPipeline, cfg: SDMConfig, conds: Sequence[np.ndarray],
+             seeds: Sequence[int], steps: int) -> list[np.ndarray]:  # fmt: skip
+    """One batch: cond maps at the model size → uint8 images; image i uses noise seeded by ``seeds[i]``."""
+    device = next(pipe.unet.parameters()).device
+    cond = torch.from_numpy(np.stack(conds)).to(device)
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    x = pipe(one_hot(cond, cfg.model.num_classes), steps, gens)
+    images = ((x.mean(dim=1) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+    if cfg.sample.mask_outside_sector:
+        images = np.where(np.stack(conds) > 0, images, 0).astype(np.uint8)
+    return list(images)
+
+
+def sample_images(run_dir: Path, labels: list[np.ndarray], sectors: list[np.ndarray], seed: int = 0, steps=50,
+                  sampler="ddim", guidance=1.0, batch_size=8, device=None) -> list[np.ndarray]:  # fmt: skip
+    """Sample one uint8 image per (CAMUS label map, sector); each returned at its label's size."""
+    if len(labels) != len(sectors):
+        raise ValueError(f"sample_images: {len(labels)} label maps but {len(sectors)} sectors")
+    pipe, cfg = load_pipeline(run_dir, sampler, guidance, device)
+    size = cfg.model.image_size
+    conds = [_to_cond(lab, sec, size) for lab, sec in zip(labels, sectors, strict=True)]
+    out: list[np.ndarray] = []
+    for start in range(0, len(conds), batch_size):
+        seeds = [seed * 1_000_003 + i for i in range(start, min(start + batch_size, len(conds)))]
+        out += generate(pipe, cfg, conds[start : start + batch_size], seeds, steps)
+    from synthboost.data.imageio import resize
+
+    images = [resize(img, np.shape(lab)) for img, lab in zip(out, labels, strict=True)]
+    if cfg.sample.mask_outside_sector:
+        images = [
+            np.where(np.asarray(sec) > 0, img, 0).astype(np.uint8)
+            for img, sec in zip(images, sectors, strict=True)
+        ]
+    return images
+
+
+def _read_perturbed(perturbed_dir: Path) -> list[tuple[str, str]]:
+    """(split, stem) of every conditioning map under ``perturbed_dir/<split>/cond``, sorted."""
+    items = sorted((p.parent.parent.name, p.stem) for p in Path(perturbed_dir).glob("*/cond/*.png"))
+    if not items:
+        raise ValueError(f"{perturbed_dir}: no <split>/cond/<stem>.png maps (run `synthboost synth perturb`)")
+    return items
+
+
+def stem_seed(seed: int, stem: str) -> int:
+    """Noise seed of one stem: independent of batching and of the order of sampling."""
+    return (seed * 1_000_003 + zlib.crc32(stem.encode())) % (2**63)
+
+
+def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps=50, sampler="ddim", seed=0,
+                  batch_size=8, device=None) -> Path:  # fmt: skip
+    """Sample an image for every perturbed conditioning map; resumable (see module docstring)."""
+    from rich.progress import Progress
+
+    from synthboost.synth.io import read_png, write_png
+
+    perturbed_dir, out = Path(perturbed_dir), Path(out)
+    items = _read_perturbed(perturbed_dir)
+    todo = [(sp, st) for sp, st in items if not (out / sp / "images" / f"{st}.png").is_file()]
+    log.info("%d of %d images to sample (%d already done)", len(todo), len(items), len(items) - len(todo))
+    if not todo:
+        return out
+    pipe, cfg = load_pipeline(run_dir, sampler, cfg_guidance(run_dir), device)
+    size = cfg.model.image_size
+    with Progress(transient=True) as progress:
+        task = progress.add_task("sampling", total=len(todo))
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            conds = []
+            for split, stem in batch:
+                cond = read_png(perturbed_dir / split / "cond" / f"{stem}.png")
+                if cond.shape != (size, size) or cond.max() > 4:
+                    raise ValueError(
+                        f"{perturbed_dir / split / 'cond' / stem}.png: not a {size}² 5-class map"
+                    )
+                conds.append(cond)
+            images = generate(pipe, cfg, conds, [stem_seed(seed, st) for _, st in batch], steps)
+            for (split, stem), cond, image in zip(batch, conds, images, strict=True):
+                write_png(out / split / "labels" / f"{stem}.png", cond_to_camus(cond))
+                write_png(out / split / "images" / f"{stem}.png", image)
+            progress.advance(task, len(batch))
+    return out
+
+
+def cfg_guidance(run_dir: Path) -> float:
+    """The run's default guidance scale (``sample.guidance`` in its config)."""
+    return load_config(Path(run_dir) / "config.yaml").sample.guidance
