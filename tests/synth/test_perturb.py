@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from synthboost.synth.perturb import (
     perturb_many,
     sector_from_image,
 )
+from synthboost.synth.render import render_folder
 
 
 def fan_sector(size: int) -> np.ndarray:
@@ -109,8 +111,13 @@ def test_perturbation_properties(frame):
 
 def test_perturb_dataset_layout(tiny_dataset, tmp_path):
     out = perturb_dataset(tiny_dataset, tmp_path / "pert", per_mask=2, seed=0, size=32)
-    assert sorted(p.name for p in out.iterdir()) == ["training", "validation"]
+    assert sorted(p.name for p in out.iterdir()) == ["attributes.json", "training", "validation"]
     stems = sorted(p.stem for p in (out / "training" / "cond").glob("*.png"))
+    attributes = json.loads((out / "attributes.json").read_text())
+    assert len(attributes) == 12
+    assert {k: attributes[stems[1]][k] for k in ("patient", "view", "phase", "split")} == {
+        "patient": "patient0001", "view": "2CH", "phase": "ED", "split": "training",
+    }  # fmt: skip
     assert stems[:2] == ["patient0001_2CH_ED_training_0", "patient0001_2CH_ED_training_1"]
     assert len(stems) == 8 and len(list((out / "validation" / "cond").glob("*.png"))) == 4
     for stem in stems:
@@ -122,6 +129,12 @@ def test_perturb_dataset_layout(tiny_dataset, tmp_path):
         assert np.array_equal(lab, cond_to_camus(cond)) and (cond[sec == 0] == 0).all()
     with pytest.raises(FileExistsError):
         perturb_dataset(tiny_dataset, out, per_mask=1)
+    rendered = render_folder(out, tmp_path / "rendered", renderer="speckle", seed=0)
+    assert len(list((rendered / "validation" / "images").glob("*.png"))) == 4
+    assert np.array_equal(
+        np.asarray(Image.open(rendered / "training" / "labels" / f"{stems[0]}.png")),
+        np.asarray(Image.open(out / "training" / "labels" / f"{stems[0]}.png")),
+    )
     again = perturb_dataset(tiny_dataset, tmp_path / "pert2", per_mask=2, seed=0, size=32)
     first = out / "validation" / "cond" / "patient0003_2CH_ES_validation_1.png"
     assert np.array_equal(

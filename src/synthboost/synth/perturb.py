@@ -130,12 +130,13 @@ def perturb_dataset(dataset_root: Path, out: Path, per_mask: int = 5, seed: int 
                     overwrite: bool = False) -> Path:  # fmt: skip
     """Write ``per_mask`` perturbations of every train/val label map of a processed dataset.
 
-    Layout: ``out/<training|validation>/{labels,sectors,cond}/<stem>.png`` with
+    Layout: ``out/<training|validation>/{labels,sectors,cond}/<stem>.png`` plus ``out/attributes.json``
+    (``{stem: {patient, view, phase, sex, age, split}}``, what ``synth render`` and ``prepare sdm`` read) with
     ``stem = patientNNNN_<view>_<phase>_<split>_<k>``; labels are CAMUS 0–3, sectors 0/255 and cond
     the 5-class map, all ``size × size``. The folder appears only once complete.
     """
     from synthboost.synth.io import EFN_SPLITS, efn_stem, load_frame, read_meta, select_rows, write_png
-    from synthboost.utils import atomic_dir
+    from synthboost.utils import atomic_dir, write_json_atomic
 
     dataset_root, out = Path(dataset_root), Path(out)
     if per_mask < 1:
@@ -143,6 +144,7 @@ def perturb_dataset(dataset_root: Path, out: Path, per_mask: int = 5, seed: int 
     rows = select_rows(read_meta(dataset_root), tuple(EFN_SPLITS))
     if not rows:
         raise ValueError(f"{dataset_root / 'meta.csv'}: no train/val rows to perturb")
+    attributes: dict[str, dict] = {}
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for row in rows:
             _, labels, sector = load_frame(dataset_root, row, size)
@@ -150,8 +152,13 @@ def perturb_dataset(dataset_root: Path, out: Path, per_mask: int = 5, seed: int 
             for k, cond in enumerate(perturb_many(labels, sector, per_mask, frame_seed)):
                 split_dir = tmp / EFN_SPLITS[row["split"]]
                 stem = efn_stem(row, k)
+                attributes[stem] = {
+                    **{key: row[key] for key in ("patient", "view", "phase", "sex", "age")},
+                    "split": EFN_SPLITS[row["split"]],
+                }
                 write_png(split_dir / "labels" / f"{stem}.png", cond_to_camus(cond))
                 write_png(split_dir / "sectors" / f"{stem}.png", sector.astype(np.uint8) * 255)
                 write_png(split_dir / "cond" / f"{stem}.png", cond)
+        write_json_atomic(tmp / "attributes.json", attributes)
         log.info("perturbed %d label maps × %d into %s", len(rows), per_mask, out)
     return out

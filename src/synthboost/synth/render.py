@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synthboost.synth.shapes import SHAPE_SPLITS, read_png, write_png
+from synthboost.data.imageio import read_png, write_png
+from synthboost.synth.shapes import SHAPE_SPLITS
 from synthboost.utils import atomic_dir, get_logger, read_json
 
 log = get_logger("synth.render")
@@ -92,13 +93,20 @@ def _as_uint8(image: np.ndarray, shape: tuple[int, ...], stem: str) -> np.ndarra
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
+def _map_dir(shapes_dir: Path, attributes: dict[str, dict], stem: str) -> Path:
+    """Folder holding ``labels/`` and ``sectors/`` of a stem: flat (``synth shapes``) or per split
+    (``synth perturb``)."""
+    return shapes_dir if (shapes_dir / "labels").is_dir() else shapes_dir / attributes[stem]["split"]
+
+
 def render_folder(
     shapes_dir: Path, out: Path, renderer: str = "speckle", seed: int = 0, overwrite: bool = False
 ) -> Path:
     """Render every label map of a ``synth shapes`` folder into the Echo-from-noise layout.
 
     Args:
-        shapes_dir: folder written by :func:`synthboost.synth.shapes.write_shape_masks`.
+        shapes_dir: folder written by :func:`synthboost.synth.shapes.write_shape_masks` or by
+            :func:`synthboost.synth.perturb.perturb_dataset` (perturbed real masks).
         out: destination folder (written atomically).
         renderer: ``speckle`` or ``sdm:RUN_DIR``.
         seed: base seed.
@@ -114,8 +122,10 @@ def render_folder(
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for start in range(0, len(stems), BATCH):
             batch = stems[start : start + BATCH]
-            labels = [read_png(shapes_dir / "labels" / f"{s}.png") for s in batch]
-            sectors = [read_png(shapes_dir / "sectors" / f"{s}.png") > 0 for s in batch]
+            labels = [read_png(_map_dir(shapes_dir, attributes, s) / "labels" / f"{s}.png") for s in batch]
+            sectors = [
+                read_png(_map_dir(shapes_dir, attributes, s) / "sectors" / f"{s}.png") > 0 for s in batch
+            ]
             images = render(labels, sectors, batch, seed, start)
             if len(images) != len(batch):
                 raise ValueError(f"renderer {renderer!r} returned {len(images)} images for {len(batch)} maps")

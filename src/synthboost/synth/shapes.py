@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from synthboost.data import heart_model as hm
+from synthboost.data.imageio import write_png
 from synthboost.synth.plausibility import check_label_map
 from synthboost.utils import atomic_dir, get_logger, write_json_atomic
 
@@ -30,27 +31,6 @@ SHAPE_SPLITS: tuple[str, ...] = ("training", "validation")
 VALIDATION_EVERY = 10
 _SEED_CODE = 2  # keeps shape patients apart from the phantom's training (0) and testing (1) ones
 _SEX_WORDS = {"F": "female", "M": "male"}
-
-
-def read_png(path: Path) -> np.ndarray:
-    """Read an 8-bit grayscale PNG as a 2-D uint8 array."""
-    from PIL import Image
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    with Image.open(path) as img:
-        arr = np.asarray(img)
-    if arr.ndim != 2 or arr.dtype != np.uint8:
-        raise ValueError(f"{path}: expected an 8-bit grayscale PNG, got {arr.dtype} {arr.shape}")
-    return arr
-
-
-def write_png(path: Path, arr: np.ndarray) -> None:
-    """Write a 2-D uint8 array as an 8-bit grayscale PNG (creates the folder)."""
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint8), mode="L").save(path)
 
 
 def shape_stem(number: int, view: str, phase: str, split: str, k: int = 1) -> str:
