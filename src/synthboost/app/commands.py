@@ -1,9 +1,67 @@
-"""CLI commands of the app stage (heavy imports stay inside the commands)."""
+"""CLI commands of the app stage: ``segment`` (one image) and ``app`` (the browser demo).
+
+Heavy imports stay inside the commands.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def segment_command(
+    image: Path = typer.Argument(
+        ..., help="Image to segment: PNG, MetaImage (.mhd) or NIfTI (.nii/.nii.gz)."
+    ),
+    model: str = typer.Option(
+        ..., "--model", "-m", help="Model folder, run folder (uses RUN/model) or hub id."
+    ),
+    prompt: str | None = typer.Option(
+        None, "--prompt", "-p", help="Free-text prompt (overrides the attributes)."
+    ),
+    structure: str | None = typer.Option(None, help="lv, myo or la: build the prompt from the attributes."),
+    view: str | None = typer.Option(None, help="2CH or 4CH."),
+    phase: str | None = typer.Option(None, help="ED or ES."),
+    sex: str | None = typer.Option(None, help="female or male."),
+    age: int | None = typer.Option(None, help="Age in years."),
+    quality: str | None = typer.Option(None, help="good, medium or poor."),
+    shape: str | None = typer.Option(None, help="One shape word, e.g. oval."),
+    out: Path = typer.Option(
+        Path("segment_out"), "--out", "-o", help="Folder for the mask and overlay PNGs."
+    ),
+    threshold: float = typer.Option(0.5, help="Probability threshold."),
+    device: str | None = typer.Option(None, help="cuda, cpu, ... (default: CUDA when available)."),
+) -> None:
+    """Segment one image with a text prompt; write the mask and an overlay PNG."""
+    from synthboost.app.segment import Segmenter, prompt_from_attributes, read_image, segment_file
+
+    if prompt is None:
+        if structure is None:
+            raise ValueError("give --prompt or --structure (with --view, --phase, ... for a richer prompt)")
+        prompt = prompt_from_attributes(structure, view, phase, sex, age, quality, shape)
+    read_image(image)  # fail on a bad image before loading the model
+    result = segment_file(image, Segmenter.from_pretrained(model, device), prompt, out, threshold)
+    typer.echo(f"prompt: {result['prompt']!r}")
+    typer.echo(f"area: {result['area']:.1f} {result['unit']}")
+    typer.echo(f"mask: {result['mask']}\noverlay: {result['overlay']}")
+
+
+def app_command(
+    model: str = typer.Option(
+        ..., "--model", "-m", help="Model folder, run folder (uses RUN/model) or hub id."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (default: this machine only)."),
+    port: int = typer.Option(7860, help="Port."),
+    phantom_patients: int = typer.Option(3, help="Phantom patients offered as example cases (0: none)."),
+) -> None:
+    """Interactive segmentation in the browser: upload or pick an image, prompt, overlay, area, EF."""
+    from synthboost.app.server import run_app
+
+    run_app(model, host=host, port=port, phantom_patients=phantom_patients)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    app.command("segment")(segment_command)
+    app.command("app")(app_command)
