@@ -1,0 +1,35 @@
+"""Vision-language segmentation models (VLSMs) behind one interface.
+
+``build_model(name, pretrained, config, freeze_encoders, **overrides)`` and
+``load_pretrained(folder_or_hub_id)`` return a :class:`VLSM`:
+``forward(pixel_values, input_ids, attention_mask) -> logits (B, 1, H, W)`` with
+``model.preprocessing``; ``get_tokenizer(preprocessing)`` turns prompts into model inputs.
+Names are imported lazily so that the CLI starts without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "build_model": "factory",
+    "load_pretrained": "factory",
+    "MODEL_NAMES": "factory",
+    "VLSM": "base",
+    "Preprocessing": "base",
+    "count_parameters": "base",
+    "get_tokenizer": "tokenizer",
+    "CLIPSegVLSM": "clipseg",
+    "CRISConfig": "cris",
+    "CRISModel": "cris",
+    "convert_cris_checkpoint": "cris_checkpoint",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'synthboost.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"synthboost.models.{_EXPORTS[name]}"), name)

@@ -9,7 +9,6 @@ freezing (no gradients *and* normalisation layers kept in eval mode), parameter 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -111,12 +110,6 @@ class VLSM(nn.Module):
             for module in self.encoder_modules().values():
                 module.eval()
         return self
-
-    def _normalisation_layers(self) -> Iterator[nn.Module]:
-        for module in self.encoder_modules().values():
-            for sub in module.modules():
-                if isinstance(sub, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm):
-                    yield sub
 
     def parameter_report(self) -> dict[str, int]:
         """Total and trainable parameter counts, overall and per encoder."""

@@ -1,0 +1,132 @@
+"""Read OpenAI CLIP and official CRIS checkpoints into :class:`CRISModel`, and convert them.
+
+Accepted inputs:
+- OpenAI ``RN50.pt`` (a TorchScript archive) or a plain CLIP state dict → the ``backbone``; only
+  the CRIS additions (``visual.attnpool.connect``) may be missing.
+- CRIS checkpoints as the official training script writes them (``{"state_dict": {"module.…"}}``)
+  or a bare state dict, with or without the ``module.`` prefix → the whole model, strictly.
+Every load reports missing and unexpected keys and raises ``ValueError`` naming the source when
+anything else is off.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from synthboost.models.cris import CRISModel, named_config
+from synthboost.utils import get_logger
+
+log = get_logger("models.cris")
+
+CLIP_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
+CLIP_ADDED_PREFIX = "backbone.visual.attnpool.connect."
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.split("/", 1)[-1].startswith("code/") for name in archive.namelist())
+
+
+def read_state_dict(path: str | Path, trust_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """Read a checkpoint file (TorchScript archive, ``{"state_dict": ...}`` or bare) to a flat state dict.
+
+    ``module.`` prefixes (DataParallel) are removed. ``trust_pickle`` allows arbitrary pickled
+    objects (only for files from a trusted source).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    if _is_torchscript(path):
+        state: Any = torch.jit.load(str(path), map_location="cpu").state_dict()
+    else:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+        except Exception as err:  # unpickling errors have several types
+            raise ValueError(
+                f"{path}: cannot read checkpoint ({err}); use trust_pickle for trusted files"
+            ) from err
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{path}: not a state dict (got {type(state).__name__})")
+    return strip_prefix(dict(state), "module.")
+
+
+def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Remove ``prefix`` from every key that has it."""
+    return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state.items()}
+
+
+def checkpoint_kind(state: Mapping[str, Any]) -> str:
+    """``"cris"`` (full model keys), ``"clip"`` (CLIP's own keys) or raise ``ValueError``."""
+    if any(k.startswith("backbone.") for k in state):
+        return "cris"
+    if "token_embedding.weight" in state and any(k.startswith("visual.") for k in state):
+        return "clip"
+    raise ValueError("state dict is neither a CRIS nor an OpenAI CLIP checkpoint")
+
+
+def _load(model: CRISModel, state: Mapping[str, Any], allowed_missing: tuple[str, ...], source: str) -> None:
+    try:
+        result = model.load_state_dict(dict(state), strict=False)
+    except RuntimeError as err:  # shape mismatches
+        raise ValueError(f"{source}: does not fit the CRIS config ({err})") from err
+    missing = [k for k in result.missing_keys if not k.startswith(allowed_missing)]
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys:
+        raise ValueError(
+            f"{source}: {len(missing)} missing keys {missing[:8]}, "
+            f"{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:8]}"
+        )
+    log.info("%s: loaded %d tensors (%d left at init)", source, len(state), len(result.missing_keys))
+
+
+def load_clip_state_dict(model: CRISModel, state: Mapping[str, Any], source: str = "CLIP state dict") -> None:
+    """Load OpenAI CLIP weights (CLIP's own key names) into ``model.backbone``."""
+    state = {f"backbone.{k}": v for k, v in state.items() if k not in CLIP_EXTRA_KEYS}
+    _load(model, state, (CLIP_ADDED_PREFIX, "neck.", "decoder.", "proj."), source)
+
+
+def load_cris_state_dict(model: CRISModel, state: Mapping[str, Any], source: str = "CRIS state dict") -> None:
+    """Load a full CRIS state dict (official names, ``module.`` prefix already removed or not)."""
+    _load(model, strip_prefix(dict(state), "module."), (), source)
+
+
+def load_weights(model: CRISModel, path: str | Path, trust_pickle: bool = False) -> CRISModel:
+    """Load a CLIP or CRIS checkpoint file into ``model`` (kind detected from the keys)."""
+    state = read_state_dict(path, trust_pickle)
+    try:
+        kind = checkpoint_kind(state)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
+    loader = load_cris_state_dict if kind == "cris" else load_clip_state_dict
+    loader(model, state, source=str(path))
+    return model
+
+
+def convert_cris_checkpoint(
+    src: str | Path, dst: str | Path, config: str = "paper", trust_pickle: bool = False, **overrides: Any
+) -> Path:
+    """Convert an official CRIS (or CLIP) checkpoint into a ``save_pretrained`` folder.
+
+    Args:
+        src: official checkpoint file.
+        dst: output folder (``config.json`` + ``model.safetensors``), replaced if present.
+        config: named config the checkpoint was trained with (``paper``/``official`` differ only
+            in dropout, which is not stored in the weights).
+        trust_pickle: allow arbitrary pickled objects in ``src``.
+        **overrides: :class:`CRISConfig` fields (e.g. ``image_size``).
+
+    Returns:
+        The output folder.
+    """
+    model = CRISModel(named_config(config, **overrides))
+    load_weights(model, src, trust_pickle)
+    return model.save_pretrained(dst)

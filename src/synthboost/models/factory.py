@@ -1,0 +1,92 @@
+"""Build any VLSM by name, and load any saved VLSM folder by its ``config.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from synthboost.models.base import CONFIG_NAME, VLSM
+from synthboost.utils import get_logger, read_json
+
+log = get_logger("models")
+
+MODEL_NAMES = ("clipseg", "cris")
+
+
+def _model_class(model_type: str) -> type[VLSM]:
+    if model_type == "clipseg":
+        from synthboost.models.clipseg import CLIPSegVLSM
+
+        return CLIPSegVLSM
+    if model_type == "cris":
+        from synthboost.models.cris import CRISModel
+
+        return CRISModel
+    raise ValueError(f"unknown model {model_type!r} (choose from {', '.join(MODEL_NAMES)})")
+
+
+def _build_cris(pretrained: str | Path | None, config: str, overrides: dict[str, Any]) -> VLSM:
+    from synthboost.models.cris import CRISModel, named_config
+    from synthboost.models.cris_checkpoint import load_weights
+
+    if pretrained is not None and not Path(pretrained).is_file():
+        return CRISModel.from_pretrained(pretrained, **overrides)
+    model = CRISModel(named_config(config, **overrides))
+    if pretrained is not None:
+        load_weights(model, pretrained)
+    return model
+
+
+def build_model(
+    name: str,
+    pretrained: str | Path | None = None,
+    config: str = "paper",
+    freeze_encoders: bool = False,
+    **overrides: Any,
+) -> VLSM:
+    """Build a VLSM.
+
+    Args:
+        name: ``"clipseg"`` or ``"cris"``.
+        pretrained: ``None`` (random init of ``config``); a ``save_pretrained`` folder or hub id
+            (its own config is used, ``config`` is ignored); for CRIS also an OpenAI CLIP
+            ``RN50.pt`` (backbone only) or an official CRIS checkpoint file.
+        config: named configuration, ``"paper"`` or ``"tiny"``.
+        freeze_encoders: freeze image and text encoders (no gradients, normalisation in eval mode).
+        **overrides: configuration fields (e.g. ``image_size``, ``dropout``, ``reduce_dim``).
+
+    Returns:
+        The model, in train mode.
+    """
+    cls = _model_class(name)
+    if name == "cris":
+        model = _build_cris(pretrained, config, overrides)
+    elif pretrained is None:
+        model = cls.from_config(config, **overrides)  # type: ignore[attr-defined]
+    else:
+        model = cls.from_pretrained(pretrained, **overrides)
+    if freeze_encoders:
+        model.freeze_encoders()
+    model.train()
+    model.log_parameters()
+    return model
+
+
+def read_model_config(folder_or_hub_id: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a local folder or a hub id (from the cache when offline)."""
+    path = Path(folder_or_hub_id)
+    if path.is_dir():
+        return read_json(path / CONFIG_NAME)
+    if path.exists() or str(folder_or_hub_id).count("/") != 1:
+        raise FileNotFoundError(f"{folder_or_hub_id}: not a model folder or hub id")
+    from huggingface_hub import hf_hub_download
+
+    return read_json(hf_hub_download(str(folder_or_hub_id), CONFIG_NAME))
+
+
+def load_pretrained(folder_or_hub_id: str | Path, freeze_encoders: bool = False, **overrides: Any) -> VLSM:
+    """Load a saved VLSM, its type read from ``config.json`` (``model_type``)."""
+    model_type = read_model_config(folder_or_hub_id).get("model_type")
+    if model_type not in MODEL_NAMES:
+        raise ValueError(f"{folder_or_hub_id}/{CONFIG_NAME}: unknown model_type {model_type!r}")
+    return build_model(model_type, folder_or_hub_id, freeze_encoders=freeze_encoders, **overrides)
