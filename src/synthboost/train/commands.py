@@ -1,9 +1,98 @@
-"""CLI commands of the train stage (heavy imports stay inside the commands)."""
+"""CLI commands of the train stage: ``train``, ``sweep``, ``predict`` (heavy imports inside)."""
 
 from __future__ import annotations
 
 import typer
 
 
+def _config_overrides(
+    prompt: str | None, init_from: str | None, freeze: bool, resume_compat: bool, devices: str | None,
+    strategy: str | None, sets: list[str],
+) -> list[str]:  # fmt: skip
+    """CLI flags as dotted overrides (flags first, so explicit ``--set`` wins)."""
+    out = []
+    if prompt:
+        out.append(f"data.prompt={prompt}")
+    if init_from:
+        out += ["strategy.name=ptft", f"strategy.init_from={init_from}"]
+    if freeze:
+        out.append("model.freeze_encoders=true")
+    if resume_compat:
+        out.append("strategy.resume_compat=true")
+    if devices:
+        out.append(f"trainer.devices={devices}")
+    if strategy:
+        out.append(f"trainer.strategy={strategy}")
+    return out + list(sets)
+
+
+def train_cmd(
+    config: str = typer.Argument(..., help="Experiment YAML (configs/experiment/*.yaml)."),
+    out: str = typer.Option(..., "--out", help="Run folder (per-seed subfolders with several --seeds)."),
+    prompt: str = typer.Option(None, "--prompt", help="Prompt level p0..p7."),
+    init_from: str = typer.Option(None, "--init-from", help="Synthetic run to fine-tune from (PT→FT)."),
+    resume_compat: bool = typer.Option(
+        False, "--resume-compat", help="PT→FT: keep optimiser/scheduler state."
+    ),
+    freeze_encoders: bool = typer.Option(False, "--freeze-encoders", help="Freeze image and text encoders."),
+    devices: str = typer.Option(None, "--devices", help="Lightning devices (e.g. 4)."),
+    strategy: str = typer.Option(None, "--strategy", help="Lightning strategy (e.g. ddp)."),
+    seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 42,43,44."),
+    sets: list[str] = typer.Option([], "--set", help="Dotted override, e.g. trainer.max_epochs=3."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from checkpoints/last.ckpt."),
+    force: bool = typer.Option(False, "--force", help="Retrain a finished run."),
+) -> None:
+    """Train a VLSM (or evaluate it zero-shot) into a run folder."""
+    from synthboost.train.config import load_config
+    from synthboost.train.run import train_seeds
+
+    overrides = _config_overrides(prompt, init_from, freeze_encoders, resume_compat, devices, strategy, sets)
+    cfg = load_config(config, overrides)
+    seed_list = [int(s) for s in seeds.split(",") if s.strip()] if seeds else None
+    for run in train_seeds(cfg, out, seed_list, resume=resume, force=force):
+        typer.echo(str(run))
+
+
+def sweep_cmd(
+    spec: str = typer.Argument(..., help="Sweep YAML (configs/sweeps/*.yaml)."),
+    out: str = typer.Option(..., "--out", help="Folder of the sweep's runs."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, train nothing."),
+    emit_slurm: str = typer.Option(None, "--emit-slurm", help="Write a SLURM job-array script instead."),
+    sets: list[str] = typer.Option([], "--set", help="Dotted override applied to every run."),
+    force: bool = typer.Option(False, "--force", help="Retrain finished runs."),
+) -> None:
+    """Run a grid of experiments sequentially (finished runs are skipped)."""
+    from synthboost.train.sweep import expand_sweep, run_sweep, write_slurm
+
+    runs = expand_sweep(spec, out, sets)
+    if emit_slurm:
+        typer.echo(str(write_slurm(runs, emit_slurm, spec, out, sets)))
+        return
+    for run in runs:
+        typer.echo(f"{run.name}\t{run.status()}\t{' '.join(run.overrides)}")
+    if not dry_run:
+        run_sweep(runs, force=force)
+
+
+def predict_cmd(
+    run: str = typer.Argument(..., help="Run folder (its model/ is used) or a model folder."),
+    dataset: str = typer.Argument(..., help="Processed dataset."),
+    split: str = typer.Option("test", "--split", help="train, val or test."),
+    out: str = typer.Option(..., "--out", help="Prediction folder to write."),
+    threshold: float = typer.Option(None, "--threshold", help="Default: the run's loss preset."),
+    prompt: str = typer.Option(None, "--prompt", help="Default: the run's prompt level."),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing prediction folder."),
+) -> None:
+    """Predict masks of a split (phrasing 0) into a prediction folder."""
+    from synthboost.evaluate.predict import predict
+
+    typer.echo(str(predict(run, dataset, split, out, threshold, prompt, batch_size, device, overwrite=force)))
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    app.command("train")(train_cmd)
+    app.command("sweep")(sweep_cmd)
+    app.command("predict")(predict_cmd)

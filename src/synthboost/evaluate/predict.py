@@ -1,0 +1,108 @@
+"""``synthboost predict``: run a trained model on a split and write a prediction folder.
+
+The model is ``RUN/model`` (or a model folder given directly); prompts use phrasing 0 at the
+run's prompt level; probabilities become masks on the 512 reference grid and at the native size
+(``orig_height`` × ``orig_width`` of ``meta.csv``) through :func:`~synthboost.evaluate.postprocess.to_masks`,
+with the run's threshold (its loss preset) unless one is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from synthboost.utils import get_logger, read_json
+
+log = get_logger("evaluate.predict")
+
+
+def run_settings(run: str | Path) -> tuple[Path, dict[str, Any]]:
+    """``(model folder, {"prompt", "threshold"})`` of a run folder, or of a bare model folder."""
+    run = Path(run)
+    if (run / "model" / "config.json").is_file():
+        info = read_json(run / "run.json") if (run / "run.json").is_file() else {}
+        loss = info.get("loss", {})
+        return run / "model", {"prompt": info.get("prompt"), "threshold": loss.get("threshold")}
+    if (run / "config.json").is_file():
+        return run, {"prompt": None, "threshold": None}
+    raise FileNotFoundError(f"{run}: not a run folder (no model/config.json) nor a model folder")
+
+
+def _device(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _native_shapes(dataset: Path) -> dict[tuple[str, str], tuple[int, int]]:
+    from synthboost.data.processed import read_meta
+
+    return {(r["group"], r["name"]): (r["orig_height"], r["orig_width"]) for r in read_meta(dataset)}
+
+
+def predict(
+    run: str | Path,
+    dataset: str | Path,
+    split: str = "test",
+    out: str | Path = "predictions",
+    threshold: float | None = None,
+    prompt: str | None = None,
+    batch_size: int = 16,
+    device: str = "auto",
+    overwrite: bool = False,
+) -> Path:
+    """Predict every task entry of ``split`` of ``dataset`` with the model of ``run``; return ``out``.
+
+    Args:
+        run: run folder (``model/``, ``run.json``) or a model folder.
+        dataset: processed dataset.
+        split: ``train``, ``val`` or ``test``.
+        out: prediction folder (appears atomically).
+        threshold: decision threshold; default the run's (loss preset), else 0.5.
+        prompt: prompt level; default the run's.
+        batch_size: images per forward pass.
+        device: ``auto``, ``cpu``, ``cuda``…
+        overwrite: replace an existing ``out``.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    from synthboost.data.torch_dataset import SegmentationDataset, normalize
+    from synthboost.evaluate.postprocess import to_masks
+    from synthboost.evaluate.predictions import PredictionWriter
+    from synthboost.models import load_pretrained
+    from synthboost.models.tokenizer import get_tokenizer
+
+    model_dir, settings = run_settings(run)
+    prompt = prompt or settings["prompt"]
+    if not prompt:
+        raise ValueError(f"{run}: no prompt level recorded; pass --prompt")
+    if threshold is None:
+        threshold = settings["threshold"] if settings["threshold"] is not None else 0.5
+    dataset = Path(dataset)
+    dev = _device(device)
+    model = load_pretrained(model_dir).to(dev).eval()
+    prep = model.preprocessing
+    ds = SegmentationDataset(dataset, split, prompt, prep.image_size, get_tokenizer(prep))
+    shapes = _native_shapes(dataset)
+    info = {"run": str(run), "dataset": str(dataset), "split": split, "prompt_level": prompt,
+            "threshold": float(threshold), "model": model.model_type}  # fmt: skip
+    with PredictionWriter(out, info, overwrite=overwrite) as writer, torch.inference_mode():
+        for batch in DataLoader(ds, batch_size=batch_size, shuffle=False):
+            pixels = normalize(batch["image"].to(dev), prep.mean, prep.std)
+            with torch.autocast(dev.type, enabled=dev.type == "cuda"):
+                logits = model(pixels, batch["input_ids"].to(dev), batch["attention_mask"].to(dev))
+            probs = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+            for index, prob in zip(batch["index"].tolist(), probs, strict=True):
+                entry = ds.entries[index]
+                name = Path(entry["img_name"]).stem
+                key = (entry["group"], name)
+                if key not in shapes:
+                    raise ValueError(f"{dataset / 'meta.csv'}: no row for {key[0]}/{name}")
+                grid, native = to_masks(prob, shapes[key], float(threshold))
+                label = int(entry.get("label") or Path(entry["mask_name"]).parent.name.split("_")[1])
+                writer.add(entry["group"], name, label, grid, native)
+    log.info("predicted %d masks of %s/%s with %s", len(ds), dataset, split, model_dir)
+    return Path(out)

@@ -1,0 +1,56 @@
+"""Lightning callbacks of a run: per-epoch metrics table with wall time."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+
+from synthboost.train.runfolder import read_metrics, write_metrics
+
+
+def _value(metrics: dict, key: str) -> float | None:
+    v = metrics.get(key)
+    if v is None:
+        return None
+    v = float(v)
+    return None if math.isnan(v) else v
+
+
+class EpochRecorder(L.Callback):
+    """Append one row per finished epoch to ``<run>/metrics.csv`` (rank zero only).
+
+    On resume, rows of epochs that are run again are dropped and the elapsed time continues
+    from the last kept row, so ``elapsed_s`` counts training time across interruptions.
+    """
+
+    def __init__(self, run: str | Path) -> None:
+        self.run = Path(run)
+        self.rows: list[dict] = []
+        self._start = 0.0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.rows = [r for r in read_metrics(self.run) if r["epoch"] < trainer.current_epoch]
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        m = trainer.callback_metrics
+        seconds = time.perf_counter() - self._start
+        elapsed = (self.rows[-1]["elapsed_s"] if self.rows else 0.0) + seconds
+        self.rows.append({
+            "epoch": trainer.current_epoch,
+            "train_loss": _value(m, "train_loss"),
+            "val_loss": _value(m, "val_loss"),
+            "val_dice": _value(m, "val_dice"),
+            "val_iou": _value(m, "val_iou"),
+            "lr": trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None,
+            "epoch_time_s": seconds,
+            "elapsed_s": elapsed,
+        })  # fmt: skip
+        write_metrics(self.run, self.rows)

@@ -1,0 +1,104 @@
+"""The LightningModule that trains any VLSM: loss, metrics, optimiser and scheduler.
+
+Batches come from :mod:`synthboost.data.torch_dataset` (``uint8`` images normalised here, on the
+device). Logged per epoch: ``train_loss``, ``val_loss``, ``val_dice``, ``val_iou`` (hard masks at
+the run's threshold, averaged over samples).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from synthboost.data.torch_dataset import normalize
+from synthboost.train.config import OptimConfig
+from synthboost.train.losses import ResolvedLoss, dice_iou, segmentation_loss
+from synthboost.utils import get_logger
+
+log = get_logger("train.module")
+
+
+class SegmentationModule(L.LightningModule):
+    """Wrap a VLSM for training.
+
+    Args:
+        model: a ``synthboost.models`` VLSM.
+        loss: resolved loss weights and threshold.
+        optim: optimiser and scheduler settings.
+        restore_optimizer_from: checkpoint whose optimiser and scheduler state are loaded at the
+            start of fitting (synth-PT → real-FT with ``resume_compat``).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        loss: ResolvedLoss,
+        optim: OptimConfig,
+        restore_optimizer_from: str | Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.model, self.loss_cfg, self.optim_cfg = model, loss, optim
+        self.restore_optimizer_from = restore_optimizer_from
+        prep = model.preprocessing
+        self.mean, self.std = tuple(prep.mean), tuple(prep.std)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Logits ``(B, 1, H, W)`` of a batch from the data module."""
+        pixels = normalize(batch["image"], self.mean, self.std)
+        return self.model(pixels, batch["input_ids"], batch["attention_mask"])
+
+    def _loss(self, logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return segmentation_loss(logits, mask, self.loss_cfg.dice_weight, self.loss_cfg.bce_weight)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(self(batch), batch["mask"])
+        n = batch["mask"].shape[0]
+        self.log(
+            "train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True
+        )
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        logits = self(batch)
+        mask = batch["mask"]
+        n = mask.shape[0]
+        dice, iou = dice_iou(torch.sigmoid(logits.float()) > self.loss_cfg.threshold, mask > 0.5)
+        metrics = {"val_loss": self._loss(logits, mask), "val_dice": dice.mean(), "val_iou": iou.mean()}
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("model has no trainable parameters (everything frozen?)")
+        o = self.optim_cfg
+        opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="min", factor=o.plateau_factor, patience=o.plateau_patience
+        )
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": sched, "monitor": "val_loss", "interval": "epoch"},
+        }
+
+    def on_fit_start(self) -> None:
+        """Restore optimiser/scheduler state of another run when asked (reference behaviour)."""
+        if not self.restore_optimizer_from or self.trainer.ckpt_path:
+            return
+        ckpt = torch.load(self.restore_optimizer_from, map_location="cpu", weights_only=False)
+        opt_states, sched_states = ckpt.get("optimizer_states", []), ckpt.get("lr_schedulers", [])
+        if not opt_states:
+            raise ValueError(
+                f"{self.restore_optimizer_from}: no optimiser state to restore (--resume-compat)"
+            )
+        try:
+            self.trainer.optimizers[0].load_state_dict(opt_states[0])
+        except ValueError as err:
+            raise ValueError(
+                f"{self.restore_optimizer_from}: optimiser state does not fit this model ({err})"
+            ) from err
+        if sched_states:
+            self.trainer.lr_scheduler_configs[0].scheduler.load_state_dict(sched_states[0])
+        log.info("restored optimiser and scheduler state from %s", self.restore_optimizer_from)

@@ -1,0 +1,208 @@
+"""Train (or, zero-shot, just evaluate) one configuration into a run folder.
+
+``train(config, out)`` is the Python entry point behind ``synthboost train``; the layout of the
+run folder is in :mod:`synthboost.train.runfolder`. A finished run (``DONE``) is not run again
+unless ``force``; an interrupted one continues from ``checkpoints/last.ckpt`` with ``resume``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from synthboost.train import runfolder
+from synthboost.train.config import TrainConfig, replace, to_yaml
+from synthboost.utils import get_logger, write_json_atomic, write_text_atomic
+
+log = get_logger("train.run")
+
+
+def auto_precision(precision: str, accelerator: str) -> str:
+    """``auto`` → ``16-mixed`` when a CUDA device will be used, else ``32-true``."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    return "16-mixed" if torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda") else "32-true"
+
+
+def _prepare_folder(out: Path, resume: bool, force: bool) -> bool:
+    """Return True when the run must be skipped (finished); clean or check ``out`` otherwise."""
+    if runfolder.is_done(out) and not force:
+        log.info("%s: finished run (DONE), nothing to do (use --force to retrain)", out)
+        return True
+    last = out / "checkpoints" / "last.ckpt"
+    if force and out.exists() and runfolder.is_rank_zero():
+        shutil.rmtree(out)
+    elif last.is_file() and not resume:
+        raise FileExistsError(f"{out}: interrupted run found ({last}); use --resume to continue or --force")
+    return False
+
+
+def _write_provenance(cfg: TrainConfig, out: Path, loss: Any) -> None:
+    if not runfolder.is_rank_zero():
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "config.yaml", to_yaml(cfg))
+    info = {
+        "name": cfg.name,
+        "git_commit": runfolder.git_commit(),
+        "seed": cfg.trainer.seed,
+        "strategy": cfg.strategy.name,
+        "model": cfg.model.name,
+        "prompt": cfg.data.prompt,
+        "loss": dataclasses.asdict(loss),
+    }
+    write_json_atomic(out / "run.json", info)
+
+
+def _trainer(cfg: TrainConfig, out: Path, callbacks: Sequence[Any]) -> Any:
+    import lightning as L
+    from lightning.pytorch import callbacks as cb
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from synthboost.train.callbacks import EpochRecorder
+
+    t = cfg.trainer
+    ckpt = cb.ModelCheckpoint(
+        dirpath=out / "checkpoints", filename="best", monitor="val_dice", mode="max", save_top_k=1,
+        save_last=True, enable_version_counter=False,
+    )  # fmt: skip
+    stop = cb.EarlyStopping(monitor="val_dice", mode="max", patience=t.early_stop_patience,
+                            min_delta=t.early_stop_min_delta)  # fmt: skip
+    logs = out / "logs"
+    return L.Trainer(
+        default_root_dir=out, max_epochs=t.max_epochs, min_epochs=min(t.min_epochs, t.max_epochs),
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
+        precision=auto_precision(t.precision, t.accelerator), gradient_clip_val=cfg.optim.grad_clip,
+        callbacks=[ckpt, stop, cb.LearningRateMonitor("epoch"), EpochRecorder(out), *callbacks],
+        logger=[CSVLogger(logs, name="csv"), TensorBoardLogger(logs, name="tb")],
+        log_every_n_steps=t.log_every_n_steps, limit_train_batches=t.limit_train_batches,
+        limit_val_batches=t.limit_val_batches, enable_progress_bar=t.progress_bar, deterministic=False,
+        num_sanity_val_steps=0,
+    )  # fmt: skip
+
+
+def _datamodule(cfg: TrainConfig, model: Any) -> Any:
+    from synthboost.data.torch_dataset import SegmentationDataModule
+    from synthboost.models.tokenizer import get_tokenizer
+    from synthboost.train.strategies import data_roots
+
+    d = cfg.data
+    return SegmentationDataModule(
+        data_roots(cfg), d.prompt, model.preprocessing.image_size, get_tokenizer(model.preprocessing),
+        batch_size=d.batch_size, num_workers=d.num_workers, seed=cfg.trainer.seed,
+        mix_ratio=d.mix_ratio if cfg.strategy.name == "joint" else None,
+        domain_in_prompt=d.domain_in_prompt and cfg.strategy.name == "joint",
+    )  # fmt: skip
+
+
+def _result(cfg: TrainConfig, loss: Any, metrics: dict[str, float]) -> dict[str, Any]:
+    return {
+        "status": "done",
+        "name": cfg.name,
+        "model": cfg.model.name,
+        "strategy": cfg.strategy.name,
+        "prompt": cfg.data.prompt,
+        "dataset": cfg.data.root,
+        "freeze_encoders": cfg.model.freeze_encoders,
+        "loss_preset": loss.preset,
+        "threshold": loss.threshold,
+        "seed": cfg.trainer.seed,
+        **metrics,
+    }
+
+
+def _finish_training(cfg: TrainConfig, out: Path, module: Any, trainer: Any, loss: Any) -> None:
+    import torch
+
+    best = trainer.checkpoint_callback.best_model_path
+    if best:
+        module.load_state_dict(torch.load(best, map_location="cpu", weights_only=False)["state_dict"])
+    module.model.save_pretrained(out / "model")
+    rows = runfolder.read_metrics(out)
+    conv = runfolder.convergence(rows)
+    write_json_atomic(out / "convergence.json", conv)
+    best_row = max(rows, key=lambda r: r["val_dice"]) if rows else {}
+    metrics = {
+        "best_val_dice": best_row.get("val_dice"),
+        "best_val_iou": best_row.get("val_iou"),
+        "best_epoch": int(best_row["epoch"]) if best_row else None,
+        "epochs": len(rows),
+        "seconds": rows[-1]["elapsed_s"] if rows else None,
+    }
+    runfolder.finish(out, _result(cfg, loss, metrics))
+
+
+def _zero_shot(cfg: TrainConfig, out: Path, module: Any, dm: Any, loss: Any) -> None:
+    trainer = _trainer(cfg, out, [])
+    metrics = trainer.validate(module, datamodule=dm, verbose=False)[0]
+    if trainer.is_global_zero:
+        module.model.save_pretrained(out / "model")
+        vals = {"best_val_dice": metrics.get("val_dice"), "best_val_iou": metrics.get("val_iou"), "epochs": 0}
+        runfolder.finish(
+            out, _result(cfg, loss, {k: float(v) if v is not None else None for k, v in vals.items()})
+        )
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path,
+    resume: bool = False,
+    force: bool = False,
+    callbacks: Sequence[Any] = (),
+) -> Path:
+    """Run one configuration into ``out`` and return ``out``.
+
+    Args:
+        config: the resolved configuration.
+        out: run folder.
+        resume: continue an interrupted run from ``checkpoints/last.ckpt`` (fresh start if none).
+        force: retrain a finished run (the folder is cleared first).
+        callbacks: extra Lightning callbacks (tests, custom logging).
+    """
+    import lightning as L
+
+    from synthboost.train.losses import resolve_loss
+    from synthboost.train.module import SegmentationModule
+    from synthboost.train.strategies import build
+
+    out = Path(out)
+    if _prepare_folder(out, resume, force):
+        return out
+    lc = config.loss
+    loss = resolve_loss(lc.preset, config.model.name, lc.dice_weight, lc.bce_weight, lc.threshold)
+    L.seed_everything(config.trainer.seed, workers=True, verbose=False)
+    model, init = build(config)
+    dm = _datamodule(config, model)
+    restore = init.checkpoint if init is not None and config.strategy.resume_compat else None
+    module = SegmentationModule(model, loss, config.optim, restore_optimizer_from=restore)
+    _write_provenance(config, out, loss)
+    if config.strategy.name == "zero_shot":
+        _zero_shot(config, out, module, dm, loss)
+        return out
+    last = out / "checkpoints" / "last.ckpt"
+    trainer = _trainer(config, out, callbacks)
+    trainer.fit(module, datamodule=dm, ckpt_path=last if resume and last.is_file() else None)
+    if trainer.interrupted:
+        log.warning("%s: training interrupted; continue with --resume", out)
+        return out
+    if trainer.is_global_zero:
+        _finish_training(config, out, module, trainer, loss)
+    return out
+
+
+def train_seeds(
+    config: TrainConfig, out: str | Path, seeds: Sequence[int] | None = None, **kwargs: Any
+) -> list[Path]:
+    """Repeat :func:`train` for several seeds, each in ``out/seed_<s>`` (one seed: ``out`` itself)."""
+    if not seeds:
+        return [train(config, out, **kwargs)]
+    if len(seeds) == 1:
+        return [train(replace(config, trainer={"seed": int(seeds[0])}), out, **kwargs)]
+    return [
+        train(replace(config, trainer={"seed": int(s)}), Path(out) / f"seed_{s}", **kwargs) for s in seeds
+    ]

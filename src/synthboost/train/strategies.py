@@ -1,0 +1,126 @@
+"""The paper's training strategies: which data, which initial weights, which checks.
+
+- ``zero_shot``: evaluate the (pretrained) model on the validation split, no training;
+- ``real`` / ``synthetic``: train on ``data.root`` (a CAMUS or a synthetic dataset);
+- ``ptft``: synthetic pre-training → real fine-tuning: start from ``strategy.init_from`` (the
+  synthetic run folder, or a model folder) with a fresh optimiser, scheduler and early stopping;
+  ``resume_compat`` restores the synthetic run's optimiser and scheduler state as the reference did;
+- ``joint``: real + synthetic datasets together, domain in the prompt, ``data.mix_ratio``.
+
+Synthetic (SDM) prompts have no image-quality clause and stop at P6, so a CAMUS P7 fine-tuning
+starts from the P6 synthetic run: :func:`pretrain_prompt`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from synthboost.train.config import TrainConfig
+from synthboost.utils import get_logger
+
+log = get_logger("train.strategies")
+
+
+@dataclasses.dataclass(frozen=True)
+class InitSource:
+    """Where a fine-tuning run takes its weights (and optionally optimiser state) from."""
+
+    model_dir: Path
+    checkpoint: Path | None
+    run_config: TrainConfig | None
+
+
+def pretrain_prompt(level: str, source: str) -> str:
+    """The prompt level of the pre-training run on ``source`` for a fine-tuning at ``level``.
+
+    ``p7`` on CAMUS fine-tunes from ``p6`` on SDM (SDM prompts lack the quality clause, so their
+    last level, the shape, is P6); other levels map to themselves.
+    """
+    from synthboost.prompts.templates import levels_for
+
+    levels = levels_for(source)
+    if level in levels:
+        return level
+    if int(level[1:]) > int(levels[-1][1:]):
+        return levels[-1]
+    raise ValueError(f"prompt level {level!r} has no counterpart in {source} prompts {list(levels)}")
+
+
+def data_roots(cfg: TrainConfig) -> list[Path]:
+    """The datasets a run reads: one, or (real, synthetic) for joint training; each must exist."""
+    if not cfg.data.root:
+        raise ValueError("no dataset given: set data.root (or --set data.root=PATH)")
+    roots = [Path(cfg.data.root)]
+    if cfg.strategy.name == "joint":
+        roots.append(Path(cfg.data.synthetic_root))
+    for root in roots:
+        if not (root / "dataset.json").is_file():
+            raise FileNotFoundError(f"{root}: dataset not found (no dataset.json; run synthboost prepare)")
+    return roots
+
+
+def resolve_init(init_from: str | Path) -> InitSource:
+    """Accept a run folder (``model/`` + ``checkpoints/best.ckpt`` + ``config.yaml``) or a model folder."""
+    from synthboost.train.config import from_dict, read_yaml
+
+    path = Path(init_from)
+    if (path / "model" / "config.json").is_file():
+        ckpt = path / "checkpoints" / "best.ckpt"
+        cfg_file = path / "config.yaml"
+        run_cfg = from_dict(read_yaml(cfg_file), str(cfg_file)) if cfg_file.is_file() else None
+        return InitSource(path / "model", ckpt if ckpt.is_file() else None, run_cfg)
+    if (path / "config.json").is_file():
+        return InitSource(path, None, None)
+    raise FileNotFoundError(f"{path}: not a finished run folder (no model/config.json) nor a model folder")
+
+
+def check_init(cfg: TrainConfig, init: InitSource) -> None:
+    """Refuse a fine-tuning whose initial weights do not fit: other model, other prompt mapping."""
+    from synthboost.data.processed import read_info
+    from synthboost.models.factory import read_model_config
+
+    model_type = read_model_config(init.model_dir).get("model_type")
+    if model_type != cfg.model.name:
+        raise ValueError(
+            f"{init.model_dir}: holds a {model_type} model, but the config trains {cfg.model.name} (model.name)"
+        )
+    if init.run_config is None or not init.run_config.data.root:
+        return
+    pre_root = Path(init.run_config.data.root)
+    if not (pre_root / "dataset.json").is_file():
+        return
+    expected = pretrain_prompt(cfg.data.prompt, read_info(pre_root).source)
+    if init.run_config.data.prompt != expected:
+        raise ValueError(
+            f"{init.model_dir.parent}: pre-trained with prompt {init.run_config.data.prompt}, but "
+            f"fine-tuning at {cfg.data.prompt} needs the {expected} run"
+        )
+    if cfg.strategy.resume_compat and init.checkpoint is None:
+        raise ValueError(f"{init.model_dir.parent}: no checkpoints/best.ckpt to restore (--resume-compat)")
+
+
+def _check_pretrained_type(cfg: TrainConfig) -> None:
+    from synthboost.models.factory import read_model_config
+
+    pre = cfg.model.pretrained
+    if pre and Path(pre).is_dir():
+        model_type = read_model_config(pre).get("model_type")
+        if model_type != cfg.model.name:
+            raise ValueError(f"{pre}: holds a {model_type} model, but model.name is {cfg.model.name}")
+
+
+def build(cfg: TrainConfig):
+    """The model of a run and, for PT→FT, its :class:`InitSource` (else ``None``)."""
+    from synthboost.models import build_model, load_pretrained
+
+    m = cfg.model
+    if cfg.strategy.name == "ptft":
+        init = resolve_init(cfg.strategy.init_from)
+        check_init(cfg, init)
+        log.info("initialising from %s", init.model_dir)
+        model = load_pretrained(init.model_dir, freeze_encoders=m.freeze_encoders)
+        return model, init
+    _check_pretrained_type(cfg)
+    model = build_model(m.name, m.pretrained, m.config, m.freeze_encoders, **dict(m.overrides))
+    return model, None

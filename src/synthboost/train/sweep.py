@@ -1,0 +1,152 @@
+"""Sweeps: the paper's grid of runs, run sequentially or written as a SLURM job array.
+
+A sweep YAML (``configs/sweeps/paper_table1.yaml``)::
+
+    experiments:            # model -> strategy -> experiment file (relative to the sweep file)
+      cris: {real: ../experiment/cris_real.yaml, synthetic: ../experiment/cris_synthetic.yaml}
+    synthetic_source: sdm   # prompt levels of the synthetic set (P7 → P6 for PT→FT)
+    prompts: [p0, p1, ...]
+    strategies: [zero_shot, real, synthetic, ptft]
+    freeze: [false, true]
+    seeds: [42]
+    set: []                 # dotted overrides for every run
+
+Runs are named ``<model>_<strategy>_<prompt>_<trained|frozen>_s<seed>``. A ``ptft`` run uses the
+``real`` experiment initialised from the synthetic run of the same model, freezing and seed at the
+mapped prompt (:func:`~synthboost.train.strategies.pretrain_prompt`), so it runs after it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import shlex
+from pathlib import Path
+
+from synthboost.train import runfolder
+from synthboost.train.config import STRATEGIES, read_yaml
+from synthboost.utils import get_logger, write_text_atomic
+
+log = get_logger("train.sweep")
+
+SWEEP_KEYS = ("experiments", "synthetic_source", "prompts", "strategies", "freeze", "seeds", "set")
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepRun:
+    """One run of a sweep."""
+
+    name: str
+    config: Path
+    out: Path
+    overrides: tuple[str, ...]
+    depends_on: Path | None = None
+
+    def status(self) -> str:
+        """``done``, ``partial`` (interrupted) or ``pending``."""
+        if runfolder.is_done(self.out):
+            return "done"
+        return "partial" if (self.out / "checkpoints" / "last.ckpt").is_file() else "pending"
+
+
+def _check_spec(spec: dict, path: Path) -> None:
+    unknown = sorted(set(spec) - set(SWEEP_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {unknown} (known: {list(SWEEP_KEYS)})")
+    if not isinstance(spec.get("experiments"), dict) or not spec["experiments"]:
+        raise ValueError(f"{path}: 'experiments' must map model -> strategy -> experiment file")
+    bad = [s for s in spec.get("strategies", []) if s not in STRATEGIES]
+    if bad:
+        raise ValueError(f"{path}: unknown strategies {bad} (choose from {STRATEGIES})")
+
+
+def _experiment(spec: dict, path: Path, model: str, strategy: str) -> Path:
+    files = spec["experiments"][model]
+    key = "real" if strategy == "ptft" else strategy
+    if key not in files:
+        raise ValueError(f"{path}: experiments.{model} has no '{key}' file (needed by strategy {strategy})")
+    return (path.parent / files[key]).resolve()
+
+
+def expand_sweep(spec_path: str | Path, out: str | Path, sets: list[str] | None = None) -> list[SweepRun]:
+    """The runs of a sweep file, dependencies first."""
+    from synthboost.prompts.templates import levels_for
+    from synthboost.train.strategies import pretrain_prompt
+
+    path, out = Path(spec_path), Path(out)
+    spec = read_yaml(path)
+    _check_spec(spec, path)
+    source = spec.get("synthetic_source", "sdm")
+    extra = tuple(spec.get("set", [])) + tuple(sets or [])
+    grid = itertools.product(
+        spec["experiments"], spec.get("strategies", ["real"]), spec.get("prompts", ["p0"]),
+        spec.get("freeze", [False]), spec.get("seeds", [42]),
+    )  # fmt: skip
+    runs = []
+    for model, strategy, prompt, frozen, seed in grid:
+        if strategy == "synthetic" and prompt not in levels_for(source):
+            continue  # e.g. no P7 in SDM prompts: the P7 fine-tuning starts from P6
+        name = f"{model}_{strategy}_{prompt}_{'frozen' if frozen else 'trained'}_s{seed}"
+        overrides = [f"data.prompt={prompt}", f"model.freeze_encoders={str(bool(frozen)).lower()}",
+                     f"trainer.seed={seed}"]  # fmt: skip
+        depends = None
+        if strategy == "ptft":
+            pre = pretrain_prompt(prompt, source)
+            depends = out / f"{model}_synthetic_{pre}_{'frozen' if frozen else 'trained'}_s{seed}"
+            overrides += ["strategy.name=ptft", f"strategy.init_from={depends}"]
+        config = _experiment(spec, path, model, strategy)
+        runs.append(SweepRun(name, config, out / name, (*overrides, *extra), depends))
+    return sorted(runs, key=lambda r: r.depends_on is not None)
+
+
+def run_sweep(runs: list[SweepRun], force: bool = False) -> dict[str, str]:
+    """Train the runs in order (finished ones skipped, interrupted ones resumed); return statuses."""
+    from synthboost.train.config import load_config
+    from synthboost.train.run import train
+
+    status = {}
+    for run in runs:
+        if run.depends_on is not None and not runfolder.is_done(run.depends_on):
+            log.error("%s: skipped, its synthetic run %s has not finished", run.name, run.depends_on)
+            status[run.name] = "blocked"
+            continue
+        if run.status() == "done" and not force:
+            status[run.name] = "done"
+            continue
+        log.info("sweep: %s", run.name)
+        train(load_config(run.config, list(run.overrides)), run.out, resume=True, force=force)
+        status[run.name] = run.status()
+    return status
+
+
+def _command(run: SweepRun) -> str:
+    sets = " ".join(f"--set {shlex.quote(o)}" for o in run.overrides)
+    return (
+        f"synthboost train {shlex.quote(str(run.config))} --out {shlex.quote(str(run.out))} --resume {sets}"
+    )
+
+
+def write_slurm(
+    runs: list[SweepRun], path: str | Path, spec: str | Path = "", out: str | Path = "", sets=()
+) -> Path:
+    """Write a SLURM job-array script: phase 1 = runs without dependencies, phase 2 = PT→FT runs."""
+    phases = [[r for r in runs if r.depends_on is None], [r for r in runs if r.depends_on is not None]]
+    lines = [
+        "#!/bin/bash",
+        f"# synthboost sweep {spec} -> {out}: {len(runs)} runs.",
+        f"# submit: jid=$(sbatch --parsable --array=0-{max(len(phases[0]) - 1, 0)} {Path(path).name} 1)",
+        f"#         sbatch --dependency=afterok:$jid --array=0-{max(len(phases[1]) - 1, 0)} {Path(path).name} 2",
+        "#SBATCH --job-name=synthboost",
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH --cpus-per-task=8",
+        "set -euo pipefail",
+        'PHASE="${1:-1}"',
+    ]
+    for i, phase in enumerate(phases, start=1):
+        lines.append(f"PHASE{i}=(")
+        lines += [f"  {shlex.quote(_command(r))}" for r in phase]
+        lines.append(")")
+    lines += ['if [ "$PHASE" = 1 ]; then CMDS=("${PHASE1[@]}"); else CMDS=("${PHASE2[@]}"); fi',
+              'eval "${CMDS[$SLURM_ARRAY_TASK_ID]}"', ""]  # fmt: skip
+    write_text_atomic(path, "\n".join(lines))
+    return Path(path)

@@ -1,0 +1,87 @@
+"""Config loading and validation, losses and sweeps (no training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from synthboost.train.config import from_dict, load_config, to_dict, to_yaml
+from synthboost.train.losses import dice_iou, resolve_loss, segmentation_loss
+from synthboost.train.sweep import expand_sweep, write_slurm
+
+EXPERIMENTS = sorted(Path("configs/experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_experiment_configs_load_and_round_trip(path: Path) -> None:
+    cfg = load_config(path)
+    assert from_dict(to_dict(cfg)) == cfg
+    assert "model:" in to_yaml(cfg)
+
+
+def test_paper_recipe_values() -> None:
+    clip, cris = (
+        load_config("configs/experiment/clipseg_real.yaml"),
+        load_config("configs/experiment/cris_real.yaml"),
+    )
+    assert (clip.optim.lr, clip.data.batch_size, cris.optim.lr, cris.data.batch_size) == (2e-3, 128, 2e-5, 32)
+    assert clip.optim.weight_decay == 1e-3 and clip.optim.grad_clip == 0.5 and clip.trainer.max_epochs == 1000
+    assert (clip.trainer.early_stop_patience, clip.trainer.min_epochs, clip.trainer.seed) == (20, 10, 42)
+
+
+def test_overrides_and_errors_name_file_and_key(tmp_path: Path) -> None:
+    cfg = load_config("configs/experiment/cris_real.yaml", ["trainer.max_epochs=3", "data.root=out/x"])
+    assert cfg.trainer.max_epochs == 3 and cfg.data.root == "out/x"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  nmae: cris\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml: unknown key 'model\.nmae'"):
+        load_config(bad)
+    with pytest.raises(ValueError, match=r"cris_real\.yaml: unknown key 'trainer\.max_epoch'"):
+        load_config("configs/experiment/cris_real.yaml", ["trainer.max_epoch=3"])
+    with pytest.raises(ValueError, match=r"key 'trainer\.max_epochs' = 'many' is not of type"):
+        load_config("configs/experiment/cris_real.yaml", ["trainer.max_epochs=many"])
+    with pytest.raises(ValueError, match=r"key 'strategy\.name' = 'magic'"):
+        load_config("configs/experiment/cris_real.yaml", ["strategy.name=magic"])
+    with pytest.raises(ValueError, match="needs 'strategy.init_from'"):
+        load_config("configs/experiment/cris_real.yaml", ["strategy.name=ptft"])
+
+
+def test_loss_presets_and_values() -> None:
+    assert resolve_loss("reference", "cris").threshold == 0.35
+    assert resolve_loss("reference", "clipseg").threshold == 0.5
+    ref, ours = resolve_loss("reference", "cris"), resolve_loss("default", "cris")
+    assert (ref.bce_weight, ours.bce_weight, ours.threshold) == (0.0, 0.2, 0.5)
+    target = torch.zeros(1, 1, 4, 4)
+    target[..., :2, :] = 1
+    perfect = torch.where(target > 0, 20.0, -20.0)
+    assert segmentation_loss(perfect, target, 1.0, 0.2) < 1e-3
+    assert segmentation_loss(-perfect, target, 1.0, 0.0) == pytest.approx(1 - 1 / 17, abs=1e-4)  # eps = 1
+    dice, iou = dice_iou(torch.zeros_like(target, dtype=torch.bool), target > 0)
+    assert dice.item() == 0.0 and iou.item() == 0.0
+    dice, iou = dice_iou(torch.ones_like(target, dtype=torch.bool), target > 0)
+    assert dice.item() == pytest.approx(2 * 8 / 24) and iou.item() == pytest.approx(0.5)
+
+
+def test_paper_sweep_grid_and_dependencies(tmp_path: Path) -> None:
+    runs = expand_sweep("configs/sweeps/paper_table1.yaml", tmp_path)
+    # 2 models x 2 freezing x (8 real + 7 synthetic (no SDM P7) + 8 PT->FT)
+    assert len(runs) == 2 * 2 * (8 + 7 + 8)
+    names = [r.name for r in runs]
+    p7 = runs[names.index("cris_ptft_p7_frozen_s42")]
+    assert p7.depends_on == tmp_path / "cris_synthetic_p6_frozen_s42"
+    assert names.index("cris_synthetic_p6_frozen_s42") < names.index("cris_ptft_p7_frozen_s42")
+    assert "model.freeze_encoders=true" in p7.overrides and p7.config.name == "cris_real.yaml"
+    script = write_slurm(runs, tmp_path / "jobs.sh").read_text()
+    assert script.count("synthboost train") == len(runs) and "--array=0-" in script
+
+
+def test_sweep_errors_name_the_file(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("experiments: {cris: {real: x.yaml}}\nstrategies: [real, sideways]\n")
+    with pytest.raises(ValueError, match=r"s\.yaml: unknown strategies \['sideways'\]"):
+        expand_sweep(spec, tmp_path)
+    spec.write_text("experiment: {}\n")
+    with pytest.raises(ValueError, match=r"s\.yaml: unknown key"):
+        expand_sweep(spec, tmp_path)
