@@ -42,9 +42,15 @@ def demo(
     """Run the whole pipeline on the procedural phantom, no download needed."""
     from synthboost.demo import run_demo
 
-    paths = run_demo(out, quick=quick)
-    for key, path in paths.items():
-        typer.echo(f"{key}: {path}")
+    res = run_demo(out, quick=quick)
+    summary = res["summary"]
+    typer.echo("\nTest Dice (mean ± std over images and structures, x100):")
+    for _, row in summary.iterrows():
+        typer.echo(
+            f"  {row['strategy']:<18} {row['model']:<8} {row['prompt']:<3} {row['mean']:6.2f} ± {row['std']:5.2f}"
+        )
+    typer.echo(f"\nBest run: {'_'.join(res['best'])}; clinical indices in {res['clinical']}")
+    typer.echo(f"Report: {res['report']}")
 
 
 def main() -> None:

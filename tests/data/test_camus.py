@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import write_medical
+from camus_fixtures import write_medical
 from synthboost.data.camus import detect_layout, list_frames, parse_cfg, read_frame
 from synthboost.data.imageio import read_png
 from synthboost.data.prepare import prepare_camus

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import toy_labels
+from camus_fixtures import toy_labels
 from synthboost.data.processed import read_meta
 from synthboost.data.sdm import check_label_encoding, parse_label_map, prepare_sdm
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from train_fixtures import tiny_overrides
 
-from conftest import tiny_overrides
 from synthboost.train import runfolder
 from synthboost.train.config import load_config
 from synthboost.train.run import train

@@ -1,7 +1,8 @@
 """``synthboost predict``: run a trained model on a split and write a prediction folder.
 
 The model is ``RUN/model`` (or a model folder given directly); prompts use phrasing 0 at the
-run's prompt level; probabilities become masks on the 512 reference grid and at the native size
+run's prompt level; probabilities become masks on the reference grid (the processed dataset's
+image size, 512 as the paper scored unless prepared otherwise) and at the native size
 (``orig_height`` × ``orig_width`` of ``meta.csv``) through :func:`~synthboost.evaluate.postprocess.to_masks`,
 with the run's threshold (its loss preset) unless one is given.
 """
@@ -69,6 +70,7 @@ def predict(
     import torch
     from torch.utils.data import DataLoader
 
+    from synthboost.data.processed import read_info
     from synthboost.data.torch_dataset import SegmentationDataset, normalize
     from synthboost.evaluate.postprocess import to_masks
     from synthboost.evaluate.predictions import PredictionWriter
@@ -87,6 +89,7 @@ def predict(
     prep = model.preprocessing
     ds = SegmentationDataset(dataset, split, prompt, prep.image_size, get_tokenizer(prep))
     shapes = _native_shapes(dataset)
+    grid_size = read_info(dataset).image_size
     info = {"run": str(run), "dataset": str(dataset), "split": split, "prompt_level": prompt,
             "threshold": float(threshold), "model": model.model_type}  # fmt: skip
     with PredictionWriter(out, info, overwrite=overwrite) as writer, torch.inference_mode():
@@ -101,7 +104,7 @@ def predict(
                 key = (entry["group"], name)
                 if key not in shapes:
                     raise ValueError(f"{dataset / 'meta.csv'}: no row for {key[0]}/{name}")
-                grid, native = to_masks(prob, shapes[key], float(threshold))
+                grid, native = to_masks(prob, shapes[key], float(threshold), grid=grid_size)
                 label = int(entry.get("label") or Path(entry["mask_name"]).parent.name.split("_")[1])
                 writer.add(entry["group"], name, label, grid, native)
     log.info("predicted %d masks of %s/%s with %s", len(ds), dataset, split, model_dir)

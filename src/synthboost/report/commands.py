@@ -25,6 +25,7 @@ def report_command(
     ),
     dataset: Path | None = typer.Option(None, help="Processed dataset, for qualitative overlays."),
     predictions: Path | None = typer.Option(None, help="Prediction folder, for qualitative overlays."),
+    clinical: Path | None = typer.Option(None, help="Output folder of `synthboost clinical`, to embed."),
 ) -> None:
     """Tables (md/tex/csv), statistics, figures (png/pdf) and a self-contained report.html."""
     from synthboost.report.html import build_report
@@ -36,7 +37,12 @@ def report_command(
         from synthboost.evaluate.per_image import evaluate
 
         overlay = (evaluate(predictions, dataset), dataset, predictions)
-    path = build_report(results_dir, out, logs=_parse_logs(log), overlay=overlay)
+    extra = []
+    if clinical is not None:
+        from synthboost.clinical.agreement import clinical_html
+
+        extra.append(clinical_html(clinical))
+    path = build_report(results_dir, out, logs=_parse_logs(log), overlay=overlay, extra_sections=extra)
     typer.echo(f"report: {path}")
 
 

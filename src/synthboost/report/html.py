@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ def build_report(
     overlay: tuple[Any, str | Path, str | Path] | None = None,
     title: str = "synthboost report",
     n_boot: int = 2000,
+    note: str | None = None,
+    extra_sections: Sequence[str] = (),
 ) -> Path:
     """Write tables, figures, statistics and ``report.html`` to ``out_dir``.
 
@@ -82,6 +84,8 @@ def build_report(
         overlay: ``(metrics frame, dataset root, prediction folder)`` for qualitative overlays.
         title: page title.
         n_boot: bootstrap resamples for the CIs of the paired tests.
+        note: a paragraph shown under the title (e.g. where the numbers come from).
+        extra_sections: trusted HTML fragments appended at the end (e.g. the clinical section).
 
     Returns:
         The path of ``report.html``.
@@ -92,6 +96,8 @@ def build_report(
     summary = stats.summarize(df)
     summary.to_csv(out_dir / "summary.csv", index=False)
     sections = [f"<h1>{html.escape(title)}</h1>", f"<p>{len(df)} per-image rows, {len(summary)} runs.</p>"]
+    if note:
+        sections.append(f"<p class='note'>{html.escape(note)}</p>")
     for i, encoders in enumerate(sorted(summary["encoders"].unique(), reverse=True), start=1):
         sub = summary[summary["encoders"] == encoders]
         stem = f"table{i}_{encoders}"
@@ -104,6 +110,7 @@ def build_report(
     for stem, (caption, fig) in _figures(df, summary, logs, overlay).items():
         paths = plots.save_figure(fig, out_dir / "figures", stem)
         sections.append(_img_tag(paths["png"], caption))
+    sections.extend(extra_sections)
     page = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_CSS}</style></head><body>{''.join(sections)}</body></html>"
     path = out_dir / "report.html"
     write_text_atomic(path, page)

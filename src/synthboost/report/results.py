@@ -33,6 +33,8 @@ REFERENCE_STRATEGIES: dict[str, str] = {
 }
 #: Reference model folders -> model names of the paper's tables.
 REFERENCE_MODELS: dict[str, str] = {"cris": "CRIS", "clip_seg_bs_128": "CLIPSeg", "clip_seg": "CLIPSeg-bs32"}
+#: Strategy names of the train stage (run folders, ``synthboost train``) -> names in tables.
+TRAIN_STRATEGIES: dict[str, str] = {"zero_shot": "zeroshot", "ptft": "synth-pt-real-ft"}
 #: Order of strategies in tables and figures (others follow alphabetically).
 STRATEGY_ORDER: tuple[str, ...] = ("zeroshot", "synthetic", "real", "synth-pt-real-ft", "joint")
 _PROMPT_RE = re.compile(r"^p(\d+)$")
@@ -57,7 +59,7 @@ def run_from_parts(parts: tuple[str, ...], path: Path) -> dict[str, Any]:
         return {"strategy": strategy, "model": model, "encoders": "trained", "prompt": parts[2], "seed": seed}
     if len(parts) == 4:
         return {
-            "strategy": parts[0],
+            "strategy": TRAIN_STRATEGIES.get(parts[0], parts[0]),
             "model": parts[1],
             "encoders": parts[2],
             "prompt": parts[3],
