@@ -68,6 +68,11 @@ def score_cmd(
     generated: Path = typer.Argument(..., help="Generated images (Echo-from-noise layout or processed)."),
     real: Path = typer.Argument(..., help="Real images (processed dataset or Echo-from-noise layout)."),
     csv: Path = typer.Option(None, "--csv", help="Also write the table as CSV."),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Run or model folder of a segmenter trained on real data: adds mask-consistency Dice.",
+    ),
 ) -> None:
     """Per-structure intensity statistics, generated vs real, per view and phase."""
     from rich.console import Console
@@ -75,7 +80,13 @@ def score_cmd(
 
     from synthboost.synth.score import score
 
-    df = score(generated, real)
+    segmenter = None
+    if model is not None:
+        from synthboost.app.segment import Segmenter
+        from synthboost.synth.score import vlsm_segmenter
+
+        segmenter = vlsm_segmenter(Segmenter.from_pretrained(model))
+    df = score(generated, real, segmenter)
     table = Table(title=f"{generated} vs {real}")
     for col in df.columns:
         table.add_column(str(col), justify="left" if df[col].dtype == object else "right")

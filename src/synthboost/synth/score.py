@@ -5,8 +5,8 @@ Echo-from-noise folder (``<split>/images/<stem>.png`` + ``<split>/labels/<stem>.
 pooled per (view, phase, structure); background is label 0 inside the ultrasound sector.
 
 Hook: pass ``segmenter`` (uint8 image → CAMUS label map) to :func:`score` to add mask-consistency
-Dice of the generated images (segmentation of the image vs the mask it was generated from). The
-CLI does not wire a segmenter yet.
+Dice of the generated images (segmentation of the image vs the mask it was generated from);
+``synthboost synth score --model RUN`` wires a trained VLSM (see :func:`vlsm_segmenter`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from synthboost.data.format import LABELS, image_path, native_label_path
+from synthboost.evaluate.metrics import compute_dice
 
 STRUCTURES: dict[int, str] = {0: "background", **LABELS}
 Segmenter = Callable[[np.ndarray], np.ndarray]
@@ -48,12 +49,6 @@ def iter_pairs(root: Path) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
         yield parts[1], parts[2], read_png(path), read_png(label_file)
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice of two boolean masks (1.0 when both are empty)."""
-    denom = a.sum() + b.sum()
-    return 1.0 if denom == 0 else float(2.0 * np.logical_and(a, b).sum() / denom)
-
-
 def intensity_stats(root: Path, segmenter: Segmenter | None = None) -> pd.DataFrame:
     """Pooled mean/std of pixel values per view, phase and structure (plus Dice with a segmenter)."""
     from synthboost.synth.perturb import sector_from_image
@@ -68,7 +63,7 @@ def intensity_stats(root: Path, segmenter: Segmenter | None = None) -> pd.DataFr
             px = image[region].astype(np.float64)
             sums[(view, phase, name)] += (px.size, px.sum(), (px**2).sum())
             if pred is not None and value:
-                dices[(view, phase, name)].append(dice(pred == value, labels == value))
+                dices[(view, phase, name)].append(compute_dice(pred == value, labels == value))
     rows = []
     for (view, phase, name), (n, s, s2) in sorted(sums.items()):
         mean = s / n if n else np.nan
@@ -88,3 +83,21 @@ def score(generated: Path, real: Path, segmenter: Segmenter | None = None) -> pd
     table = gen.merge(ref, on=keys, how="outer", suffixes=("_gen", "_real"))
     table["mean_diff"] = table["mean_gen"] - table["mean_real"]
     return table
+
+
+def vlsm_segmenter(predict: Callable[[np.ndarray, str], np.ndarray], threshold: float = 0.5) -> Segmenter:
+    """A label-map segmenter from a prompted one (``(image, prompt) -> probabilities``).
+
+    Each structure is asked for with its P1 prompt (structure only, so no per-image metadata is
+    needed); a pixel takes the structure of highest probability above ``threshold``.
+    """
+    from synthboost.prompts.templates import build_prompts
+
+    prompts = [build_prompts(s, "2CH", "ED", None, None, None, None)["p1"][0] for s in LABELS.values()]
+
+    def segment(image: np.ndarray) -> np.ndarray:
+        probs = np.stack([predict(image, p) for p in prompts])
+        labels = np.argmax(probs, axis=0).astype(np.uint8) + 1
+        return np.where(probs.max(axis=0) > threshold, labels, 0).astype(np.uint8)
+
+    return segment
