@@ -84,6 +84,22 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path}: invalid JSON ({err})") from err
 
 
+def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML file whose top level is a mapping; errors name the file."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: invalid YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and (if imported) torch."""
     import random

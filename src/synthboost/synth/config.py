@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from synthboost.synth.unet import UNetConfig
+from synthboost.utils import read_yaml_mapping
 
 SAMPLERS = ("ddpm", "ddim", "dpm")
 SCHEDULES = ("cosine", "linear")
@@ -132,13 +133,7 @@ def load_config(config: str | Path | Mapping[str, Any] | SDMConfig | None = None
         path = CONFIG_DIR / f"{config}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: SDM config not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: invalid YAML ({err})") from err
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a mapping of sections")
-    return config_from_dict(data, str(path))
+    return config_from_dict(read_yaml_mapping(path), str(path))
 
 
 def dump_config(config: SDMConfig) -> str:

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from synthboost.utils import read_yaml_mapping
+
 MODELS = ("clipseg", "cris")
 STRATEGIES = ("zero_shot", "real", "synthetic", "ptft", "joint")
 LOSS_PRESETS = ("default", "reference")
@@ -153,14 +155,7 @@ def _merge(base: dict, top: dict) -> dict:
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping, following ``base:`` (one path or a list, relative to the file)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: invalid YAML ({err})") from err
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
+    raw = read_yaml_mapping(path)
     bases = raw.pop("base", None) or []
     merged: dict = {}
     for base in [bases] if isinstance(bases, str) else bases:
