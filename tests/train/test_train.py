@@ -193,8 +193,11 @@ def test_predict_writes_valid_prediction_folder(real_root, real_run, tmp_path) -
     assert preds.info["prompt_level"] == "p2" and preds.info["threshold"] == 0.5
     from PIL import Image
 
+    from synthboost.data.processed import read_info
+
     item = preds.items[0]
-    assert Image.open(out / item.mask).size == (512, 512)
+    size = read_info(real_root).image_size  # the reference grid is the dataset's grid
+    assert size == 64 and Image.open(out / item.mask).size == (size, size)
     assert Image.open(out / item.native).size == (40, 48)
 
 
