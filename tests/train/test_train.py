@@ -173,6 +173,20 @@ def test_joint_puts_domain_in_prompt(real_root, synth_root, tmp_path) -> None:
     assert 0.1 < (drawn >= n_real).float().mean() < 0.45  # about a quarter synthetic
 
 
+def test_training_batches_never_hold_a_single_sample(real_root) -> None:
+    from synthboost.data.torch_dataset import SegmentationDataModule
+
+    tok = lambda texts: {"input_ids": torch.zeros(len(texts), 4), "attention_mask": torch.ones(len(texts), 4)}  # noqa: E731
+    n = len(SegmentationDataModule([real_root], "p2", 32, tok).dataset("train"))
+    dm = SegmentationDataModule([real_root], "p2", 32, tok, batch_size=n - 1)  # would leave a batch of 1
+    sizes = [len(b["index"]) for b in dm.train_dataloader()]
+    assert sizes == [n - 1]
+    assert [
+        len(b["index"])
+        for b in SegmentationDataModule([real_root], "p2", 32, tok, batch_size=2 * n).train_dataloader()
+    ] == [n]
+
+
 def test_seeds_run_in_subfolders(real_root, tmp_path) -> None:
     from synthboost.train.run import train_seeds
 

@@ -230,24 +230,32 @@ class SegmentationDataModule(L.LightningDataModule):
             )  # fmt: skip
         return self._cache[key]
 
-    def _loader(self, dataset: Dataset, shuffle: bool, sampler: Any = None) -> DataLoader:
+    def _loader(
+        self, dataset: Dataset, shuffle: bool, sampler: Any = None, drop_last: bool = False
+    ) -> DataLoader:
         return DataLoader(
             dataset, batch_size=self.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+            drop_last=drop_last,
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(), worker_init_fn=worker_init,
             generator=torch.Generator().manual_seed(self.seed),
         )  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled training batches; joint training samples the datasets with ``mix_ratio``."""
+        """Shuffled training batches; joint training samples the datasets with ``mix_ratio``.
+
+        An incomplete last batch is dropped (when there is more than one batch): a batch of one
+        sample cannot train CRIS, whose neck normalises the sentence feature with BatchNorm.
+        """
         parts = [self.dataset("train", r) for r in self.roots]
+        drop_last = sum(len(p) for p in parts) > self.batch_size
         if len(parts) == 1:
-            return self._loader(parts[0], shuffle=True)
+            return self._loader(parts[0], shuffle=True, drop_last=drop_last)
         ratio = 0.5 if self.mix_ratio is None else self.mix_ratio
         weights = mixing_weights([len(p) for p in parts], [1.0 - ratio, ratio])
         gen = torch.Generator().manual_seed(self.seed)
         sampler = WeightedRandomSampler(weights, num_samples=len(weights), replacement=True, generator=gen)
-        return self._loader(ConcatDataset(parts), shuffle=False, sampler=sampler)
+        return self._loader(ConcatDataset(parts), shuffle=False, sampler=sampler, drop_last=drop_last)
 
     def val_dataloader(self) -> DataLoader:
         """Validation batches of the first (real) dataset, phrasing 0."""
