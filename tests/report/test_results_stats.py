@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,3 +117,17 @@ def test_compare_runs_adds_holm(results_dir):
     res = stats.compare_runs(df, comps, test="ttest", n_boot=200)
     assert len(res) == 4 and (res["p_holm"] >= res["p_value"]).all()
     assert (res.loc[res.a.str.startswith("synthetic"), "mean_diff"] < 0).all()
+
+
+def test_paired_test_with_one_pair_is_nan_not_a_warning() -> None:
+    import warnings
+
+    from synthboost.report.stats import paired_test
+
+    a = pd.DataFrame({"key": ["mask_1/x.png"], "patient": ["patient0001"], "dice": [80.0]})
+    b = a.assign(dice=[70.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = paired_test(a, b, test="ttest", level="patient", n_boot=10)
+    assert res.n == 1 and res.mean_diff == 10.0
+    assert math.isnan(res.p_value) and math.isnan(res.statistic)

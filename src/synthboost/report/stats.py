@@ -104,7 +104,8 @@ def paired_test(
         value: metric column.
         test: ``wilcoxon`` (signed-rank) or ``ttest`` (paired t-test).
         alternative: ``two-sided``, ``greater`` (A > B) or ``less``.
-        level: ``image`` or ``patient`` (a patient's pairs are averaged first).
+        level: ``image`` or ``patient`` (a patient's pairs are averaged first). With fewer than
+            two pairs the statistic and p-value are NaN.
         n_boot: bootstrap resamples for the 95 % CI of the mean difference.
         seed: bootstrap seed.
     """
@@ -116,12 +117,14 @@ def paired_test(
     if level == "patient":
         p = patient_means(p)
     x, y = p["a"].to_numpy(float), p["b"].to_numpy(float)
-    fn = stats.wilcoxon if test == "wilcoxon" else stats.ttest_rel
-    res = fn(x, y, alternative=alternative)
+    statistic = p_value = float("nan")  # a test needs two pairs or more (e.g. one test patient)
+    if len(x) >= 2:
+        fn = stats.wilcoxon if test == "wilcoxon" else stats.ttest_rel
+        res = fn(x, y, alternative=alternative)
+        statistic, p_value = float(res.statistic), float(res.pvalue)
     lo, hi = bootstrap_ci(x - y, n_boot=n_boot, seed=seed)
     return PairedTest(
-        test, alternative, level, len(x), x.mean(), y.mean(), (x - y).mean(), float(res.statistic),
-        float(res.pvalue), lo, hi,
+        test, alternative, level, len(x), x.mean(), y.mean(), (x - y).mean(), statistic, p_value, lo, hi,
     )  # fmt: skip
 
 
