@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from synthboost.train.config import from_dict, load_config, to_dict, to_yaml
+from synthboost.train.config import from_dict, load_config, read_yaml, replace, to_dict, to_yaml
 from synthboost.train.losses import dice_iou, resolve_loss, segmentation_loss
 from synthboost.train.sweep import expand_sweep, write_slurm
 
@@ -46,6 +46,79 @@ def test_overrides_and_errors_name_file_and_key(tmp_path: Path) -> None:
         load_config("configs/experiment/cris_real.yaml", ["strategy.name=magic"])
     with pytest.raises(ValueError, match="needs 'strategy.init_from'"):
         load_config("configs/experiment/cris_real.yaml", ["strategy.name=ptft"])
+
+
+def test_omegaconf_types_unions_and_interpolation(tmp_path: Path) -> None:
+    cris = "configs/experiment/cris_real.yaml"
+    sets = ["trainer.devices=4", "trainer.limit_train_batches=10", "trainer.limit_val_batches=0.25",
+            "optim.lr=1e-3", "data.mix_ratio=1", "data.root=", "name=${model.name}_x"]  # fmt: skip
+    cfg = load_config(cris, sets)
+    assert (cfg.trainer.devices, cfg.trainer.limit_train_batches, cfg.trainer.limit_val_batches) == (
+        4,
+        10,
+        0.25,
+    )
+    assert (
+        type(cfg.trainer.limit_train_batches) is int and type(cfg.data.mix_ratio) is float
+    )  # batches vs fraction
+    assert (cfg.optim.lr, cfg.data.mix_ratio, cfg.data.root, cfg.name) == (1e-3, 1.0, "", "cris_x")
+    assert load_config(cris, ["trainer.devices=auto"]).trainer.devices == "auto"
+    saved = tmp_path / "config.yaml"
+    saved.write_text(to_yaml(cfg))
+    assert load_config(saved) == cfg and from_dict(read_yaml(saved), str(saved)) == cfg
+    with pytest.raises(ValueError, match=r"key 'trainer\.devices' = 1\.5 is not of type str \| int"):
+        load_config(cris, ["trainer.devices=1.5"])
+    with pytest.raises(ValueError, match=r"cris_real\.yaml: key 'name': Interpolation key 'nope'"):
+        load_config(cris, ["name=${nope}"])
+
+
+def test_base_includes_and_model_overrides_replace(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("model: {name: cris, overrides: {x: 1, y: 2}}\ndata: {batch_size: 4}\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\nmodel: {overrides: {z: 3}}\n")
+    (tmp_path / "c.yaml").write_text("base: [a.yaml, b.yaml]\ndata: {prompt: p3}\n")
+    assert read_yaml(tmp_path / "c.yaml") == {
+        "model": {"name": "cris", "overrides": {"z": 3}},
+        "data": {"batch_size": 4, "prompt": "p3"},
+    }
+    a = tmp_path / "a.yaml"
+    assert load_config(a, ["model.overrides.image_size=64"]).model.overrides == {
+        "x": 1,
+        "y": 2,
+        "image_size": 64,
+    }
+    assert load_config(a, ["model.overrides={w: 0}"]).model.overrides == {"w": 0}
+    cfg = load_config(a)
+    new = replace(cfg, trainer={"seed": 7}, model={"overrides": {"k": 1}})
+    assert (new.trainer.seed, new.model.overrides, new.model.name, cfg.trainer.seed) == (
+        7,
+        {"k": 1},
+        "cris",
+        42,
+    )
+    with pytest.raises(ValueError, match=r"<replace>: unknown key 'trainer\.sed'"):
+        replace(cfg, trainer={"sed": 1})
+    with pytest.raises(ValueError, match=r"<replace>: key 'trainer\.seed' = 'x' is not of type int"):
+        replace(cfg, trainer={"seed": "x"})
+
+
+def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    for text, pattern in [
+        ("model: cris\n", r"bad\.yaml: key 'model' must be a mapping, got 'cris'"),
+        ("optim: {lr: true}\n", r"bad\.yaml: key 'optim\.lr' = True is not of type float"),
+        ("nope: 1\n", r"bad\.yaml: unknown key 'nope'"),
+        ("base: missing.yaml\n", r"missing\.yaml: config file not found"),
+    ]:
+        bad.write_text(text)
+        with pytest.raises((ValueError, FileNotFoundError), match=pattern):
+            load_config(bad)
+    bad.write_text("strategy: {name: real}\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml: override 'trainer\.max_epochs': expected key=value"):
+        load_config(bad, ["trainer.max_epochs"])
+    with pytest.raises(ValueError, match=r"bad\.yaml: override 'trainer\.max_epochs=\[1'"):
+        load_config(bad, ["trainer.max_epochs=[1"])
+    with pytest.raises(ValueError, match=r"bad\.yaml: key 'data' must be a mapping"):
+        load_config(bad, ["data=3"])
 
 
 def test_loss_presets_and_values() -> None:

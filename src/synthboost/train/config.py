@@ -1,22 +1,27 @@
-"""Typed, frozen training configuration loaded from YAML, with dotted overrides.
+"""Typed, frozen training configuration: OmegaConf structured configs over frozen dataclasses.
 
 An experiment file (``configs/experiment/*.yaml``) has the sections of :class:`TrainConfig`
 (``data``, ``model``, ``loss``, ``optim``, ``trainer``, ``strategy``) and may name files it builds
-on with ``base:`` (paths relative to the file, merged in order, the file itself last). Every key is
-checked against the dataclasses: an unknown key or a value of the wrong type is a ``ValueError``
-naming the file and the dotted key. Overrides (``--set trainer.max_epochs=3``) are YAML scalars.
-The resolved configuration (:func:`to_yaml`) is written into every run folder.
+on with ``base:`` (paths relative to the file, merged in order, the file itself last; the
+equivalent of Hydra's defaults list). The dataclasses are the OmegaConf schema
+(``OmegaConf.structured``): files and dotted overrides (``--set trainer.max_epochs=3``, parsed by
+``OmegaConf.from_dotlist``) are merged onto it, so OmegaConf checks keys and types and resolves
+``${...}`` interpolations; its errors become a ``ValueError`` naming the file and the dotted key.
+A layer that sets ``model.overrides`` replaces that mapping instead of merging into it.
+``OmegaConf.to_object`` turns the result back into the frozen dataclasses; the resolved
+configuration (:func:`to_yaml`) is written into every run folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from synthboost.utils import read_yaml_mapping
 
@@ -46,7 +51,7 @@ class ModelConfig:
     config: str = "paper"
     pretrained: str | None = None
     freeze_encoders: bool = False
-    overrides: dict = dataclasses.field(default_factory=dict)
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)  # build_model kwargs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,45 +116,66 @@ class TrainConfig:
     strategy: StrategyConfig = dataclasses.field(default_factory=StrategyConfig)
 
 
-def _type_ok(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, origin or hint)
+WHOLE = "model.overrides"  # a layer that sets this mapping replaces it (no key-by-key merge)
 
 
-def _build(cls: type, raw: Any, source: str, prefix: str = "") -> Any:
-    """Dataclass ``cls`` from a mapping; errors name ``source`` and the dotted key."""
-    if not isinstance(raw, dict):
-        raise ValueError(f"{source}: {prefix.rstrip('.') or 'top level'} must be a mapping, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in raw.items():
-        if key not in fields:
-            raise ValueError(f"{source}: unknown key '{prefix}{key}' (known: {sorted(fields)})")
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = _build(hint, value, source, f"{prefix}{key}.")
-        elif not _type_ok(value, hint):
-            raise ValueError(f"{source}: key '{prefix}{key}' = {value!r} is not of type {hint}")
-        else:
-            kwargs[key] = float(value) if hint is float else value
-    return cls(**kwargs)
+def _merge(cfg: DictConfig, layer: Any, whole: bool | None = None) -> DictConfig:
+    """``OmegaConf.merge`` of a layer; ``whole`` (default: the layer sets it) replaces ``WHOLE``."""
+    layer = OmegaConf.create(layer)
+    if whole is None:
+        model = layer.get("model")
+        whole = isinstance(model, DictConfig) and "overrides" in model
+    if whole and OmegaConf.select(cfg, WHOLE, default=None) is not None:
+        cfg = cfg.copy()
+        OmegaConf.update(cfg, WHOLE, {}, merge=False)
+    return OmegaConf.merge(cfg, layer)
 
 
-def _merge(base: dict, top: dict) -> dict:
-    out = dict(base)
-    for key, value in top.items():
-        both = isinstance(value, dict) and isinstance(out.get(key), dict) and key != "overrides"
-        out[key] = _merge(out[key], value) if both else value
-    return out
+def _error(err: Exception, source: str) -> ValueError:
+    """An OmegaConf error as a ``ValueError`` naming ``source`` and the dotted key."""
+    key = getattr(err, "full_key", None)
+    msg = str(getattr(err, "msg", None) or err).splitlines()[0]
+    owner = getattr(err, "object_type", None)
+    if isinstance(err, ConfigKeyError) and key and dataclasses.is_dataclass(owner):
+        known = [f.name for f in dataclasses.fields(owner)]
+        return ValueError(f"{source}: unknown key '{key}' (known: {known})")
+    if isinstance(err, ValidationError) and key and dataclasses.is_dataclass(owner):
+        hint = typing.get_type_hints(owner).get(str(err.key), "?")
+        hint = getattr(hint, "__name__", hint)
+        return ValueError(f"{source}: key '{key}' = {err.value!r} is not of type {hint} ({msg})")
+    return ValueError(f"{source}: key '{key}': {msg}" if key else f"{source}: {msg}")
+
+
+def _check_sections(layer: Any, source: str) -> None:
+    """A section given as a scalar would only get OmegaConf's keyless merge error."""
+    for name in (f.name for f in dataclasses.fields(TrainConfig) if f.name != "name"):
+        if name in layer and not isinstance(layer.get(name), dict | DictConfig):
+            raise ValueError(f"{source}: key '{name}' must be a mapping, got {layer.get(name)!r}")
+
+
+def _dotlist(text: str) -> tuple[DictConfig, bool]:
+    """``"trainer.max_epochs=3"`` → ``({trainer: {max_epochs: 3}}, whole)`` (value parsed as YAML)."""
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value if value.strip() else "''"  # "a.b=" sets the empty string
+    if not sep or not key:
+        raise ValueError("expected key=value, e.g. trainer.max_epochs=3")
+    return OmegaConf.from_dotlist([f"{key}={value}"]), key == WHOLE
+
+
+def _to_config(layers: list[tuple[Any, bool | None]], source: str) -> TrainConfig:
+    """Merge ``(layer, whole)`` pairs onto the :class:`TrainConfig` schema; check and validate."""
+    try:
+        cfg = OmegaConf.structured(TrainConfig)
+        for node in (cfg, *cfg.values()):  # frozen dataclasses make read-only nodes (OmegaConf 2.3)
+            if isinstance(node, DictConfig):
+                OmegaConf.set_readonly(node, False)
+        for layer, whole in layers:
+            _check_sections(layer, source)
+            cfg = _merge(cfg, layer, whole)
+        obj = OmegaConf.to_object(cfg)
+    except (OmegaConfBaseException, TypeError) as err:  # TypeError: OmegaConf 2.4 container clash
+        raise _error(err, source) from err
+    return validate(typing.cast(TrainConfig, obj), source)
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -157,32 +183,14 @@ def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     raw = read_yaml_mapping(path)
     bases = raw.pop("base", None) or []
-    merged: dict = {}
-    for base in [bases] if isinstance(bases, str) else bases:
-        merged = _merge(merged, read_yaml(path.parent / base))
-    return _merge(merged, raw)
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"trainer.max_epochs=3"`` → ``(["trainer", "max_epochs"], 3)`` (value parsed as YAML)."""
-    if "=" not in text:
-        raise ValueError(f"override {text!r}: expected key=value, e.g. trainer.max_epochs=3")
-    key, value = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(value) if value.strip() else ""
-
-
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Set dotted keys in a nested mapping (copies; the input is unchanged)."""
-    out = _merge({}, raw)
-    for text in overrides:
-        keys, value = parse_override(text)
-        node = out
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"override {text!r}: {key} is not a section")
-        node[keys[-1]] = value
-    return out
+    layers = [read_yaml(path.parent / base) for base in ([bases] if isinstance(bases, str) else bases)]
+    try:
+        merged = OmegaConf.create()
+        for layer in [*layers, raw]:
+            merged = _merge(merged, layer)
+        return typing.cast(dict, OmegaConf.to_container(merged, resolve=False))
+    except (OmegaConfBaseException, TypeError) as err:
+        raise _error(err, str(path)) from err
 
 
 def validate(cfg: TrainConfig, source: str) -> TrainConfig:
@@ -210,24 +218,23 @@ def validate(cfg: TrainConfig, source: str) -> TrainConfig:
 
 def from_dict(raw: dict, source: str = "<config>") -> TrainConfig:
     """Build and validate a :class:`TrainConfig` from a nested mapping."""
-    return validate(_build(TrainConfig, raw, source), source)
+    return _to_config([(raw, False)], source)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Load an experiment YAML (with ``base:`` files) and apply dotted ``overrides``."""
-    raw = read_yaml(path)
-    if overrides:
+    layers: list[tuple[Any, bool | None]] = [(read_yaml(path), False)]
+    for text in overrides or []:
         try:
-            raw = apply_overrides(raw, overrides)
-        except ValueError as err:
-            raise ValueError(f"{path}: {err}") from None
-    return from_dict(raw, str(path))
+            layers.append(_dotlist(text))
+        except (ValueError, OmegaConfBaseException, yaml.YAMLError) as err:
+            raise ValueError(f"{path}: override {text!r}: {err}") from err
+    return _to_config(layers, str(path))
 
 
 def replace(cfg: TrainConfig, **sections: dict) -> TrainConfig:
     """Copy of ``cfg`` with some fields of some sections changed: ``replace(cfg, trainer={"seed": 1})``."""
-    new = {k: dataclasses.replace(getattr(cfg, k), **v) for k, v in sections.items()}
-    return validate(dataclasses.replace(cfg, **new), "<replace>")
+    return _to_config([(to_dict(cfg), False), (sections, None)], "<replace>")
 
 
 def to_dict(cfg: TrainConfig) -> dict:
@@ -237,4 +244,4 @@ def to_dict(cfg: TrainConfig) -> dict:
 
 def to_yaml(cfg: TrainConfig) -> str:
     """The resolved configuration as YAML text."""
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
