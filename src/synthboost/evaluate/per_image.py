@@ -61,13 +61,10 @@ def read_meta(dataset_root: str | Path) -> Any:
 def _load_native_gt(dataset_root: Path, group: str, name: str, cache: dict) -> np.ndarray:
     key = (group, name)
     if key not in cache:
-        from PIL import Image
+        from synthboost.data.imageio import read_png
 
-        path = native_label_path(dataset_root, group, name)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: native label map not found")
         cache.clear()  # items arrive grouped by image; keep one label map in memory
-        cache[key] = np.asarray(Image.open(path))
+        cache[key] = read_png(native_label_path(dataset_root, group, name))
     return cache[key]
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from synthboost.data.format import LABELS, mask_relpath
+from synthboost.data.imageio import read_png, write_png
 from synthboost.utils import atomic_dir, get_logger, read_json, write_json_atomic
 
 log = get_logger("evaluate.predictions")
@@ -52,8 +52,7 @@ class PredictionItem:
 
 
 def _save_mask(path: Path, mask: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.where(np.asarray(mask, dtype=bool), 255, 0).astype(np.uint8)).save(path)
+    write_png(path, np.where(np.asarray(mask, dtype=bool), 255, 0).astype(np.uint8))
 
 
 class PredictionWriter:
@@ -160,10 +159,4 @@ def read_predictions(folder: str | Path) -> Predictions:
 
 def load_mask(path: str | Path) -> np.ndarray:
     """Read a 0/255 (or 0/1) PNG mask as a boolean array."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: mask not found")
-    arr = np.asarray(Image.open(path))
-    if arr.ndim != 2:
-        raise ValueError(f"{path}: expected a single-channel mask, got shape {arr.shape}")
-    return arr > 0
+    return read_png(path) > 0

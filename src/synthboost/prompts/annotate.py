@@ -12,9 +12,6 @@ import dataclasses
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from synthboost.data.format import (
     LABELS,
     SPLITS,
@@ -23,6 +20,7 @@ from synthboost.data.format import (
     mask_path,
     mask_relpath,
 )
+from synthboost.data.imageio import read_png
 from synthboost.data.processed import read_meta
 from synthboost.prompts.shapes import ShapeCache, classify_shape
 from synthboost.prompts.templates import build_prompts, levels_for
@@ -81,8 +79,7 @@ class _ShapeSource:
             shape = self.cache.get(frame.group, f"{frame.name}.png", mask_relpath(label, frame.name))
         source = "cache" if shape is not None else "geometry"
         if shape is None:
-            with Image.open(path) as im:
-                shape = classify_shape(np.asarray(im.convert("L")) > 127)
+            shape = classify_shape(read_png(path) > 127)
         self.used[source] += 1
         return shape, source
 

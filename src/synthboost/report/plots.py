@@ -189,16 +189,15 @@ def fig_overlays(metrics: Any, dataset_root: str | Path, pred_folder: str | Path
     ``metrics`` is the frame :func:`~synthboost.evaluate.per_image.evaluate` returned
     (columns group, name, label, dice).
     """
-    from PIL import Image
-
     from synthboost.data.format import image_path, mask_path
+    from synthboost.data.imageio import read_png
     from synthboost.evaluate.predictions import grid_relpath, load_mask
 
     cases = pick_cases(metrics)
     fig, axes = _panels(len(cases), width=3.6, height=3.8)
     for ax, (title, row) in zip(axes, cases.items(), strict=True):
         group, name, label = row["group"], row["name"], int(row["label"])
-        img = np.asarray(Image.open(image_path(dataset_root, group, name)).convert("L"))
+        img = read_png(image_path(dataset_root, group, name))
         gt = load_mask(mask_path(dataset_root, group, label, name))
         pred = load_mask(Path(pred_folder) / grid_relpath(group, label, name))
         ax.imshow(img, cmap="gray", extent=(0, gt.shape[1], gt.shape[0], 0))
