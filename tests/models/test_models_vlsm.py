@@ -95,3 +95,18 @@ def test_unknown_model_and_config():
         build_model("cris", config="huge")
     with pytest.raises(ValueError, match="unknown config"):
         build_model("clipseg", config="huge")
+
+
+@pytest.mark.parametrize("missing", ["weights/cris_best.pth", "./models/cris", "/nowhere/RN50.pt", "a/b/c"])
+def test_missing_local_weights_fail_before_any_hub_lookup(missing: str) -> None:
+    from synthboost.models import build_model
+
+    for name in ("clipseg", "cris"):
+        with pytest.raises(FileNotFoundError, match="pretrained weights not found"):
+            build_model(name, pretrained=missing, config="tiny")
+
+
+def test_owner_name_is_left_to_the_hub() -> None:
+    from synthboost.models.factory import check_local_pretrained
+
+    check_local_pretrained("CIDAS/clipseg-rd64-refined")  # a hub id: no local check

@@ -11,6 +11,27 @@ from synthboost.utils import get_logger, read_json
 log = get_logger("models")
 
 MODEL_NAMES = ("clipseg", "cris")
+#: Suffixes of checkpoint files: such a ``pretrained`` is a local path, never a hub id.
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".tar")
+
+
+def check_local_pretrained(pretrained: str | Path) -> None:
+    """Fail clearly when ``pretrained`` names a local file or folder that does not exist.
+
+    A hub id has the form ``owner/name`` (no file suffix, not absolute or relative); anything
+    else that is missing would otherwise be looked up on the hub and fail with a network error.
+    """
+    text, path = str(pretrained), Path(pretrained)
+    if path.exists():
+        return
+    looks_local = (
+        path.suffix in CHECKPOINT_SUFFIXES or text.startswith((".", "/", "~")) or text.count("/") != 1
+    )
+    if looks_local:
+        raise FileNotFoundError(
+            f"{pretrained}: pretrained weights not found (a model folder, a checkpoint file or an "
+            "owner/name hub id; see docs/models.md)"
+        )
 
 
 def _model_class(model_type: str) -> type[VLSM]:
@@ -59,6 +80,8 @@ def build_model(
         The model, in train mode.
     """
     cls = _model_class(name)
+    if pretrained is not None:
+        check_local_pretrained(pretrained)
     if name == "cris":
         model = _build_cris(pretrained, config, overrides)
     elif pretrained is None:
