@@ -158,3 +158,32 @@ def test_volumes_from_a_perfect_segmenter(tmp_path):
     assert res["errors"] == []
     assert res["edv"] == pytest.approx(res["reference"]["edv"], rel=0.05)
     assert res["ef"] == pytest.approx(res["reference"]["ef"], abs=3)
+
+
+def test_negative_content_length_is_refused(app_url):
+    import http.client
+    from urllib.parse import urlparse
+
+    url, _ = app_url
+    u = urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=TIMEOUT)
+    conn.putrequest("POST", "/api/prompt")
+    conn.putheader("Content-Length", "-1")
+    conn.endheaders()
+    conn.send(b'{"structure": "lv"}')
+    res = conn.getresponse()
+    assert res.status == 400 and "invalid Content-Length" in json.loads(res.read())["error"]
+    conn.close()
+
+
+def test_small_file_holding_a_huge_image_is_refused_before_decoding(app_url):
+    import io
+
+    from PIL import Image
+
+    url, _ = app_url
+    buf = io.BytesIO()
+    Image.new("L", (5000, 5000)).save(buf, format="PNG")
+    assert len(buf.getvalue()) < 1_000_000  # small upload, 25 megapixels once decoded
+    status, res = post(url + "/api/segment", {"structure": "lv"}, {"image": ("big.png", buf.getvalue())})
+    assert status == 413 and "25,000,000 pixels" in res["error"]

@@ -21,7 +21,7 @@ from synthboost.utils import get_logger
 
 log = get_logger("app.segment")
 
-MEDICAL_SUFFIXES = (".mhd", ".mha", ".nii", ".nii.gz", ".nrrd")
+MAX_PIXELS = 4096 * 4096  # refuse larger images before decoding them
 PNG_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 OVERLAY_COLOR = (255, 64, 32)
 
@@ -47,6 +47,14 @@ def resolve_model_folder(path: str | os.PathLike) -> str:
     raise FileNotFoundError(f"{p}: model folder not found")
 
 
+class ImageTooLarge(ValueError):
+    """An image with more than ``MAX_PIXELS`` pixels (refused before decoding)."""
+
+    def __init__(self, path: Path, pixels: int) -> None:
+        super().__init__(f"{path}: {pixels:,} pixels, more than the {MAX_PIXELS:,} this tool decodes")
+        self.pixels = pixels
+
+
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float] | None]:
     """Read a PNG (or other Pillow format), MetaImage or NIfTI image as uint8 grayscale.
 
@@ -55,14 +63,18 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float]
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not a readable 2-D image.
+        ValueError: the file is not a readable 2-D image, or it has more than ``MAX_PIXELS`` pixels
+            (checked from the header, before decoding).
     """
-    from synthboost.data.imageio import read_medical, read_png, to_uint8
+    from synthboost.data.imageio import MEDICAL_SUFFIXES, image_shape, read_medical, read_png, to_uint8
 
     path = Path(path)
     name = path.name.lower()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: image not found")
+    pixels = int(np.prod(image_shape(path)))
+    if pixels > MAX_PIXELS:
+        raise ImageTooLarge(path, pixels)
     if name.endswith(MEDICAL_SUFFIXES):
         arr, spacing = read_medical(path)
         return to_uint8(_rescale(arr)), spacing

@@ -134,6 +134,8 @@ class AppHandler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
             raise HTTPError(HTTPStatus.LENGTH_REQUIRED, "Content-Length header required") from None
+        if length < 0:
+            raise HTTPError(HTTPStatus.BAD_REQUEST, f"invalid Content-Length {length}")
         if length > MAX_UPLOAD_BYTES:
             self._drain(length)
             raise HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -163,7 +165,7 @@ class AppHandler(BaseHTTPRequestHandler):
 
     def _upload(self, data: bytes, fields: dict[str, str]) -> tuple[Any, tuple[float, float] | None]:
         """Read an uploaded image through a file of our own naming in the service's folder."""
-        from synthboost.app.segment import read_image
+        from synthboost.app.segment import MAX_PIXELS, ImageTooLarge, read_image
 
         service: AppService = self.server.service
         path = service.workdir / "uploads" / f"{uuid.uuid4().hex}{sniff_suffix(data)}"
@@ -172,6 +174,9 @@ class AppHandler(BaseHTTPRequestHandler):
             path.write_bytes(data)
             try:
                 image, spacing = read_image(path)
+            except ImageTooLarge as err:
+                raise HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                                f"image of {err.pixels:,} pixels exceeds the {MAX_PIXELS:,}-pixel limit") from None  # fmt: skip
             except ValueError:
                 raise HTTPError(HTTPStatus.BAD_REQUEST, "the file could not be read as a 2-D image") from None
         finally:

@@ -10,6 +10,9 @@ from PIL import Image
 
 from synthboost.utils import atomic_path
 
+#: File name endings read with SimpleITK (everything else with Pillow).
+MEDICAL_SUFFIXES = (".mhd", ".mha", ".nii", ".nii.gz", ".nrrd")
+
 
 def read_medical(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float]]:
     """Read a 2-D MetaImage (.mhd) or NIfTI (.nii/.nii.gz) file.
@@ -41,6 +44,32 @@ def read_medical(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, floa
     if arr.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D image, got shape {arr.shape}")
     return arr, (spacing[1], spacing[0])
+
+
+def image_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The array shape ``(rows, cols[, ...])`` of an image file, read from its header only.
+
+    Lets callers refuse huge images before decoding them (a small compressed file can hold a
+    very large image).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    if path.name.lower().endswith(MEDICAL_SUFFIXES):
+        import SimpleITK as sitk
+
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError as err:
+            raise ValueError(f"{path}: cannot read the image header") from err
+        return tuple(reversed(reader.GetSize()))
+    try:
+        with Image.open(path) as im:
+            return (im.size[1], im.size[0])
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable image ({err})") from err
 
 
 def to_uint8(arr: np.ndarray) -> np.ndarray:
