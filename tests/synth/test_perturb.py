@@ -158,3 +158,26 @@ def test_cli_perturb_and_help(tiny_dataset, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert len(list(out.glob("*/cond/*.png"))) == 6
+
+
+def test_several_images_of_one_frame_get_distinct_stems(tiny_dataset, tmp_path):
+    # An SDM-like dataset: a second image of patient0001_2CH_ED under another name.
+    meta = (tiny_dataset / "meta.csv").read_text().splitlines()
+    row = next(line for line in meta if line.startswith("patient0001_2CH_ED,"))
+    meta.append(row.replace("patient0001_2CH_ED,", "patient0001_2CH_ED_copy,", 1))
+    (tiny_dataset / "meta.csv").write_text("\n".join(meta) + "\n")
+    for src, dst in (
+        (
+            image_path(tiny_dataset, "train", "patient0001_2CH_ED"),
+            image_path(tiny_dataset, "train", "patient0001_2CH_ED_copy"),
+        ),
+        (
+            native_label_path(tiny_dataset, "train", "patient0001_2CH_ED"),
+            native_label_path(tiny_dataset, "train", "patient0001_2CH_ED_copy"),
+        ),
+    ):
+        dst.write_bytes(src.read_bytes())
+    out = perturb_dataset(tiny_dataset, tmp_path / "pert", per_mask=2, seed=0, size=32)
+    stems = sorted(p.stem for p in (out / "training" / "cond").glob("patient0001_2CH_ED_*.png"))
+    assert stems == [f"patient0001_2CH_ED_training_{k}" for k in range(4)]
+    assert len(json.loads((out / "attributes.json").read_text())) == 14

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,9 @@ def perturb_dataset(dataset_root: Path, out: Path, per_mask: int = 5, seed: int 
     Layout: ``out/<training|validation>/{labels,sectors,cond}/<stem>.png`` plus ``out/attributes.json``
     (``{stem: {patient, view, phase, sex, age, split}}``, what ``synth render`` and ``prepare sdm`` read) with
     ``stem = patientNNNN_<view>_<phase>_<split>_<k>``; labels are CAMUS 0–3, sectors 0/255 and cond
-    the 5-class map, all ``size × size``. The folder appears only once complete.
+    the 5-class map, all ``size × size``. The folder appears only once complete. Where a dataset holds
+    several images of one (patient, view, phase) — an SDM set, say — ``k`` keeps counting across
+    them, so no stem is written twice.
     """
     from synthboost.synth.io import EFN_SPLITS, efn_stem, load_frame, read_meta, select_rows, write_png
     from synthboost.utils import atomic_dir, write_json_atomic
@@ -145,11 +148,14 @@ def perturb_dataset(dataset_root: Path, out: Path, per_mask: int = 5, seed: int 
     if not rows:
         raise ValueError(f"{dataset_root / 'meta.csv'}: no train/val rows to perturb")
     attributes: dict[str, dict] = {}
+    taken: Counter[str] = Counter()  # perturbations already named per (patient, view, phase, split)
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for row in rows:
             _, labels, sector = load_frame(dataset_root, row, size)
             frame_seed = [seed, zlib.crc32(f"{row['group']}/{row['name']}".encode())]
-            for k, cond in enumerate(perturb_many(labels, sector, per_mask, frame_seed)):
+            base = efn_stem(row, 0)
+            first, taken[base] = taken[base], taken[base] + per_mask
+            for k, cond in enumerate(perturb_many(labels, sector, per_mask, frame_seed), start=first):
                 split_dir = tmp / EFN_SPLITS[row["split"]]
                 stem = efn_stem(row, k)
                 attributes[stem] = {
