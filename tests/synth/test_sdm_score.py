@@ -10,15 +10,16 @@ from test_perturb import tiny_dataset  # noqa: F401
 from synthboost.synth.score import intensity_stats, score
 
 
-def write_efn(root, value: int):
+def write_efn(root, value: int, split: str = "training"):
     """An Echo-from-noise folder: one 2CH ED image with LV = value, MYO = 2·value, LA and background 10."""
     lab = np.zeros((8, 8), np.uint8)
     lab[1:4, 1:4], lab[4:6, :], lab[6:, :] = 1, 2, 3
     img = np.full((8, 8), 10, np.uint8)
     img[lab == 1], img[lab == 2] = value, 2 * value
+    stem = "patient0001_2CH_ED_testing" if split == "testing" else f"patient0001_2CH_ED_{split}_0"
     for sub, arr in (("images", img), ("labels", lab)):
-        (root / "training" / sub).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(arr).save(root / "training" / sub / "patient0001_2CH_ED_training_0.png")
+        (root / split / sub).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(root / split / sub / f"{stem}.png")
     return root
 
 
@@ -26,7 +27,8 @@ def test_stats_known_values(tmp_path):
     stats = intensity_stats(write_efn(tmp_path / "a", 50)).set_index("structure")
     assert stats.loc["lv", "mean"] == 50 and stats.loc["myo", "mean"] == 100 and stats.loc["la", "std"] == 0
     assert stats.loc["background", "pixels"] == 64 - 9 - 16 - 16
-    table = score(tmp_path / "a", write_efn(tmp_path / "b", 60)).set_index("structure")
+    write_efn(tmp_path / "a", 120, split="testing")  # real CAMUS frames beside: not generated
+    table = score(tmp_path / "a", write_efn(tmp_path / "b", 60, split="testing")).set_index("structure")
     assert table.loc["lv", "mean_diff"] == -10 and table.loc["myo", "mean_diff"] == -20
     assert table.loc["la", "mean_diff"] == 0
 

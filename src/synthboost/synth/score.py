@@ -2,7 +2,9 @@
 
 Both inputs may be a processed dataset (``meta.csv`` + ``images/`` + ``labels_native/``) or an
 Echo-from-noise folder (``<split>/images/<stem>.png`` + ``<split>/labels/<stem>.png``). Pixels are
-pooled per (view, phase, structure); background is label 0 inside the ultrasound sector.
+pooled per (view, phase, structure); background is label 0 inside the ultrasound sector. Only
+images of the side's domain are pooled: synthetic ones on the generated side (an Echo-from-noise
+folder's ``testing/`` holds real CAMUS frames) and real ones on the real side.
 
 Hook: pass ``segmenter`` (uint8 image → CAMUS label map) to :func:`score` to add mask-consistency
 Dice of the generated images (segmentation of the image vs the mask it was generated from);
@@ -25,37 +27,38 @@ STRUCTURES: dict[int, str] = {0: "background", **LABELS}
 Segmenter = Callable[[np.ndarray], np.ndarray]
 
 
-def iter_pairs(root: Path) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
-    """Yield ``(view, phase, image, labels)`` of every image of either supported layout."""
+def iter_pairs(root: Path, domain: str | None = None) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
+    """Yield ``(view, phase, image, labels)`` of the images of either layout (of ``domain`` if given)."""
+    from synthboost.data.sdm import list_sdm_images
     from synthboost.synth.io import read_meta, read_png, resize_square
 
     root = Path(root)
     if (root / "meta.csv").is_file():
         for row in read_meta(root):
+            if domain is not None and row["domain"] != domain:
+                continue
             image = read_png(image_path(root, row["group"], row["name"]))
             labels = resize_square(
                 read_png(native_label_path(root, row["group"], row["name"])), image.shape[0], True
             )
             yield row["view"], row["phase"], image, labels
         return
-    images = sorted(root.glob("*/images/*.png"))
-    if not images:
+    if not root.is_dir() or not any(root.glob("*/images/*.png")):
         raise ValueError(f"{root}: neither a processed dataset (meta.csv) nor <split>/images/<stem>.png")
-    for path in images:
-        parts = path.stem.split("_")
-        if len(parts) < 3:
-            raise ValueError(f"{path}: stem is not patientNNNN_<view>_<phase>_...")
-        label_file = path.parent.parent / "labels" / path.name
-        yield parts[1], parts[2], read_png(path), read_png(label_file)
+    for image, label, m in list_sdm_images(root):
+        if domain is None or domain == ("real" if m.group(4) == "testing" else "synthetic"):
+            yield m.group(2), m.group(3), read_png(image), read_png(label)
 
 
-def intensity_stats(root: Path, segmenter: Segmenter | None = None) -> pd.DataFrame:
+def intensity_stats(
+    root: Path, segmenter: Segmenter | None = None, domain: str | None = None
+) -> pd.DataFrame:
     """Pooled mean/std of pixel values per view, phase and structure (plus Dice with a segmenter)."""
     from synthboost.synth.perturb import sector_from_image
 
     sums: dict[tuple[str, str, str], np.ndarray] = defaultdict(lambda: np.zeros(3))
     dices: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for view, phase, image, labels in iter_pairs(root):
+    for view, phase, image, labels in iter_pairs(root, domain):
         sector = sector_from_image(image, labels)
         pred = segmenter(image) if segmenter is not None else None
         for value, name in STRUCTURES.items():
@@ -77,8 +80,8 @@ def intensity_stats(root: Path, segmenter: Segmenter | None = None) -> pd.DataFr
 
 def score(generated: Path, real: Path, segmenter: Segmenter | None = None) -> pd.DataFrame:
     """Generated vs real statistics side by side, one row per (view, phase, structure)."""
-    gen = intensity_stats(generated, segmenter)
-    ref = intensity_stats(real)
+    gen = intensity_stats(generated, segmenter, domain="synthetic")
+    ref = intensity_stats(real, domain="real")
     keys = ["view", "phase", "structure"]
     table = gen.merge(ref, on=keys, how="outer", suffixes=("_gen", "_real"))
     table["mean_diff"] = table["mean_gen"] - table["mean_real"]
