@@ -63,3 +63,9 @@ def test_second_run_reuses_finished_stages(demo: tuple[Path, dict], caplog: pyte
     assert {p: p.stat().st_mtime_ns for p in done} == done
     assert {p: p.stat().st_mtime_ns for p in preds} == preds
     assert "[phantom] reusing" in caplog.text and "finished run (DONE)" in caplog.text
+
+
+def test_a_folder_of_another_demo_variant_is_refused(demo: tuple[Path, dict]) -> None:
+    out, _ = demo
+    with pytest.raises(FileExistsError, match="holds a demo made with other settings"):
+        run_demo(out, quick=False)

@@ -10,6 +10,7 @@ epochs on phantom data: they show the pipeline working, not the paper's results.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,17 @@ class DemoConfig:
 #: Training strategies of the demo (train-stage names), in dependency order: PT→FT starts from
 #: the synthetic run.
 STRATEGIES = ("real", "synthetic", "ptft")
+
+
+def _claim(out: Path, cfg: DemoConfig) -> None:
+    """Record the demo's settings in ``out/demo.json``; refuse a folder made with other settings
+    (its finished stages would otherwise be reused for the wrong sizes)."""
+    from synthboost.utils import read_json, write_json_atomic
+
+    marker, wanted = out / "demo.json", json.loads(json.dumps(dataclasses.asdict(cfg)))
+    if marker.is_file() and read_json(marker) != wanted:
+        raise FileExistsError(f"{out}: holds a demo made with other settings ({marker}); use another --out")
+    write_json_atomic(marker, wanted)
 
 
 def _stage(name: str, done: Path) -> bool:
@@ -129,7 +141,7 @@ def evaluate_runs(
     for (strategy, model, level), run in runs.items():
         pred = out / "predictions" / run.name
         if not _stage(f"predict {run.name}", pred):
-            predict(run, camus, split="test", out=pred, prompt=level, device="cpu")
+            predict(run, camus, split="test", out=pred, prompt=level, device="auto")
         csv = results / strategy / model / "trained" / level / "metrics.csv"
         if not _stage(f"evaluate {run.name}", csv):
             evaluate(pred, camus, csv)
@@ -156,6 +168,7 @@ def run_demo(out: str | Path, quick: bool = False) -> dict[str, Any]:
 
     cfg = DemoConfig.preset(quick)
     out = Path(out)
+    _claim(out, cfg)
     data = make_data(out, cfg)
     runs = train_runs(out, data, cfg)
     results, preds = evaluate_runs(out, data["camus"], runs)

@@ -85,6 +85,11 @@ def test_rerun_of_finished_run_is_noop(real_root, real_run: Path) -> None:
     train(tiny_config(CLIPSEG, real_root, **{"data.prompt": "p2"}), real_run, callbacks=[probe])
     assert not hasattr(probe, "state")
     assert (real_run / "checkpoints" / "last.ckpt").stat().st_mtime_ns == before
+    # Execution settings may change on a rerun; what the run computes may not.
+    train(tiny_config(CLIPSEG, real_root, **{"data.prompt": "p2", "data.num_workers": "1"}), real_run)
+    with pytest.raises(FileExistsError, match=r"another config \(differs in data.prompt, loss.preset\)"):
+        train(tiny_config(CLIPSEG, real_root, **{"data.prompt": "p5", "loss.preset": "reference"}), real_run)
+    assert (real_run / "checkpoints" / "last.ckpt").stat().st_mtime_ns == before
 
 
 def test_ptft_loads_synthetic_weights_with_fresh_optimizer(real_root, synth_run, tmp_path) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from synthboost.train import runfolder
-from synthboost.train.config import TrainConfig, replace, to_yaml
-from synthboost.utils import get_logger, write_json_atomic, write_text_atomic
+from synthboost.train.config import TrainConfig, replace, to_dict, to_yaml
+from synthboost.utils import get_logger, read_yaml_mapping, write_json_atomic, write_text_atomic
 
 log = get_logger("train.run")
 
@@ -29,15 +29,49 @@ def auto_precision(precision: str, accelerator: str) -> str:
     return "16-mixed" if torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda") else "32-true"
 
 
-def _prepare_folder(out: Path, resume: bool, force: bool) -> bool:
-    """Return True when the run must be skipped (finished); clean or check ``out`` otherwise."""
-    if runfolder.is_done(out) and not force:
+#: Settings that say how a run is executed, not what it computes: they may differ on rerun/resume.
+EXECUTION_KEYS = {
+    "data": {"num_workers"},
+    "trainer": {"accelerator", "devices", "strategy", "precision", "progress_bar", "log_every_n_steps"},
+}
+
+
+def config_differences(cfg: TrainConfig, stored: dict) -> list[str]:
+    """Dotted keys whose values differ between ``cfg`` and a run folder's stored config."""
+    new = to_dict(cfg)
+    diffs = []
+    for section in sorted(set(new) | set(stored)):
+        a, b = new.get(section), stored.get(section)
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            diffs += [section] if a != b else []
+            continue
+        skip = EXECUTION_KEYS.get(section, set())
+        diffs += [f"{section}.{k}" for k in sorted(set(a) | set(b)) if k not in skip and a.get(k) != b.get(k)]
+    return diffs
+
+
+def _prepare_folder(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> bool:
+    """Return True when the run must be skipped (finished); clean or check ``out`` otherwise.
+
+    A finished or interrupted run is only reused for the same config (execution settings aside):
+    anything else is an error, so a changed prompt or recipe never returns stale results.
+    """
+    last = out / "checkpoints" / "last.ckpt"
+    if force:
+        if out.exists() and runfolder.is_rank_zero():
+            shutil.rmtree(out)
+        return False
+    if (runfolder.is_done(out) or last.is_file()) and (out / "config.yaml").is_file():
+        diffs = config_differences(cfg, read_yaml_mapping(out / "config.yaml"))
+        if diffs:
+            raise FileExistsError(
+                f"{out}: holds a run of another config (differs in {', '.join(diffs[:6])}); "
+                "use --force to retrain or another --out"
+            )
+    if runfolder.is_done(out):
         log.info("%s: finished run (DONE), nothing to do (use --force to retrain)", out)
         return True
-    last = out / "checkpoints" / "last.ckpt"
-    if force and out.exists() and runfolder.is_rank_zero():
-        shutil.rmtree(out)
-    elif last.is_file() and not resume:
+    if last.is_file() and not resume:
         raise FileExistsError(f"{out}: interrupted run found ({last}); use --resume to continue or --force")
     return False
 
@@ -171,7 +205,7 @@ def train(
     from synthboost.train.strategies import build
 
     out = Path(out)
-    if _prepare_folder(out, resume, force):
+    if _prepare_folder(config, out, resume, force):
         return out
     lc = config.loss
     loss = resolve_loss(lc.preset, config.model.name, lc.dice_weight, lc.bce_weight, lc.threshold)
