@@ -110,3 +110,18 @@ def test_owner_name_is_left_to_the_hub() -> None:
     from synthboost.models.factory import check_local_pretrained
 
     check_local_pretrained("CIDAS/clipseg-rd64-refined")  # a hub id: no local check
+
+
+def test_load_pretrained_typo_is_a_local_error() -> None:
+    from synthboost.models import load_pretrained
+
+    with pytest.raises(FileNotFoundError, match="pretrained weights not found"):
+        load_pretrained("runs/typo/model/")
+
+
+def test_normalize_leaves_its_input_alone() -> None:
+    from synthboost.data.torch_dataset import normalize
+
+    x = torch.full((1, 1, 2, 2), 255.0)
+    out = normalize(x, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    assert torch.equal(x, torch.full((1, 1, 2, 2), 255.0)) and torch.equal(out, torch.ones(1, 3, 2, 2))

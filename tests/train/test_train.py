@@ -121,6 +121,10 @@ def test_ptft_mismatches_are_clear_errors(real_root, synth_root, synth_run, tmp_
         train(tiny_config(CLIPSEG, synth_root, **{"data.prompt": "p7"}), tmp_path / "c")
     with pytest.raises(FileNotFoundError, match="dataset not found"):
         train(tiny_config(CLIPSEG, tmp_path / "nowhere"), tmp_path / "d")
+    compat = {"strategy.name": "ptft", "strategy.init_from": str(synth_run / "model"),
+              "strategy.resume_compat": "true", "data.prompt": "p6"}  # fmt: skip
+    with pytest.raises(ValueError, match="no checkpoints/best.ckpt with optimiser state"):
+        train(tiny_config(CLIPSEG, real_root, **compat), tmp_path / "e")
 
 
 def test_frozen_encoders_keep_weights_and_norm_buffers(real_root, tmp_path) -> None:

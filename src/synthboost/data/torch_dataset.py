@@ -36,7 +36,7 @@ log = get_logger("data.torch_dataset")
 
 def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """``uint8`` ``(B, 1|3, H, W)`` images → float RGB normalised with ``mean``/``std`` (gray repeated)."""
-    x = images.float().div_(255.0)
+    x = images.float().div(255.0)  # not in place: float input must not be changed
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     mean_t = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)

@@ -109,6 +109,7 @@ def read_model_config(folder_or_hub_id: str | Path) -> dict[str, Any]:
 
 def load_pretrained(folder_or_hub_id: str | Path, freeze_encoders: bool = False, **overrides: Any) -> VLSM:
     """Load a saved VLSM, its type read from ``config.json`` (``model_type``)."""
+    check_local_pretrained(folder_or_hub_id)
     model_type = read_model_config(folder_or_hub_id).get("model_type")
     if model_type not in MODEL_NAMES:
         raise ValueError(f"{folder_or_hub_id}/{CONFIG_NAME}: unknown model_type {model_type!r}")

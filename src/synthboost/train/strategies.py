@@ -85,6 +85,11 @@ def check_init(cfg: TrainConfig, init: InitSource) -> None:
         raise ValueError(
             f"{init.model_dir}: holds a {model_type} model, but the config trains {cfg.model.name} (model.name)"
         )
+    if cfg.strategy.resume_compat and init.checkpoint is None:
+        raise ValueError(
+            f"{cfg.strategy.init_from}: no checkpoints/best.ckpt with optimiser state to restore "
+            "(--resume-compat needs the synthetic run folder, not a model folder)"
+        )
     if init.run_config is None or not init.run_config.data.root:
         return
     pre_root = Path(init.run_config.data.root)
@@ -96,8 +101,6 @@ def check_init(cfg: TrainConfig, init: InitSource) -> None:
             f"{init.model_dir.parent}: pre-trained with prompt {init.run_config.data.prompt}, but "
             f"fine-tuning at {cfg.data.prompt} needs the {expected} run"
         )
-    if cfg.strategy.resume_compat and init.checkpoint is None:
-        raise ValueError(f"{init.model_dir.parent}: no checkpoints/best.ckpt to restore (--resume-compat)")
 
 
 def _check_pretrained_type(cfg: TrainConfig) -> None:
