@@ -11,10 +11,10 @@ from synthboost.app.segment import (
     overlay,
     prompt_from_attributes,
     read_image,
-    resolve_model_folder,
     segment_file,
 )
 from synthboost.data.imageio import read_png
+from synthboost.train.runfolder import resolve_model
 
 
 def test_probabilities_have_the_image_size(segmenter):
@@ -29,12 +29,24 @@ def test_probabilities_have_the_image_size(segmenter):
 
 
 def test_model_folder_resolution(tiny_model, tmp_path):
-    assert resolve_model_folder(tiny_model) == str(tiny_model / "model")
-    assert resolve_model_folder(tiny_model / "model") == str(tiny_model / "model")
+    assert resolve_model(tiny_model)[0] == str(tiny_model / "model")
+    assert resolve_model(tiny_model / "model")[0] == str(tiny_model / "model")
     with pytest.raises(FileNotFoundError, match="no config.json"):
-        resolve_model_folder(tmp_path)
+        resolve_model(tmp_path)
     with pytest.raises(FileNotFoundError, match="not found"):
         Segmenter.from_pretrained(tmp_path / "missing")
+
+
+def test_run_threshold_is_the_default(tiny_model, tmp_path):
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model, run)
+    assert Segmenter.from_pretrained(run).threshold == 0.5  # no run.json: the default
+    (run / "run.json").write_text(json.dumps({"prompt": "p2", "loss": {"threshold": 0.35}}))
+    assert Segmenter.from_pretrained(run).threshold == 0.35  # CRIS under the reference preset
+    assert Segmenter.from_pretrained(run / "model").threshold == 0.5  # a bare model folder
 
 
 def test_segment_file_writes_mask_and_overlay(segmenter, echo_png, tmp_path):

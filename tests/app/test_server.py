@@ -70,6 +70,7 @@ def test_page_and_info(app_url):
         info = json.loads(r.read())
     assert len(info["cases"]) == 4 and info["patients"] == ["patient0001"]
     assert info["structures"]["lv"] == "LV cavity"
+    assert info["threshold"] == 0.5  # the page starts from the model's threshold
 
 
 def test_upload_and_segment_returns_overlay_and_area(app_url, echo_png):

@@ -30,7 +30,9 @@ def segment_command(
     out: Path = typer.Option(
         Path("segment_out"), "--out", "-o", help="Folder for the mask and overlay PNGs."
     ),
-    threshold: float = typer.Option(0.5, help="Probability threshold."),
+    threshold: float | None = typer.Option(
+        None, help="Probability threshold (default: the run's, else 0.5)."
+    ),
     device: str | None = typer.Option(None, help="cuda, cpu, ... (default: CUDA when available)."),
 ) -> None:
     """Segment one image with a text prompt; write the mask and an overlay PNG."""

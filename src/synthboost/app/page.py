@@ -81,6 +81,7 @@ async function init() {
   fill($('phase'), info.phases, true); fill($('sex'), info.sexes, true); fill($('quality'), info.qualities, true);
   for (const c of info.cases) $('case').add(new Option(c.id, c.id));
   for (const p of info.patients) $('patient').add(new Option(p, p));
+  $('threshold').value = info.threshold;
   $('case').addEventListener('change', () => {
     const c = info.cases.find((x) => x.id === $('case').value);
     if (!c) return;

@@ -26,27 +26,6 @@ PNG_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 OVERLAY_COLOR = (255, 64, 32)
 
 
-def resolve_model_folder(path: str | os.PathLike) -> str:
-    """The model folder of ``path``: itself, ``path/model`` of a run folder, or a hub id ``owner/name``.
-
-    Raises:
-        FileNotFoundError: a local folder without ``config.json`` (nor ``model/config.json``), or a
-            path that does not exist and is not a hub id.
-    """
-    p = Path(path)
-    if p.is_dir():
-        for folder in (p, p / "model"):
-            if (folder / "config.json").is_file():
-                return str(folder)
-        raise FileNotFoundError(
-            f"{p}: no config.json here nor in {p / 'model'} (expected a model folder written by "
-            "save_pretrained or a run folder of `synthboost train`)"
-        )
-    if not p.exists() and str(path).count("/") == 1 and not str(path).startswith((".", "/")):
-        return str(path)  # a hub id
-    raise FileNotFoundError(f"{p}: model folder not found")
-
-
 class ImageTooLarge(ValueError):
     """An image with more than ``MAX_PIXELS`` pixels (refused before decoding)."""
 
@@ -126,11 +105,12 @@ class Segmenter:
         device: ``"cuda"``, ``"cpu"``, ... (default: CUDA when available).
     """
 
-    def __init__(self, model: Any, device: str | None = None) -> None:
+    def __init__(self, model: Any, device: str | None = None, threshold: float = 0.5) -> None:
         import torch
 
         from synthboost.models import get_tokenizer
 
+        self.threshold = threshold  # the run's decision threshold (its loss preset), else 0.5
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.preprocessing = model.preprocessing
@@ -138,10 +118,14 @@ class Segmenter:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: str | None = None) -> Segmenter:
-        """Load a model folder, run folder (``RUN/model``) or hub id."""
+        """Load a model folder, run folder (``RUN/model``, with the run's threshold) or hub id."""
         from synthboost.models import load_pretrained
+        from synthboost.train.losses import DEFAULT_THRESHOLD
+        from synthboost.train.runfolder import resolve_model
 
-        return cls(load_pretrained(resolve_model_folder(path)), device)
+        folder, settings = resolve_model(path)
+        threshold = settings["threshold"] if settings["threshold"] is not None else DEFAULT_THRESHOLD
+        return cls(load_pretrained(folder), device, threshold)
 
     def __call__(self, image: np.ndarray, prompt: str) -> np.ndarray:
         """Foreground probabilities ``(rows, cols)`` float32 in [0, 1] at the image's size."""
@@ -209,15 +193,18 @@ def segment_file(
     segmenter: Segmenter,
     prompt: str,
     out: str | os.PathLike,
-    threshold: float = 0.5,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     """Segment one image file; write ``<stem>_mask.png`` (0/255) and ``<stem>_overlay.png`` to ``out``.
+
+    ``threshold`` defaults to the segmenter's (its run's loss preset, else 0.5).
 
     Returns:
         ``{"mask": Path, "overlay": Path, "area": float, "unit": str, "prompt": str}``.
     """
     from synthboost.data.imageio import write_png
 
+    threshold = getattr(segmenter, "threshold", 0.5) if threshold is None else threshold
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     image, spacing = read_image(image_path)

@@ -193,7 +193,8 @@ class AppHandler(BaseHTTPRequestHandler):
         else:
             raise HTTPError(HTTPStatus.BAD_REQUEST, "upload an image or pick a case")
         prompt = fields["prompt"] if fields.get("prompt") else service.prompt(fields)
-        return service.segment(image, spacing, prompt, float(fields.get("threshold") or 0.5))
+        default = getattr(service.segmenter, "threshold", 0.5)  # the run's threshold
+        return service.segment(image, spacing, prompt, float(fields.get("threshold") or default))
 
     def _volumes(self, body: bytes) -> dict[str, Any]:
         fields, files = self._form(body)

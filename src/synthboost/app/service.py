@@ -104,7 +104,7 @@ class AppService:
             "cases": [{k: c[k] for k in public} for c in self.cases.values()],
             "patients": sorted({c["patient"] for c in self.cases.values()}),
             "structures": STRUCTURE_TITLES, "views": VIEWS, "phases": PHASES, "sexes": SEXES,
-            "qualities": QUALITIES,
+            "qualities": QUALITIES, "threshold": getattr(self.segmenter, "threshold", 0.5),
         }  # fmt: skip
 
     def prompt(self, raw: dict[str, Any]) -> str:

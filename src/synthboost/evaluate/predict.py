@@ -12,21 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from synthboost.utils import get_logger, read_json
+from synthboost.utils import get_logger
 
 log = get_logger("evaluate.predict")
-
-
-def run_settings(run: str | Path) -> tuple[Path, dict[str, Any]]:
-    """``(model folder, {"prompt", "threshold"})`` of a run folder, or of a bare model folder."""
-    run = Path(run)
-    if (run / "model" / "config.json").is_file():
-        info = read_json(run / "run.json") if (run / "run.json").is_file() else {}
-        loss = info.get("loss", {})
-        return run / "model", {"prompt": info.get("prompt"), "threshold": loss.get("threshold")}
-    if (run / "config.json").is_file():
-        return run, {"prompt": None, "threshold": None}
-    raise FileNotFoundError(f"{run}: not a run folder (no model/config.json) nor a model folder")
 
 
 def _device(name: str) -> Any:
@@ -76,13 +64,15 @@ def predict(
     from synthboost.evaluate.predictions import PredictionWriter
     from synthboost.models import load_pretrained
     from synthboost.models.tokenizer import get_tokenizer
+    from synthboost.train.losses import DEFAULT_THRESHOLD
+    from synthboost.train.runfolder import resolve_model
 
-    model_dir, settings = run_settings(run)
+    model_dir, settings = resolve_model(run)
     prompt = prompt or settings["prompt"]
     if not prompt:
         raise ValueError(f"{run}: no prompt level recorded; pass --prompt")
     if threshold is None:
-        threshold = settings["threshold"] if settings["threshold"] is not None else 0.5
+        threshold = settings["threshold"] if settings["threshold"] is not None else DEFAULT_THRESHOLD
     dataset = Path(dataset)
     dev = _device(device)
     model = load_pretrained(model_dir).to(dev).eval()

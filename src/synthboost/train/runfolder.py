@@ -141,3 +141,35 @@ def push_to_hub(run: str | Path, repo_id: str, private: bool = True, token: str 
     api.create_repo(repo_id, private=private, exist_ok=True)
     info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="synthboost run")
     return str(getattr(info, "commit_url", info))
+
+
+def resolve_model(path: str | os.PathLike) -> tuple[str, dict[str, Any]]:
+    """The model of a run folder, a model folder or a hub id, with the run's inference settings.
+
+    Returns:
+        ``(model folder or hub id, {"prompt": level | None, "threshold": float | None})``; the
+        settings come from the run's ``run.json`` (``None`` for a bare model folder or a hub id).
+
+    Raises:
+        FileNotFoundError: a local folder without ``config.json`` (nor ``model/config.json``), or
+            a missing local path (anything but an ``owner/name`` hub id).
+    """
+    from synthboost.models.factory import check_local_pretrained
+
+    p = Path(path)
+    none = {"prompt": None, "threshold": None}
+    if (p / "model" / "config.json").is_file():
+        info = read_json(p / "run.json") if (p / "run.json").is_file() else {}
+        return str(p / "model"), {
+            "prompt": info.get("prompt"),
+            "threshold": info.get("loss", {}).get("threshold"),
+        }
+    if (p / "config.json").is_file():
+        return str(p), none
+    if p.is_dir():
+        raise FileNotFoundError(
+            f"{p}: no config.json here nor in {p / 'model'} (expected a model folder written by "
+            "save_pretrained or a run folder of `synthboost train`)"
+        )
+    check_local_pretrained(path)
+    return str(path), none
