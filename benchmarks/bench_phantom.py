@@ -16,7 +16,7 @@ import numpy as np
 
 from synthboost.data import heart_model as hm
 from synthboost.data.phantom import generate_phantom
-from synthboost.synth.speckle import render_bmode
+from synthboost.data.speckle import render_bmode
 
 
 def bench_phantom(patients: int, workers: int) -> float:

@@ -12,10 +12,10 @@ import pytest
 
 from synthboost.data import heart_model as hm
 from synthboost.data.imageio import read_png
+from synthboost.data.speckle import render_bmode
 from synthboost.synth.plausibility import check_label_map, is_plausible
 from synthboost.synth.render import render_folder
 from synthboost.synth.shapes import write_shape_masks
-from synthboost.synth.speckle import render_bmode
 from synthboost.utils import read_json
 
 SIZE = 64

@@ -92,7 +92,7 @@ def render_frame(
     patient: hm.Patient, view: str, phase: str, rng: np.random.Generator, acq: hm.Acquisition | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(image, labels)`` uint8 arrays of one view and phase of ``patient``."""
-    from synthboost.synth.speckle import render_bmode
+    from synthboost.data.speckle import render_bmode
 
     acq = acq or patient.views[view]
     sector = hm.sector_mask(acq)

@@ -7,7 +7,7 @@ Reads a ``synth shapes`` folder and writes the layout the SDM reader reads::
     <out>/attributes.json             copied from the shapes folder
 
 for ``split`` in ``training`` and ``validation``. Renderers: ``speckle`` (the physics-flavoured
-renderer of :mod:`synthboost.synth.speckle`, fast, CPU) or ``sdm:RUN_DIR`` (a trained semantic
+renderer of :mod:`synthboost.data.speckle`, fast, CPU) or ``sdm:RUN_DIR`` (a trained semantic
 diffusion model, through ``synthboost.synth.sample.sample_images``).
 """
 
@@ -37,7 +37,7 @@ def _speckle(
     labels: list[np.ndarray], sectors: list[np.ndarray], stems: list[str], seed: int, start: int
 ) -> list[np.ndarray]:
     """Speckle renderer; each image's randomness is keyed by (seed, stem), not by its position."""
-    from synthboost.synth.speckle import render_bmode
+    from synthboost.data.speckle import render_bmode
 
     images = []
     for lab, sec, stem in zip(labels, sectors, stems, strict=True):
