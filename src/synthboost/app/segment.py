@@ -131,9 +131,8 @@ class Segmenter:
         """Foreground probabilities ``(rows, cols)`` float32 in [0, 1] at the image's size."""
         import torch
 
-        from synthboost.data.imageio import resize, to_uint8
+        from synthboost.data.imageio import bilinear_resize, resize, to_uint8
         from synthboost.data.torch_dataset import normalize
-        from synthboost.evaluate.postprocess import bilinear_resize
 
         image = np.asarray(image)
         if image.ndim != 2 or min(image.shape) < 2:

@@ -105,10 +105,31 @@ def write_png(path: str | os.PathLike, arr: np.ndarray) -> None:
         Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint8)).save(tmp, format="PNG")
 
 
+def nearest_resize(arr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a 2-D array of any dtype by pixel-centre sampling.
+
+    The one rule for label maps and masks everywhere (ground truth in ``prepare``, predictions in
+    ``evaluate``), so both land on the same pixels.
+    """
+    h, w = arr.shape
+    rows = np.minimum(((np.arange(shape[0]) + 0.5) * h / shape[0]).astype(int), h - 1)
+    cols = np.minimum(((np.arange(shape[1]) + 0.5) * w / shape[1]).astype(int), w - 1)
+    return arr[np.ix_(rows, cols)]
+
+
+def bilinear_resize(arr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a 2-D float map (e.g. probabilities) to ``shape = (rows, cols)``, float32."""
+    if tuple(arr.shape) == tuple(shape):
+        return arr.astype(np.float32)
+    img = Image.fromarray(np.ascontiguousarray(arr, dtype=np.float32), mode="F")
+    return np.asarray(img.resize((shape[1], shape[0]), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
 def resize(arr: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
     """Resize a 2-D uint8 array to ``size = (rows, cols)``: bilinear for images, nearest for labels."""
     if arr.shape == tuple(size):
         return arr.copy()
-    resample = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
+    if nearest:
+        return nearest_resize(arr, size)
     im = Image.fromarray(np.ascontiguousarray(arr, dtype=np.uint8))
-    return np.asarray(im.resize((size[1], size[0]), resample=resample))
+    return np.asarray(im.resize((size[1], size[0]), resample=Image.Resampling.BILINEAR))

@@ -9,23 +9,10 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
+from synthboost.data.imageio import bilinear_resize, nearest_resize
 
-def nearest_resize(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a 2-D array by pixel-centre sampling."""
-    h, w = mask.shape
-    rows = np.minimum(((np.arange(shape[0]) + 0.5) * h / shape[0]).astype(int), h - 1)
-    cols = np.minimum(((np.arange(shape[1]) + 0.5) * w / shape[1]).astype(int), w - 1)
-    return mask[np.ix_(rows, cols)]
-
-
-def bilinear_resize(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of a float map to ``shape`` (rows, cols)."""
-    if tuple(prob.shape) == tuple(shape):
-        return prob.astype(np.float32)
-    img = Image.fromarray(np.ascontiguousarray(prob, dtype=np.float32), mode="F")
-    return np.asarray(img.resize((shape[1], shape[0]), Image.Resampling.BILINEAR), dtype=np.float32)
+__all__ = ["bilinear_resize", "nearest_resize", "to_masks"]
 
 
 def to_masks(
