@@ -17,6 +17,7 @@ import numpy as np
 
 from synthboost.clinical.simpson import ejection_fraction, la_volume, lv_volume
 from synthboost.data.format import LABELS, PHASES, VIEWS, native_label_path
+from synthboost.data.processed import spacing_mm
 from synthboost.utils import get_logger
 
 log = get_logger("clinical")
@@ -47,14 +48,6 @@ def reference_values(frames: Frames) -> dict[str, float]:
     return out
 
 
-def spacing_of(row: dict[str, Any]) -> tuple[float, float]:
-    """Pixel spacing ``(row_mm, col_mm)`` of a meta row."""
-    sr, sc = row.get("spacing_row_mm"), row.get("spacing_col_mm")
-    if sr is None or sc is None or sr <= 0 or sc <= 0:
-        raise ValueError(f"meta.csv: {row['name']} has no positive pixel spacing")
-    return float(sr), float(sc)
-
-
 def compose_labels(masks: dict[int, np.ndarray]) -> np.ndarray:
     """One label map from per-structure binary masks; overlaps go to LV, then LA, then myocardium."""
     shape = next(iter(masks.values())).shape
@@ -74,7 +67,7 @@ def indices_from_labels(frames: Frames, load: LabelSource) -> dict[str, float]:
     """
     out = dict.fromkeys(INDICES, math.nan)
     labels = {key: load(row) for key, row in frames.items()}
-    spacing = {key: spacing_of(row) for key, row in frames.items()}
+    spacing = {key: spacing_mm(row) for key, row in frames.items()}
     for phase, name in (("ED", "edv"), ("ES", "esv")):
         a, b = labels[("2CH", phase)], labels[("4CH", phase)]
         if a is None or b is None:

@@ -113,6 +113,14 @@ def read_meta(root: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def spacing_mm(row: dict[str, Any]) -> tuple[float, float]:
+    """Pixel spacing ``(row_mm, col_mm)`` of a meta row; ``ValueError`` when it is unknown."""
+    sr, sc = row.get("spacing_row_mm"), row.get("spacing_col_mm")
+    if sr is None or sc is None or sr <= 0 or sc <= 0:
+        raise ValueError(f"meta.csv: {row['group']}/{row['name']} has no positive pixel spacing")
+    return float(sr), float(sc)
+
+
 def _check_png(
     path: Path, shape: tuple[int, int], allowed: tuple[int, ...] | None, problems: list[str]
 ) -> None:

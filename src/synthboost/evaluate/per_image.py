@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from synthboost.data.format import LABELS, mask_path, native_label_path
+from synthboost.data.processed import read_meta, spacing_mm
 from synthboost.evaluate.metrics import grid_scores, native_scores
 from synthboost.evaluate.predictions import Predictions, load_mask, read_predictions
 from synthboost.utils import atomic_path, get_logger
@@ -43,21 +44,6 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 
 
-def read_meta(dataset_root: str | Path) -> Any:
-    """``meta.csv`` of a processed dataset indexed by (group, name)."""
-    import pandas as pd
-
-    path = Path(dataset_root) / "meta.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: meta.csv not found (is {dataset_root} a processed dataset?)")
-    meta = pd.read_csv(path, dtype={"group": str, "name": str, "quality": str}, keep_default_na=False)
-    need = {"name", "group", "patient", "view", "phase", "quality", "spacing_row_mm", "spacing_col_mm"}
-    missing = need - set(meta.columns)
-    if missing:
-        raise ValueError(f"{path}: missing columns {sorted(missing)}")
-    return meta.set_index(["group", "name"])
-
-
 def _load_native_gt(dataset_root: Path, group: str, name: str, cache: dict) -> np.ndarray:
     key = (group, name)
     if key not in cache:
@@ -70,9 +56,8 @@ def _load_native_gt(dataset_root: Path, group: str, name: str, cache: dict) -> n
 
 def score_item(item: Any, preds: Predictions, dataset_root: Path, meta: Any, cache: dict) -> dict[str, Any]:
     """One CSV row for one predicted (image, structure)."""
-    try:
-        m = meta.loc[(item.group, item.name)]
-    except KeyError:
+    m = meta.get((item.group, item.name))
+    if m is None:
         raise ValueError(
             f"{dataset_root / 'meta.csv'}: no row for group {item.group!r}, name {item.name!r}"
         ) from None
@@ -86,12 +71,12 @@ def score_item(item: Any, preds: Predictions, dataset_root: Path, meta: Any, cac
         raise ValueError(
             f"{preds.root / item.native}: shape {pred_native.shape}, native label {gt_native.shape}"
         )
-    spacing = (float(m["spacing_row_mm"]), float(m["spacing_col_mm"]))
+    spacing = spacing_mm(m)
     row: dict[str, Any] = {"filename": item.mask.removeprefix("masks/")}
     row.update(grid_scores(pred_grid, gt_grid))
     row.update(native_scores(pred_native, gt_native, spacing))
     row.update(group=item.group, name=item.name, label=item.label, structure=LABELS[item.label])
-    row.update({k: m[k] for k in ("view", "phase", "patient", "quality")})
+    row.update({k: m[k] or "" for k in ("view", "phase", "patient", "quality")})
     return row
 
 
@@ -110,7 +95,7 @@ def evaluate(pred_folder: str | Path, dataset_root: str | Path, out_csv: str | P
 
     preds = read_predictions(pred_folder)
     dataset_root = Path(dataset_root)
-    meta = read_meta(dataset_root)
+    meta = {(r["group"], r["name"]): r for r in read_meta(dataset_root)}
     cache: dict = {}
     items = sorted(preds.items, key=lambda i: (i.group, i.name, i.label))
     rows = [score_item(item, preds, dataset_root, meta, cache) for item in items]
