@@ -80,6 +80,9 @@ def test_run_clinical_writes_outputs_and_measures_bias(dataset, tmp_path):
     fragment = clinical_html(tmp_path / "out")
     assert fragment.startswith("<section>") and fragment.count("data:image/png;base64,") == 6
     assert "0.80–0.83" in fragment and "0.80–0.83" in format_summary(result["summary"])
+    run_clinical(preds, dataset, tmp_path / "out", plots=False)  # the old PNGs stay on disk ...
+    assert len(list((tmp_path / "out").glob("*.png"))) == 6
+    assert "data:image/png" not in clinical_html(tmp_path / "out")  # ... but are not this run's
 
 
 def test_patient_with_a_missing_frame_is_left_out(dataset, tmp_path):

@@ -134,12 +134,14 @@ def write_clinical(table: Any, out_dir: str | Path, plots: bool = True) -> dict[
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out_dir / PATIENTS_CSV, "summary": out_dir / SUMMARY_JSON}
     write_text_atomic(paths["csv"], table.to_csv(index=False, float_format="%.4g"))
-    summary = summarize(table)
-    write_json_atomic(paths["summary"], _json_safe(summary))
+    figures = []
     for a, b in COMPARISONS if plots else ():
         if any(len(_pairs(table, a, b, idx)[0]) for idx in COMPARED_INDICES):
             for kind, path in plot_comparison(table, a, b, out_dir).items():
                 paths[f"{kind}_{a}_vs_{b}"] = path
+                figures.append(path.name)
+    # The summary lists this run's figures, so older PNGs left in the folder are never shown.
+    write_json_atomic(paths["summary"], _json_safe({**summarize(table), "figures": figures}))
     return paths
 
 
@@ -168,7 +170,7 @@ def clinical_html(out_dir: str | Path, title: str = "Clinical indices") -> str:
         *_rows(summary),
         "</table>",
     ]
-    for png in sorted(out_dir.glob("*.png")):
+    for png in (out_dir / name for name in summary.get("figures", [])):
         data = base64.b64encode(png.read_bytes()).decode("ascii")
         alt = html.escape(png.stem.replace("_", " "))
         parts.append(
