@@ -200,7 +200,8 @@ def fig_overlays(metrics: Any, dataset_root: str | Path, pred_folder: str | Path
         img = read_png(image_path(dataset_root, group, name))
         gt = load_mask(mask_path(dataset_root, group, label, name))
         pred = load_mask(Path(pred_folder) / grid_relpath(group, label, name))
-        ax.imshow(img, cmap="gray", extent=(0, gt.shape[1], gt.shape[0], 0))
+        # pixel centres at integer mask coordinates, where contour() draws
+        ax.imshow(img, cmap="gray", extent=(-0.5, gt.shape[1] - 0.5, gt.shape[0] - 0.5, -0.5))
         ax.contour(gt, levels=[0.5], colors="lime", linewidths=1)
         ax.contour(pred, levels=[0.5], colors="red", linewidths=1)
         ax.set_title(f"{title}: {name} {row.get('structure', label)}\nDice {row['dice']:.1f}", fontsize=8)

@@ -7,6 +7,7 @@ strategies for one model at a time). Exported as Markdown, LaTeX and CSV.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,13 @@ def to_csv(cells: Any, decimals: int = 2) -> str:
 
 def to_html(cells: Any, decimals: int = 2) -> str:
     """HTML ``<table>`` with the best cells in ``<b>``."""
-    head = "".join(f"<th>{h}</th>" for h in ["Strategy", "Model", *[p.upper() for p in cells.columns]])
+    head = "".join(
+        f"<th>{escape(h)}</th>" for h in ["Strategy", "Model", *[p.upper() for p in cells.columns]]
+    )
     body = []
     for (strategy, model), row in cells.iterrows():
         tds = "".join(f"<td>{_fmt(c, decimals, ('<b>', '</b>'))}</td>" for c in row)
-        body.append(f"<tr><td>{strategy}</td><td>{model}</td>{tds}</tr>")
+        body.append(f"<tr><td>{escape(str(strategy))}</td><td>{escape(str(model))}</td>{tds}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
