@@ -114,3 +114,9 @@ def test_attributes_json(tmp_path: Path) -> None:
     (root / "attributes.json").write_text(json.dumps({s: {"sex": "male", "age": 33} for s in stems}))
     out = prepare_sdm(root, tmp_path / "p", image_size=32)
     assert {(r["sex"], r["age"]) for r in read_meta(out)} == {("male", 33)}
+
+
+def test_label_map_values_must_fit_a_byte() -> None:
+    assert parse_label_map("0:0,85:1,170:2,255:3") == {0: 0, 85: 1, 170: 2, 255: 3}
+    with pytest.raises(ValueError, match="values 0-255"):
+        parse_label_map("0:0,300:1")

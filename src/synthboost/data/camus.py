@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthboost.data.format import LABELS, PHASES, VIEWS, frame_name
+from synthboost.data.format import LABELS, PHASES, VIEWS, default_group, frame_name
 from synthboost.data.imageio import read_medical, to_uint8
 
 PATIENT_RE = re.compile(r"^patient\d{4}$")
@@ -208,7 +208,7 @@ def _splits_2023(root: Path, split_file: Path | None) -> Iterator[tuple[str, str
             folder = root / "database_nifti" / patient
             if not folder.is_dir():
                 raise FileNotFoundError(f"{folder}: patient listed in the split but its folder is missing")
-            yield patient, ("test" if split == "test" else "train"), split, folder
+            yield patient, default_group(split), split, folder
 
 
 def list_frames(root: str | Path, split_file: str | Path | None = None) -> tuple[str, list[CamusFrame]]:

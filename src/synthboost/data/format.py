@@ -93,6 +93,11 @@ class DatasetInfo:
         return cls(**kw)
 
 
+def default_group(split: str) -> str:
+    """The name-space folder of a split when none is given: ``test`` for test, else ``train``."""
+    return "test" if split == "test" else "train"
+
+
 def image_path(root: str | Path, group: str, name: str) -> Path:
     """Path of a processed image."""
     return Path(root) / "images" / group / f"{name}.png"

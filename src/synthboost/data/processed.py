@@ -20,6 +20,7 @@ from synthboost.data.format import (
     VIEWS,
     DatasetInfo,
     anns_path,
+    default_group,
     image_path,
     mask_path,
     native_label_path,
@@ -175,7 +176,7 @@ def check_dataset(root: str | Path, check_files: bool = True) -> list[str]:
             problems.append(str(err))
             continue
         for i, e in enumerate(entries):
-            group = e.get("group", "test" if split == "test" else "train")
+            group = e.get("group", default_group(split))
             if (group, e.get("img_name")) not in known:
                 problems.append(f"{path}: entry {i} image {group}/{e.get('img_name')} not in meta.csv")
             elif not (root / "masks" / group / e.get("mask_name", "")).is_file():

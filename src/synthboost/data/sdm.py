@@ -39,8 +39,8 @@ def parse_label_map(spec: str) -> dict[int, int]:
     out: dict[int, int] = {}
     for part in spec.split(","):
         src, sep, dst = part.partition(":")
-        if not sep or not src.strip().isdigit() or dst.strip() not in {"0", "1", "2", "3"}:
-            raise ValueError(f"label map {spec!r}: expected 'value:label' pairs with labels 0-3")
+        if not sep or not src.strip().isdigit() or dst.strip() not in {"0", "1", "2", "3"} or int(src) > 255:
+            raise ValueError(f"label map {spec!r}: expected 'value:label' pairs, values 0-255, labels 0-3")
         out[int(src)] = int(dst)
     return out
 

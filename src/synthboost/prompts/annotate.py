@@ -17,6 +17,7 @@ from synthboost.data.format import (
     SPLITS,
     DatasetInfo,
     anns_path,
+    default_group,
     mask_path,
     mask_relpath,
 )
@@ -45,11 +46,6 @@ class FrameMeta:
     age: int | None
     quality: str | None
     domain: str
-
-
-def default_group(split: str) -> str:
-    """Group of an entry without a ``group`` key: ``test`` for the test split, else ``train``."""
-    return "test" if split == "test" else "train"
 
 
 def read_frames(root: str | Path) -> list[FrameMeta]:
