@@ -31,7 +31,7 @@ class DemoConfig:
 
     patients: int = 60
     image_size: int = 128
-    per_mask: int = 2
+    per_mask: int = 1
     levels: tuple[str, ...] = ("p2", "p5")
     models: tuple[str, ...] = ("clipseg", "cris")
     epochs: int = 6
@@ -40,7 +40,7 @@ class DemoConfig:
     @classmethod
     def preset(cls, quick: bool) -> DemoConfig:
         """The default demo (about 10 minutes on 2 cores) or the quick one (about 2 minutes)."""
-        return cls(patients=12, per_mask=1, levels=("p2",), epochs=2) if quick else cls()
+        return cls(patients=12, levels=("p2",), epochs=2) if quick else cls()
 
 
 #: Training strategies of the demo (train-stage names), in dependency order: PT→FT starts from

@@ -49,8 +49,10 @@ def sample_cmd(
     run: Path = typer.Argument(..., help="Trained run folder."),
     perturbed: Path = typer.Argument(..., help="Output of `synth perturb`."),
     out: Path = typer.Argument(..., help="Output folder <split>/{images,labels}/<stem>.png (resumable)."),
-    steps: int = typer.Option(50, "--steps"),
-    sampler: str = typer.Option("ddim", "--sampler", help="ddim | ddpm | dpm"),
+    steps: int | None = typer.Option(None, "--steps", help="Default: the run config's sample.steps."),
+    sampler: str | None = typer.Option(
+        None, "--sampler", help="ddim | ddpm | dpm (default: the run config's)."
+    ),
     seed: int = typer.Option(0, "--seed"),
     batch_size: int = typer.Option(8, "--batch-size"),
     device: str = typer.Option(None, "--device"),

@@ -43,10 +43,15 @@ def _cached_unet(weights: str, mtime: float, config: SDMConfig, device: str) -> 
     return load_weights(model, weights).to(device).eval()
 
 
-def load_pipeline(run_dir: Path, sampler: str = "ddim", guidance: float = 1.0, device=None):
-    """The pipeline (EMA weights + scheduler) and config of a run folder."""
+def load_pipeline(run_dir: Path, sampler: str | None = None, guidance: float | None = None, device=None):
+    """The pipeline (EMA weights + scheduler) and config of a run folder.
+
+    ``sampler`` and ``guidance`` default to the run config's ``sample`` section.
+    """
     run_dir = Path(run_dir)
     cfg = load_config(run_dir / "config.yaml")
+    sampler = sampler or cfg.sample.sampler
+    guidance = cfg.sample.guidance if guidance is None else guidance
     weights = find_weights(run_dir)
     dev = resolve_device(device)
     unet = _cached_unet(str(weights), weights.stat().st_mtime, cfg, str(dev))
@@ -75,12 +80,17 @@ def generate(pipe: SemanticDiffusionPipeline, cfg: SDMConfig, conds: Sequence[np
     return list(images)
 
 
-def sample_images(run_dir: Path, labels: list[np.ndarray], sectors: list[np.ndarray], seed: int = 0, steps=50,
-                  sampler="ddim", guidance=1.0, batch_size=8, device=None) -> list[np.ndarray]:  # fmt: skip
-    """Sample one uint8 image per (CAMUS label map, sector); each returned at its label's size."""
+def sample_images(run_dir: Path, labels: list[np.ndarray], sectors: list[np.ndarray], seed: int = 0,
+                  steps: int | None = None, sampler: str | None = None, guidance: float | None = None,
+                  batch_size=8, device=None) -> list[np.ndarray]:  # fmt: skip
+    """Sample one uint8 image per (CAMUS label map, sector); each returned at its label's size.
+
+    ``steps``, ``sampler`` and ``guidance`` default to the run config's ``sample`` section.
+    """
     if len(labels) != len(sectors):
         raise ValueError(f"sample_images: {len(labels)} label maps but {len(sectors)} sectors")
     pipe, cfg = load_pipeline(run_dir, sampler, guidance, device)
+    steps = steps or cfg.sample.steps
     size = cfg.model.image_size
     conds = [_to_cond(lab, sec, size) for lab, sec in zip(labels, sectors, strict=True)]
     out: list[np.ndarray] = []
@@ -111,9 +121,12 @@ def stem_seed(seed: int, stem: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(stem.encode())) % (2**63)
 
 
-def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps=50, sampler="ddim", seed=0,
-                  batch_size=8, device=None) -> Path:  # fmt: skip
-    """Sample an image for every perturbed conditioning map; resumable (see module docstring)."""
+def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps: int | None = None,
+                  sampler: str | None = None, seed=0, batch_size=8, device=None) -> Path:  # fmt: skip
+    """Sample an image for every perturbed conditioning map; resumable (see module docstring).
+
+    ``steps`` and ``sampler`` default to the run config's ``sample`` section (so does guidance).
+    """
     from rich.progress import Progress
 
     from synthboost.synth.io import read_png, write_png
@@ -124,7 +137,8 @@ def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps=50, sampl
     log.info("%d of %d images to sample (%d already done)", len(todo), len(items), len(items) - len(todo))
     if not todo:
         return out
-    pipe, cfg = load_pipeline(run_dir, sampler, cfg_guidance(run_dir), device)
+    pipe, cfg = load_pipeline(run_dir, sampler, None, device)
+    steps = steps or cfg.sample.steps
     size = cfg.model.image_size
     with Progress(transient=True) as progress:
         task = progress.add_task("sampling", total=len(todo))
@@ -144,8 +158,3 @@ def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps=50, sampl
                 write_png(out / split / "images" / f"{stem}.png", image)
             progress.advance(task, len(batch))
     return out
-
-
-def cfg_guidance(run_dir: Path) -> float:
-    """The run's default guidance scale (``sample.guidance`` in its config)."""
-    return load_config(Path(run_dir) / "config.yaml").sample.guidance
