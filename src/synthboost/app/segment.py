@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from synthboost.utils import get_logger
+from synthboost.utils import get_logger, inference_autocast, torch_device
 
 log = get_logger("app.segment")
 
@@ -106,12 +106,11 @@ class Segmenter:
     """
 
     def __init__(self, model: Any, device: str | None = None, threshold: float = 0.5) -> None:
-        import torch
 
         from synthboost.models import get_tokenizer
 
         self.threshold = threshold  # the run's decision threshold (its loss preset), else 0.5
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch_device(device)
         self.model = model.to(self.device).eval()
         self.preprocessing = model.preprocessing
         self.tokenize = get_tokenizer(model.preprocessing)
@@ -145,9 +144,7 @@ class Segmenter:
             torch.from_numpy(np.array(small))[None, None], self.preprocessing.mean, self.preprocessing.std
         )
         tokens = self.tokenize([prompt])
-        amp = self.device.type == "cuda"
-        dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype, enabled=amp):
+        with torch.inference_mode(), inference_autocast(self.device):
             logits = self.model(pixels.to(self.device), tokens["input_ids"].to(self.device),
                                 tokens["attention_mask"].to(self.device))  # fmt: skip
         prob = torch.sigmoid(logits.float())[0, 0].cpu().numpy()

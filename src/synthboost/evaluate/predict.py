@@ -10,19 +10,10 @@ with the run's threshold (its loss preset) unless one is given.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from synthboost.utils import get_logger
+from synthboost.utils import get_logger, inference_autocast, torch_device
 
 log = get_logger("evaluate.predict")
-
-
-def _device(name: str) -> Any:
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _native_shapes(dataset: Path) -> dict[tuple[str, str], tuple[int, int]]:
@@ -74,7 +65,7 @@ def predict(
     if threshold is None:
         threshold = settings["threshold"] if settings["threshold"] is not None else DEFAULT_THRESHOLD
     dataset = Path(dataset)
-    dev = _device(device)
+    dev = torch_device(device)
     model = load_pretrained(model_dir).to(dev).eval()
     prep = model.preprocessing
     ds = SegmentationDataset(dataset, split, prompt, prep.image_size, get_tokenizer(prep))
@@ -85,7 +76,7 @@ def predict(
     with PredictionWriter(out, info, overwrite=overwrite) as writer, torch.inference_mode():
         for batch in DataLoader(ds, batch_size=batch_size, shuffle=False):
             pixels = normalize(batch["image"].to(dev), prep.mean, prep.std)
-            with torch.autocast(dev.type, enabled=dev.type == "cuda"):
+            with inference_autocast(dev):
                 logits = model(pixels, batch["input_ids"].to(dev), batch["attention_mask"].to(dev))
             probs = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
             for index, prob in zip(batch["index"].tolist(), probs, strict=True):

@@ -20,9 +20,8 @@ import torch
 from synthboost.synth.config import SDMConfig, load_config
 from synthboost.synth.diffusion import SemanticDiffusionPipeline, make_scheduler, one_hot
 from synthboost.synth.perturb import camus_to_cond, cond_to_camus
-from synthboost.synth.sdm_train import resolve_device
 from synthboost.synth.unet import SDMUNet, load_weights
-from synthboost.utils import get_logger
+from synthboost.utils import get_logger, torch_device
 
 log = get_logger("synth.sample")
 _CKPT_RE = re.compile(r"^(ema_[0-9.]+_|model)(\d{6,})\.pt$")
@@ -53,7 +52,7 @@ def load_pipeline(run_dir: Path, sampler: str | None = None, guidance: float | N
     sampler = sampler or cfg.sample.sampler
     guidance = cfg.sample.guidance if guidance is None else guidance
     weights = find_weights(run_dir)
-    dev = resolve_device(device)
+    dev = torch_device(device)
     unet = _cached_unet(str(weights), weights.stat().st_mtime, cfg, str(dev))
     scheduler = make_scheduler(sampler, cfg.diffusion, cfg.model.learn_sigma)
     return SemanticDiffusionPipeline(unet, scheduler, guidance), cfg

@@ -25,17 +25,10 @@ import torch
 from synthboost.synth.config import SDMConfig, dump_config, load_config
 from synthboost.synth.diffusion import GaussianDiffusion, drop_labels, one_hot
 from synthboost.synth.unet import SDMUNet, load_weights
-from synthboost.utils import atomic_path, get_logger, write_json_atomic, write_text_atomic
+from synthboost.utils import atomic_path, get_logger, torch_device, write_json_atomic, write_text_atomic
 
 log = get_logger("synth.train")
 _MODEL_RE = re.compile(r"^model(\d{6,})\.pt$")
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device`` or CUDA when available, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def to_model_input(images: torch.Tensor, in_channels: int) -> torch.Tensor:
@@ -68,7 +61,7 @@ class SDMTrainer:
 
     def __init__(self, config: SDMConfig, device: str | torch.device | None = None):
         self.config = config
-        self.device = resolve_device(device)
+        self.device = torch_device(device)
         self.model = SDMUNet(config.model).to(self.device)
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         self.diffusion = GaussianDiffusion(config.diffusion).to(self.device)
