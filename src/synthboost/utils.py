@@ -84,6 +84,21 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ValueError(f"{path}: invalid JSON ({err})") from err
 
 
+def lazy_exports(package: str, exports: dict[str, str]) -> Any:
+    """A module ``__getattr__`` importing ``name`` from ``package.<exports[name]>`` on first use.
+
+    Keeps ``import package`` light (no torch) while ``from package import name`` still works.
+    """
+    import importlib
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+
+    return __getattr__
+
+
 def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
     """Read a YAML file whose top level is a mapping; errors name the file."""
     import yaml

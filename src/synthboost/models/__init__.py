@@ -9,8 +9,7 @@ Names are imported lazily so that the CLI starts without importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from synthboost.utils import lazy_exports
 
 _EXPORTS = {
     "build_model": "factory",
@@ -28,8 +27,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'synthboost.models' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"synthboost.models.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
