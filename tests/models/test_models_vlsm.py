@@ -125,3 +125,29 @@ def test_normalize_leaves_its_input_alone() -> None:
     x = torch.full((1, 1, 2, 2), 255.0)
     out = normalize(x, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     assert torch.equal(x, torch.full((1, 1, 2, 2), 255.0)) and torch.equal(out, torch.ones(1, 3, 2, 2))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_decode_of_shared_image_features_equals_forward(name):
+    model = tiny_model(name).eval()
+    batch = make_batch(model)
+    with torch.no_grad():
+        expected = model(**batch)
+        features = model.encode_image(batch["pixel_values"])
+        assert features.batch_size == 2 and features.size == batch["pixel_values"].shape[-2:]
+        torch.testing.assert_close(
+            model.decode(features, batch["input_ids"], batch["attention_mask"]), expected, rtol=0, atol=0
+        )
+        # one image, two prompts: one encoding, expanded, decodes as forward on the repeated image
+        one = model.encode_image(batch["pixel_values"][:1]).expand(2)
+        repeated = batch["pixel_values"][:1].expand(2, -1, -1, -1)
+        torch.testing.assert_close(
+            model.decode(one, batch["input_ids"], batch["attention_mask"]),
+            model(repeated, batch["input_ids"], batch["attention_mask"]),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+        with pytest.raises(ValueError, match="1 prompts for 2 images"):
+            model.decode(features, batch["input_ids"][:1], batch["attention_mask"][:1])
+    with pytest.raises(ValueError, match="features of 2 images"):
+        features.expand(3)

@@ -17,6 +17,7 @@ _EXPORTS = {
     "MODEL_NAMES": "factory",
     "VLSM": "base",
     "Preprocessing": "base",
+    "ImageFeatures": "base",
     "count_parameters": "base",
     "get_tokenizer": "tokenizer",
     "CLIPSegVLSM": "clipseg",

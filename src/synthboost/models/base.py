@@ -1,7 +1,10 @@
 """The one interface every vision-language segmentation model (VLSM) implements.
 
 ``forward(pixel_values, input_ids, attention_mask) -> logits (B, 1, H, W)`` at the model's input
-size, and a :class:`Preprocessing` describing what the model expects. :class:`VLSM` adds encoder
+size, split in two so that one image encoding serves several prompts:
+``forward = decode(encode_image(pixel_values), input_ids, attention_mask)``, where
+:meth:`VLSM.encode_image` is the text-free part of the model and returns :class:`ImageFeatures`.
+A :class:`Preprocessing` describes what the model expects. :class:`VLSM` adds encoder
 freezing (no gradients *and* normalisation layers kept in eval mode), parameter counting and the
 ``save_pretrained`` folder layout (``config.json`` + ``model.safetensors``).
 """
@@ -61,6 +64,32 @@ class Preprocessing:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageFeatures:
+    """What :meth:`VLSM.encode_image` returns: text-free feature maps of a batch of images.
+
+    Attributes:
+        maps: the model's image features, each ``(B, ...)`` (CLIPSeg: ViT hidden states of the
+            extracted layers; CRIS: the C3, C4, C5 maps of the CLIP ResNet).
+        size: ``(rows, cols)`` of the encoded ``pixel_values``; :meth:`VLSM.decode` returns logits
+            at this size.
+    """
+
+    maps: tuple[torch.Tensor, ...]
+    size: tuple[int, int]
+
+    @property
+    def batch_size(self) -> int:
+        """Number of encoded images."""
+        return int(self.maps[0].shape[0])
+
+    def expand(self, n: int) -> ImageFeatures:
+        """The features of one image repeated ``n`` times (a view, no copy), to decode ``n`` prompts."""
+        if self.batch_size != 1:
+            raise ValueError(f"expand: features of {self.batch_size} images, expected 1")
+        return dataclasses.replace(self, maps=tuple(m.expand(n, *m.shape[1:]) for m in self.maps))
+
+
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``module`` (only those with ``requires_grad`` if asked)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
@@ -69,8 +98,8 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
 class VLSM(nn.Module):
     """Base class of every vision-language segmentation model.
 
-    Subclasses set ``model_type``, fill ``self.preprocessing``, implement :meth:`forward`,
-    :meth:`encoder_modules`, :meth:`save_pretrained` and :meth:`from_pretrained`.
+    Subclasses set ``model_type``, fill ``self.preprocessing``, implement :meth:`encode_image`,
+    :meth:`decode`, :meth:`encoder_modules`, :meth:`save_pretrained` and :meth:`from_pretrained`.
     """
 
     model_type: ClassVar[str] = ""
@@ -82,9 +111,29 @@ class VLSM(nn.Module):
 
     def forward(
         self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> torch.Tensor:  # pragma: no cover - abstract
-        """Return segmentation logits ``(B, 1, H, W)`` at the model's input size."""
+    ) -> torch.Tensor:
+        """Segmentation logits ``(B, 1, H, W)`` at the input size: ``decode(encode_image(...), ...)``."""
+        return self.decode(self.encode_image(pixel_values), input_ids, attention_mask)
+
+    def encode_image(self, pixel_values: torch.Tensor) -> ImageFeatures:  # pragma: no cover - abstract
+        """The text-free image features of ``pixel_values`` ``(B, 3, H, W)``."""
         raise NotImplementedError
+
+    def decode(
+        self, features: ImageFeatures, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:  # pragma: no cover - abstract
+        """Segmentation logits ``(B, 1, *features.size)`` of one prompt per encoded image.
+
+        To segment one image with ``n`` prompts, decode ``features.expand(n)``.
+        """
+        raise NotImplementedError
+
+    def check_batch(self, features: ImageFeatures, input_ids: torch.Tensor) -> None:
+        """Fail clearly when the number of prompts differs from the number of encoded images."""
+        if input_ids.shape[0] != features.batch_size:
+            raise ValueError(
+                f"{self.model_type}: {input_ids.shape[0]} prompts for {features.batch_size} images"
+            )
 
     def encoder_modules(self) -> dict[str, nn.Module]:  # pragma: no cover - abstract
         """The image and text encoders, by name (``{"image": ..., "text": ...}``)."""

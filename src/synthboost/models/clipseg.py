@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthboost.models.base import IMAGENET_MEAN, IMAGENET_STD, VLSM, Preprocessing, log
+from synthboost.models.base import IMAGENET_MEAN, IMAGENET_STD, VLSM, ImageFeatures, Preprocessing, log
 from synthboost.models.tokenizer import EOT_ID, VOCAB_SIZE
 
 PAPER_CHECKPOINT = "CIDAS/clipseg-rd64-refined"
@@ -147,8 +147,8 @@ class CLIPSegVLSM(VLSM):
         """The CLIP image and text encoders (with their projections)."""
         return {"clip": self.model.clip}
 
-    def image_features(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
-        """Hidden states of the vision encoder after each layer in ``extract_layers``."""
+    def encode_image(self, pixel_values: torch.Tensor) -> ImageFeatures:
+        """Hidden states of the vision encoder after each layer in ``extract_layers`` (text-free)."""
         vision = self.model.clip.vision_model
         hidden = vision.embeddings(pixel_values, interpolate_pos_encoding=True)
         hidden = vision.pre_layrnorm(hidden)
@@ -158,23 +158,22 @@ class CLIPSegVLSM(VLSM):
             hidden = layer(hidden, None)
             if index in wanted:
                 features[index] = hidden
-        return [features[i] for i in self.extract_layers]
+        maps = tuple(features[i] for i in self.extract_layers)
+        return ImageFeatures(maps, (int(pixel_values.shape[-2]), int(pixel_values.shape[-1])))
 
     def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Projected end-of-text feature ``(B, projection_dim)`` (the decoder's condition)."""
         out = self.model.clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
         return out.pooler_output
 
-    def forward(
-        self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    def decode(
+        self, features: ImageFeatures, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> torch.Tensor:
-        """Segmentation logits ``(B, 1, H, W)`` at the input size."""
-        if input_ids.shape[0] != pixel_values.shape[0]:
-            raise ValueError(f"clipseg: {input_ids.shape[0]} prompts for {pixel_values.shape[0]} images")
-        activations = self.image_features(pixel_values)
+        """Segmentation logits ``(B, 1, H, W)`` at the encoded size, conditioned on the prompts."""
+        self.check_batch(features, input_ids)
         condition = self.text_features(input_ids, attention_mask)
-        logits = self.model.decoder(activations, condition).logits
-        logits = logits.reshape(pixel_values.shape[0], 1, *logits.shape[-2:])
-        if logits.shape[-2:] != pixel_values.shape[-2:]:
-            logits = F.interpolate(logits, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
+        logits = self.model.decoder(list(features.maps), condition).logits
+        logits = logits.reshape(features.batch_size, 1, *logits.shape[-2:])
+        if logits.shape[-2:] != features.size:
+            logits = F.interpolate(logits, size=features.size, mode="bilinear", align_corners=False)
         return logits

@@ -22,7 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthboost.models.base import CLIP_MEAN, CLIP_STD, CONFIG_NAME, VLSM, WEIGHTS_NAME, Preprocessing
+from synthboost.models.base import (
+    CLIP_MEAN,
+    CLIP_STD,
+    CONFIG_NAME,
+    VLSM,
+    WEIGHTS_NAME,
+    ImageFeatures,
+    Preprocessing,
+)
 from synthboost.models.cris_clip import CLIPBackbone
 from synthboost.models.cris_layers import FPN, Projector, TransformerDecoder
 from synthboost.utils import atomic_dir, read_json, write_json_atomic
@@ -141,20 +149,23 @@ class CRISModel(VLSM):
             return input_ids == 0
         return attention_mask == 0
 
-    def forward(
-        self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    def encode_image(self, pixel_values: torch.Tensor) -> ImageFeatures:
+        """C3, C4, C5 of the CLIP ResNet: the text-free part (the FPN neck gates C5 by the sentence)."""
+        maps = tuple(self.backbone.encode_image(pixel_values))
+        return ImageFeatures(maps, (int(pixel_values.shape[-2]), int(pixel_values.shape[-1])))
+
+    def decode(
+        self, features: ImageFeatures, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> torch.Tensor:
-        """Segmentation logits ``(B, 1, H, W)`` at the input size."""
-        if input_ids.shape[0] != pixel_values.shape[0]:
-            raise ValueError(f"cris: {input_ids.shape[0]} prompts for {pixel_values.shape[0]} images")
-        feats = self.backbone.encode_image(pixel_values)
+        """Segmentation logits ``(B, 1, H, W)`` at the encoded size: neck, decoder and projector."""
+        self.check_batch(features, input_ids)
         words, state = self.backbone.encode_text(input_ids)
-        fq = self.neck(feats, state)
+        fq = self.neck(features.maps, state)
         fq = self.decoder(fq, words, self.padding_mask(input_ids, attention_mask))
         pred = self.proj(fq, state)
-        if pred.shape[-2:] != pixel_values.shape[-2:]:
+        if pred.shape[-2:] != features.size:
             align = False if self.config.upsample_mode in ("bilinear", "bicubic") else None
-            pred = F.interpolate(pred, size=pixel_values.shape[-2:], mode=self.config.upsample_mode,
+            pred = F.interpolate(pred, size=features.size, mode=self.config.upsample_mode,
                                  align_corners=align)  # fmt: skip
         return pred
 
