@@ -139,14 +139,16 @@ def test_four_views_give_volumes_and_ef(app_url):
 def test_volumes_from_a_perfect_segmenter(tmp_path):
     """With the true label maps as 'predictions' the app's EF is the phantom's true EF."""
     from synthboost.data.camus import read_frame
+    from synthboost.evaluate.segmenter import Segmentation
 
     class Oracle:
         def __init__(self) -> None:
             self.labels: dict[bytes, np.ndarray] = {}
 
-        def __call__(self, image: np.ndarray, prompt: str) -> np.ndarray:
+        def __call__(self, image: np.ndarray, prompt: str, threshold: float) -> Segmentation:
             k = 1 if prompt.startswith("Left ventricular") else 2 if prompt.startswith("Myocardium") else 3
-            return (self.labels[image.tobytes()] == k).astype(np.float32)
+            prob = (self.labels[image.tobytes()] == k).astype(np.float32)
+            return Segmentation(prob, prob > threshold, prompt, threshold)
 
     oracle = Oracle()
     service = AppService(oracle, workdir=tmp_path, phantom_patients=1, seed=1)

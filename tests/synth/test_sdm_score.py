@@ -42,30 +42,3 @@ def test_processed_dataset_and_segmenter_hook(tiny_dataset):  # noqa: F811
 def test_bad_folder(tmp_path):
     with pytest.raises(ValueError, match="neither a processed dataset"):
         intensity_stats(tmp_path)
-
-
-def test_vlsm_segmenter_picks_the_most_probable_structure():
-    from synthboost.synth.score import vlsm_segmenter
-
-    image = np.zeros((4, 4), np.uint8)
-    asked = []
-
-    def predict(img, prompt):
-        asked.append(prompt)
-        p = np.zeros(img.shape, np.float32)
-        if prompt.startswith("Left ventricular"):
-            p[0] = 0.9
-            p[1] = 0.6
-        elif prompt.startswith("Myocardium"):
-            p[1] = 0.7
-        else:  # Left atrium cavity
-            p[2] = 0.4  # below the threshold
-        return p
-
-    labels = vlsm_segmenter(predict)(image)
-    assert asked == [
-        "Left ventricular cavity of the heart.",
-        "Myocardium of the heart.",
-        "Left atrium cavity of the heart.",
-    ]
-    np.testing.assert_array_equal(labels[:, 0], [1, 2, 0, 0])

@@ -34,16 +34,21 @@ def segment_command(
         None, help="Probability threshold (default: the run's, else 0.5)."
     ),
     device: str | None = typer.Option(None, help="cuda, cpu, ... (default: CUDA when available)."),
+    spacing: tuple[float, float] | None = typer.Option(
+        None,
+        metavar="ROW COL",
+        help="Pixel spacing in mm, rows then columns (overrides the file's; PNGs have none).",
+    ),
 ) -> None:
     """Segment one image with a text prompt; write the mask and an overlay PNG."""
-    from synthboost.app.segment import Segmenter, prompt_from_attributes, read_image, segment_file
+    from synthboost.evaluate.segmenter import Segmenter, prompt_from_attributes, read_image, segment_file
 
     if prompt is None:
         if structure is None:
             raise ValueError("give --prompt or --structure (with --view, --phase, ... for a richer prompt)")
         prompt = prompt_from_attributes(structure, view, phase, sex, age, quality, shape)
     read_image(image)  # fail on a bad image before loading the model
-    result = segment_file(image, Segmenter.from_pretrained(model, device), prompt, out, threshold)
+    result = segment_file(image, Segmenter.from_pretrained(model, device), prompt, out, threshold, spacing)
     typer.echo(f"prompt: {result['prompt']!r}")
     typer.echo(f"area: {result['area']:.1f} {result['unit']}")
     typer.echo(f"mask: {result['mask']}\noverlay: {result['overlay']}")

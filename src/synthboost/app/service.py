@@ -125,7 +125,7 @@ class AppService:
 
     def _predict(self, image: np.ndarray, prompt: str, threshold: float) -> np.ndarray:
         with self._lock:  # one inference at a time: the model is shared by the server threads
-            return self.segmenter(image, prompt) > threshold
+            return self.segmenter(image, prompt, threshold).mask
 
     def segment(
         self, image: np.ndarray, spacing: tuple[float, float] | None, prompt: str, threshold: float = 0.5

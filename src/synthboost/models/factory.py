@@ -13,6 +13,8 @@ log = get_logger("models")
 MODEL_NAMES = ("clipseg", "cris")
 #: Suffixes of checkpoint files: such a ``pretrained`` is a local path, never a hub id.
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".tar")
+#: Where a run folder of ``synthboost train`` keeps its ``save_pretrained`` model folder.
+RUN_MODEL_DIR = "model"
 
 
 def check_local_pretrained(pretrained: str | Path) -> None:
@@ -95,6 +97,27 @@ def build_model(
     return model
 
 
+def resolve_model_folder(path: str | Path) -> str:
+    """The model folder of a run folder (``RUN/model``), a model folder or a hub id.
+
+    Raises:
+        FileNotFoundError: a local folder without ``config.json`` (nor ``model/config.json``), or
+            a missing local path (anything but an ``owner/name`` hub id).
+    """
+    p = Path(path)
+    if (p / RUN_MODEL_DIR / CONFIG_NAME).is_file():
+        return str(p / RUN_MODEL_DIR)
+    if (p / CONFIG_NAME).is_file():
+        return str(p)
+    if p.is_dir():
+        raise FileNotFoundError(
+            f"{p}: no {CONFIG_NAME} here nor in {p / RUN_MODEL_DIR} (expected a model folder written by "
+            "save_pretrained or a run folder of `synthboost train`)"
+        )
+    check_local_pretrained(path)
+    return str(path)
+
+
 def read_model_config(folder_or_hub_id: str | Path) -> dict[str, Any]:
     """The ``config.json`` of a local folder or a hub id (from the cache when offline)."""
     path = Path(folder_or_hub_id)
@@ -108,8 +131,15 @@ def read_model_config(folder_or_hub_id: str | Path) -> dict[str, Any]:
 
 
 def load_pretrained(folder_or_hub_id: str | Path, freeze_encoders: bool = False, **overrides: Any) -> VLSM:
-    """Load a saved VLSM, its type read from ``config.json`` (``model_type``)."""
-    check_local_pretrained(folder_or_hub_id)
+    """Load a saved VLSM, its type read from ``config.json`` (``model_type``).
+
+    Args:
+        folder_or_hub_id: a model folder (``save_pretrained``), a run folder of ``synthboost train``
+            (its ``model/``) or a Hugging Face hub id.
+        freeze_encoders: freeze image and text encoders.
+        **overrides: configuration fields.
+    """
+    folder_or_hub_id = resolve_model_folder(folder_or_hub_id)
     model_type = read_model_config(folder_or_hub_id).get("model_type")
     if model_type not in MODEL_NAMES:
         raise ValueError(f"{folder_or_hub_id}/{CONFIG_NAME}: unknown model_type {model_type!r}")

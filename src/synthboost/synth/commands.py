@@ -84,10 +84,9 @@ def score_cmd(
 
     segmenter = None
     if model is not None:
-        from synthboost.app.segment import Segmenter
-        from synthboost.synth.score import vlsm_segmenter
+        from synthboost.evaluate.segmenter import Segmenter
 
-        segmenter = vlsm_segmenter(Segmenter.from_pretrained(model))
+        segmenter = Segmenter.from_pretrained(model).segment_all  # P1 prompts: no metadata needed
     df = score(generated, real, segmenter)
     table = Table(title=f"{generated} vs {real}")
     for col in df.columns:

@@ -8,7 +8,7 @@ folder's ``testing/`` holds real CAMUS frames) and real ones on the real side.
 
 Hook: pass ``segmenter`` (uint8 image → CAMUS label map) to :func:`score` to add mask-consistency
 Dice of the generated images (segmentation of the image vs the mask it was generated from);
-``synthboost synth score --model RUN`` wires a trained VLSM (see :func:`vlsm_segmenter`).
+``synthboost synth score --model RUN`` wires a trained VLSM (``Segmenter.segment_all`` with P1 prompts).
 """
 
 from __future__ import annotations
@@ -86,21 +86,3 @@ def score(generated: Path, real: Path, segmenter: Segmenter | None = None) -> pd
     table = gen.merge(ref, on=keys, how="outer", suffixes=("_gen", "_real"))
     table["mean_diff"] = table["mean_gen"] - table["mean_real"]
     return table
-
-
-def vlsm_segmenter(predict: Callable[[np.ndarray, str], np.ndarray], threshold: float = 0.5) -> Segmenter:
-    """A label-map segmenter from a prompted one (``(image, prompt) -> probabilities``).
-
-    Each structure is asked for with its P1 prompt (structure only, so no per-image metadata is
-    needed); a pixel takes the structure of highest probability above ``threshold``.
-    """
-    from synthboost.prompts.templates import build_prompts
-
-    prompts = [build_prompts(s, "2CH", "ED", None, None, None, None)["p1"][0] for s in LABELS.values()]
-
-    def segment(image: np.ndarray) -> np.ndarray:
-        probs = np.stack([predict(image, p) for p in prompts])
-        labels = np.argmax(probs, axis=0).astype(np.uint8) + 1
-        return np.where(probs.max(axis=0) > threshold, labels, 0).astype(np.uint8)
-
-    return segment

@@ -154,22 +154,11 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, dict[str, Any]]:
         FileNotFoundError: a local folder without ``config.json`` (nor ``model/config.json``), or
             a missing local path (anything but an ``owner/name`` hub id).
     """
-    from synthboost.models.factory import check_local_pretrained
+    from synthboost.models.factory import RUN_MODEL_DIR, resolve_model_folder
 
-    p = Path(path)
-    none = {"prompt": None, "threshold": None}
-    if (p / "model" / "config.json").is_file():
-        info = read_json(p / "run.json") if (p / "run.json").is_file() else {}
-        return str(p / "model"), {
-            "prompt": info.get("prompt"),
-            "threshold": info.get("loss", {}).get("threshold"),
-        }
-    if (p / "config.json").is_file():
-        return str(p), none
-    if p.is_dir():
-        raise FileNotFoundError(
-            f"{p}: no config.json here nor in {p / 'model'} (expected a model folder written by "
-            "save_pretrained or a run folder of `synthboost train`)"
-        )
-    check_local_pretrained(path)
-    return str(path), none
+    folder = resolve_model_folder(path)
+    run_json = Path(path) / "run.json"
+    if Path(folder) != Path(path) / RUN_MODEL_DIR or not run_json.is_file():
+        return folder, {"prompt": None, "threshold": None}
+    info = read_json(run_json)
+    return folder, {"prompt": info.get("prompt"), "threshold": info.get("loss", {}).get("threshold")}

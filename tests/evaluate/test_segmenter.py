@@ -1,31 +1,84 @@
-"""Single-image segmentation: API, files, prompts and clear errors."""
+"""Single-image segmentation: the Segmenter API, inputs, files, prompts and clear errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from synthboost.app.segment import (
+from synthboost.data.imageio import read_png
+from synthboost.evaluate.segmenter import (
     Segmenter,
     area,
+    label_map,
     overlay,
     prompt_from_attributes,
     read_image,
     segment_file,
 )
-from synthboost.data.imageio import read_png
 from synthboost.train.runfolder import resolve_model
 
 
 def test_probabilities_have_the_image_size(segmenter):
     img = np.random.default_rng(0).integers(0, 255, (70, 53), dtype=np.uint8)
-    prob = segmenter(img, "Left ventricular cavity of the heart.")
+    res = segmenter(img, "Left ventricular cavity of the heart.")
+    prob = res.probability
     assert prob.shape == (70, 53) and prob.dtype == np.float32
     assert 0 <= prob.min() and prob.max() <= 1 and prob.std() > 0
+    assert res.threshold == 0.5 and res.mask.dtype == bool
+    np.testing.assert_array_equal(res.mask, prob > 0.5)
+    np.testing.assert_array_equal(segmenter(img, res.prompt, threshold=0.6).mask, prob > 0.6)
     # the prompt reaches the model
-    other = segmenter(img, "Left atrium cavity in four-chamber view of the heart.")
+    other = segmenter(img, "Left atrium cavity in four-chamber view of the heart.").probability
     assert np.abs(prob - other).max() > 1e-4
-    np.testing.assert_allclose(segmenter(img, "Left ventricular cavity of the heart."), prob, atol=1e-6)
+    np.testing.assert_allclose(
+        segmenter(img, "Left ventricular cavity of the heart.").probability, prob, atol=1e-6
+    )
+
+
+def test_path_pil_and_rgb_inputs_equal_the_grayscale_array(segmenter, echo_png):
+    from PIL import Image
+
+    gray = read_image(echo_png)[0]
+    prompt = "Myocardium of the heart."
+    expected = segmenter(gray, prompt).probability
+    rgb = np.repeat(gray[..., None], 3, axis=2)
+    for image in (echo_png, str(echo_png), Image.open(echo_png), Image.fromarray(rgb), rgb, gray / 255.0):
+        np.testing.assert_allclose(segmenter(image, prompt).probability, expected, atol=1e-6)
+    with pytest.raises(ValueError, match=r"shape \(2, 3, 4, 5\)"):
+        segmenter(np.zeros((2, 3, 4, 5)), prompt)
+    with pytest.raises(FileNotFoundError, match="nope.png"):
+        segmenter(echo_png.parent / "nope.png", prompt)
+
+
+def test_segment_all_shares_one_encoding_and_resolves_overlaps(segmenter, echo_png):
+    from unittest import mock
+
+    structures = ("lv", "myo", "la")
+    prompts = [prompt_from_attributes(s, "2CH", "ED", "female", 60) for s in structures]
+    probs = np.stack([segmenter(echo_png, p).probability for p in prompts])
+    with mock.patch.object(segmenter.model, "encode_image", wraps=segmenter.model.encode_image) as enc:
+        labels = segmenter.segment_all(echo_png, view="2CH", phase="ED", sex="female", age=60, threshold=0.4)
+    assert enc.call_count == 1
+    assert labels.shape == (60, 48) and labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, label_map(probs, 0.4))
+    assert len(np.unique(labels)) > 1
+
+
+def test_label_map_picks_the_most_probable_structure():
+    probs = np.zeros((3, 4, 4), np.float32)
+    probs[0, 0], probs[0, 1] = 0.9, 0.6  # LV
+    probs[1, 1] = 0.7  # myocardium wins row 1 over LV
+    probs[2, 2] = 0.4  # LA below the threshold
+    np.testing.assert_array_equal(label_map(probs, 0.5)[:, 0], [1, 2, 0, 0])
+    np.testing.assert_array_equal(label_map(probs, 0.3)[:, 0], [1, 2, 3, 0])
+
+
+def test_load_pretrained_accepts_run_folders(tiny_model, tmp_path):
+    from synthboost.models import load_pretrained
+
+    assert load_pretrained(tiny_model).model_type == "clipseg"
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        load_pretrained(tmp_path)
 
 
 def test_model_folder_resolution(tiny_model, tmp_path):
@@ -113,5 +166,13 @@ def test_cli_segment(tiny_model, echo_png, tmp_path):
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "of a female" in res.output and (tmp_path / "o" / "echo_mask.png").is_file()
+    assert "px" in res.output
+    pixels = np.count_nonzero(read_png(tmp_path / "o" / "echo_mask.png"))
+    assert pixels > 0
+    res = CliRunner().invoke(app, [*args, "--spacing", "0.5", "0.25"])
+    assert res.exit_code == 0, res.output
+    assert f"area: {pixels * 0.125:.1f} mm²" in res.output
+    res = CliRunner().invoke(app, [*args, "--spacing", "0", "0.25"])
+    assert res.exit_code != 0 and "spacing must be two positive" in str(res.exception)
     res = CliRunner().invoke(app, ["segment", str(echo_png), "--model", str(tiny_model)])
     assert res.exit_code != 0 and "--structure" in str(res.exception)

@@ -1,0 +1,319 @@
+"""Segment one image with a trained VLSM and text prompts (the Python API, ``synthboost segment``, the app).
+
+``seg = Segmenter.from_pretrained(path)``; ``seg(image, prompt)`` returns a :class:`Segmentation`
+(foreground probabilities and the thresholded mask at the image's own size) and
+``seg.segment_all(image, view=..., phase=..., ...)`` an LV/MYO/LA label map from one image encoding
+shared by the three prompts. The image (a path, a PIL image, a 2-D or RGB array) is made grayscale,
+resized (bilinear) to the model's input size and normalised exactly as in training
+(:func:`synthboost.data.torch_dataset.normalize`); the logits go through a sigmoid and are resized
+back (bilinear), as the evaluate stage does at native size.
+
+``path`` is a model folder (what ``save_pretrained`` writes: ``config.json`` + ``model.safetensors``),
+a run folder (its ``model/`` sub-folder and its decision threshold) or a Hugging Face hub id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+
+from synthboost.utils import get_logger, inference_autocast, torch_device
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+log = get_logger("evaluate.segmenter")
+
+MAX_PIXELS = 4096 * 4096  # refuse larger images before decoding them
+PNG_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+OVERLAY_COLOR = (255, 64, 32)
+#: What the segmenter accepts as an image: a file path, a PIL image or a 2-D / RGB(A) array.
+ImageInput: TypeAlias = "str | os.PathLike[str] | np.ndarray | PILImage"
+
+
+class ImageTooLarge(ValueError):
+    """An image with more than ``MAX_PIXELS`` pixels (refused before decoding)."""
+
+    def __init__(self, path: Path, pixels: int) -> None:
+        super().__init__(f"{path}: {pixels:,} pixels, more than the {MAX_PIXELS:,} this tool decodes")
+        self.pixels = pixels
+
+
+def read_image(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Read a PNG (or other Pillow format), MetaImage or NIfTI image as uint8 grayscale.
+
+    Returns:
+        ``(image (rows, cols) uint8, spacing (row_mm, col_mm) or None)``; PNGs carry no spacing.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable 2-D image, or it has more than ``MAX_PIXELS`` pixels
+            (checked from the header, before decoding).
+    """
+    from synthboost.data.imageio import MEDICAL_SUFFIXES, image_shape, read_medical, read_png, to_uint8
+
+    path = Path(path)
+    name = path.name.lower()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: image not found")
+    pixels = int(np.prod(image_shape(path)))
+    if pixels > MAX_PIXELS:
+        raise ImageTooLarge(path, pixels)
+    if name.endswith(MEDICAL_SUFFIXES):
+        arr, spacing = read_medical(path)
+        return to_uint8(_rescale(arr)), spacing
+    return read_png(path), None
+
+
+def _rescale(arr: np.ndarray) -> np.ndarray:
+    """Integers in 0..255 and floats in [0, 1] stay; other ranges are stretched to 0..255."""
+    lo, hi = float(arr.min()), float(arr.max())
+    if arr.dtype == np.uint8 or (lo >= 0 and hi <= (1.0 if np.issubdtype(arr.dtype, np.floating) else 255)):
+        return arr
+    return (arr.astype(np.float64) - lo) / max(hi - lo, 1e-12)
+
+
+def prompt_from_attributes(
+    structure: str,
+    view: str | None = None,
+    phase: str | None = None,
+    sex: str | None = None,
+    age: int | None = None,
+    quality: str | None = None,
+    shape: str | None = None,
+    phrasing: int = 0,
+) -> str:
+    """The most specific prompt the given attributes allow (the paper's wording, ``of the heart``).
+
+    With view and phase the P-level is the highest one whose attribute is given (e.g. structure,
+    view, phase and sex -> P4; absent attributes in between are left out of the sentence).
+    """
+    from synthboost.prompts.templates import LEVEL_ORDER, build_prompts, prompts_for
+
+    attrs = {"structure": structure, "view": view, "phase": phase, "sex": sex, "age": age,
+             "quality": quality, "shape": shape}  # fmt: skip
+    order = LEVEL_ORDER["camus"]
+    level = max(k for k in range(1, len(order) + 1) if attrs[order[k - 1]] is not None or k == 1)
+    if view is not None and phase is not None:
+        prompts = build_prompts(structure, view, phase, sex, age, quality, shape, source="camus")
+    else:
+        build_prompts(structure, view or "2CH", phase or "ED", sex, age, quality, shape)  # validates
+        prompts = prompts_for(attrs, "camus")
+    return prompts[f"p{level}"][phrasing]
+
+
+def as_grayscale(image: ImageInput) -> np.ndarray:
+    """A 2-D uint8 grayscale image from a path, a PIL image, or a 2-D, RGB or RGBA array.
+
+    Colour is converted to luminance as Pillow does (ITU-R 601-2); floats in [0, 1] are scaled.
+
+    Raises:
+        FileNotFoundError / ValueError: see :func:`read_image`; ``ValueError`` for another array shape.
+    """
+    from PIL import Image
+
+    from synthboost.data.imageio import to_uint8
+
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image)[0]
+    if isinstance(image, Image.Image):
+        image = image if image.mode in ("L", "I", "I;16", "F") else image.convert("L")
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        arr = np.asarray(Image.fromarray(to_uint8(arr[..., :3])).convert("L"))
+    elif arr.ndim == 3 and 1 in (arr.shape[0], arr.shape[-1]):
+        arr = arr.reshape(arr.shape[1:] if arr.shape[0] == 1 else arr.shape[:-1])
+    if arr.ndim != 2 or min(arr.shape) < 2:
+        raise ValueError(f"Segmenter: expected a 2-D grayscale or an RGB image, got shape {arr.shape}")
+    return to_uint8(_rescale(arr))
+
+
+def label_map(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """CAMUS label map (1 LV, 2 myocardium, 3 LA) from ``(3, rows, cols)`` probabilities in that order.
+
+    A pixel takes the structure of highest probability when that probability is above
+    ``threshold`` (overlapping masks are resolved by probability), else background 0.
+    """
+    labels = np.argmax(probabilities, axis=0).astype(np.uint8) + 1
+    return np.where(probabilities.max(axis=0) > threshold, labels, 0).astype(np.uint8)
+
+
+@dataclasses.dataclass(frozen=True)
+class Segmentation:
+    """One prompt's answer for one image, at the image's size.
+
+    Attributes:
+        probability: foreground probabilities ``(rows, cols)`` float32 in [0, 1].
+        mask: ``probability > threshold`` ``(rows, cols)`` bool.
+        prompt: the prompt.
+        threshold: the decision threshold used.
+    """
+
+    probability: np.ndarray
+    mask: np.ndarray
+    prompt: str
+    threshold: float
+
+
+class Segmenter:
+    """A VLSM ready for single-image inference.
+
+    Args:
+        model: a :class:`synthboost.models.VLSM`.
+        device: ``"cuda"``, ``"cpu"``, ... (default: CUDA when available).
+        threshold: the decision threshold (:meth:`from_pretrained` takes the run's loss preset).
+    """
+
+    def __init__(self, model: Any, device: str | None = None, threshold: float = 0.5) -> None:
+        from synthboost.models import get_tokenizer
+
+        self.threshold = check_threshold(threshold)
+        self.device = torch_device(device)
+        self.model = model.to(self.device).eval()
+        self.preprocessing = model.preprocessing
+        self.tokenize = get_tokenizer(model.preprocessing)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, device: str | None = None) -> Segmenter:
+        """Load a model folder, run folder (``RUN/model``, with the run's threshold) or hub id."""
+        from synthboost.models import load_pretrained
+        from synthboost.train.losses import DEFAULT_THRESHOLD
+        from synthboost.train.runfolder import resolve_model
+
+        folder, settings = resolve_model(path)
+        threshold = settings["threshold"] if settings["threshold"] is not None else DEFAULT_THRESHOLD
+        return cls(load_pretrained(folder), device, threshold)
+
+    def probabilities(self, image: ImageInput, prompts: list[str]) -> np.ndarray:
+        """Foreground probabilities ``(len(prompts), rows, cols)`` float32 from one image encoding."""
+        import torch
+
+        from synthboost.data.imageio import bilinear_resize, resize
+        from synthboost.data.torch_dataset import normalize
+
+        gray = as_grayscale(image)
+        if not prompts or not all(isinstance(p, str) for p in prompts):
+            raise ValueError(f"Segmenter: prompts must be a non-empty list of strings, got {prompts!r}")
+        size = self.preprocessing.image_size
+        small = torch.from_numpy(np.array(resize(gray, (size, size))))[None, None]
+        pixels = normalize(small, self.preprocessing.mean, self.preprocessing.std).to(self.device)
+        tokens = self.tokenize(list(prompts))
+        with torch.inference_mode(), inference_autocast(self.device):
+            features = self.model.encode_image(pixels).expand(len(prompts))
+            logits = self.model.decode(features, tokens["input_ids"].to(self.device),
+                                       tokens["attention_mask"].to(self.device))  # fmt: skip
+        probs = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+        return np.stack([np.clip(bilinear_resize(p, gray.shape), 0.0, 1.0) for p in probs])
+
+    def __call__(self, image: ImageInput, prompt: str, threshold: float | None = None) -> Segmentation:
+        """Segment ``image`` with one prompt (``threshold`` defaults to the segmenter's)."""
+        if not isinstance(prompt, str):
+            raise ValueError(f"Segmenter: prompt must be a string, got {type(prompt).__name__}")
+        threshold = self.threshold if threshold is None else check_threshold(threshold)
+        prob = self.probabilities(image, [prompt])[0]
+        return Segmentation(prob, prob > threshold, prompt, threshold)
+
+    def segment_all(
+        self,
+        image: ImageInput,
+        view: str | None = None,
+        phase: str | None = None,
+        sex: str | None = None,
+        age: int | None = None,
+        quality: str | None = None,
+        threshold: float | None = None,
+    ) -> np.ndarray:
+        """LV/MYO/LA label map ``(rows, cols)`` uint8 (1, 2, 3; 0 background) of one image.
+
+        The three prompts are built by :func:`prompt_from_attributes` from the given attributes
+        and share one image encoding; overlaps go to the most probable structure (:func:`label_map`).
+        """
+        from synthboost.data.format import LABELS
+
+        prompts = [prompt_from_attributes(s, view, phase, sex, age, quality) for s in LABELS.values()]
+        threshold = self.threshold if threshold is None else check_threshold(threshold)
+        return label_map(self.probabilities(image, prompts), threshold)
+
+
+def check_spacing(spacing: tuple[float, float]) -> tuple[float, float]:
+    """``(row_mm, col_mm)`` if both are positive and finite, else a ``ValueError``."""
+    row, col = (float(v) for v in spacing)
+    if not (np.isfinite(row) and np.isfinite(col) and row > 0 and col > 0):
+        raise ValueError(f"spacing must be two positive sizes in mm (ROW COL), got {spacing}")
+    return row, col
+
+
+def check_threshold(threshold: float) -> float:
+    """``threshold`` if it is in [0, 1), else a ``ValueError``."""
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    return float(threshold)
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = OVERLAY_COLOR) -> np.ndarray:
+    """RGB uint8 picture of ``image`` with the mask tinted and its contour drawn in ``color``."""
+    from scipy import ndimage
+
+    from synthboost.data.imageio import to_uint8
+
+    gray = to_uint8(np.asarray(image))
+    mask = np.asarray(mask, bool)
+    rgb = np.repeat(gray[..., None], 3, axis=2).astype(np.float32)
+    tint = np.asarray(color, np.float32)
+    rgb[mask] = 0.75 * rgb[mask] + 0.25 * tint
+    width = max(1, round(max(mask.shape) / 300))
+    edge = mask & ~ndimage.binary_erosion(mask, iterations=width, border_value=0)
+    rgb[edge] = tint
+    return rgb.astype(np.uint8)
+
+
+def area(mask: np.ndarray, spacing: tuple[float, float] | None) -> tuple[float, str]:
+    """Area of a mask: ``(value, "mm²")`` with a spacing, else ``(pixels, "px")``."""
+    n = float(np.count_nonzero(mask))
+    return (n * spacing[0] * spacing[1], "mm²") if spacing else (n, "px")
+
+
+def write_rgb_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Write an RGB uint8 array as PNG (atomically)."""
+    from PIL import Image
+
+    from synthboost.utils import atomic_path
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(rgb, np.uint8), mode="RGB").save(tmp, format="PNG")
+
+
+def segment_file(
+    image_path: str | os.PathLike,
+    segmenter: Segmenter,
+    prompt: str,
+    out: str | os.PathLike,
+    threshold: float | None = None,
+    spacing: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """Segment one image file; write ``<stem>_mask.png`` (0/255) and ``<stem>_overlay.png`` to ``out``.
+
+    ``threshold`` defaults to the segmenter's (its run's loss preset, else 0.5); ``spacing``
+    ``(row_mm, col_mm)`` to the file's (MetaImage, NIfTI; PNGs have none: the area is then in pixels).
+
+    Returns:
+        ``{"mask": Path, "overlay": Path, "area": float, "unit": str, "prompt": str}``.
+    """
+    from synthboost.data.imageio import write_png
+
+    image, file_spacing = read_image(image_path)
+    spacing = check_spacing(spacing) if spacing is not None else file_spacing
+    mask = segmenter(image, prompt, threshold).mask
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = Path(image_path).name.split(".")[0]
+    paths = {"mask": out / f"{stem}_mask.png", "overlay": out / f"{stem}_overlay.png"}
+    write_png(paths["mask"], np.where(mask, 255, 0).astype(np.uint8))
+    write_rgb_png(paths["overlay"], overlay(image, mask))
+    value, unit = area(mask, spacing)
+    log.info("%s: %r -> %.1f %s", image_path, prompt, value, unit)
+    return {**paths, "area": value, "unit": unit, "prompt": prompt}
