@@ -88,15 +88,39 @@ def lazy_exports(package: str, exports: dict[str, str]) -> Any:
     """A module ``__getattr__`` importing ``name`` from ``package.<exports[name]>`` on first use.
 
     Keeps ``import package`` light (no torch) while ``from package import name`` still works.
+    ``exports[name] == "."`` names the sub-package ``package.name`` itself.
     """
     import importlib
 
     def __getattr__(name: str) -> Any:
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if exports[name] == ".":
+            return importlib.import_module(f"{package}.{name}")
         return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
 
     return __getattr__
+
+
+def callable_package(package: str, module: str, function: str) -> None:
+    """Make the package ``package`` callable as ``package.module.function`` (imported on first call).
+
+    Python binds an imported sub-package on its parent, so ``from synthboost import train`` returns
+    the ``synthboost.train`` package whenever anything imported it; making the package callable
+    gives the same object, the stage function, either way.
+    """
+    import importlib
+    import sys
+    import types
+
+    def target() -> Any:
+        return getattr(importlib.import_module(f"{package}.{module}"), function)
+
+    class CallablePackage(types.ModuleType):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            return target()(*args, **kwargs)
+
+    sys.modules[package].__class__ = CallablePackage
 
 
 def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:

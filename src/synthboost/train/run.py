@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from synthboost.train import runfolder
-from synthboost.train.config import TrainConfig, replace, to_dict, to_yaml
+from synthboost.train.config import TrainConfig, load_config, replace, to_dict, to_yaml
 from synthboost.utils import get_logger, read_yaml_mapping, write_json_atomic, write_text_atomic
 
 log = get_logger("train.run")
@@ -183,7 +183,7 @@ def _zero_shot(cfg: TrainConfig, out: Path, module: Any, dm: Any, loss: Any) -> 
 
 
 def train(
-    config: TrainConfig,
+    config: TrainConfig | str | Path,
     out: str | Path,
     resume: bool = False,
     force: bool = False,
@@ -192,7 +192,7 @@ def train(
     """Run one configuration into ``out`` and return ``out``.
 
     Args:
-        config: the resolved configuration.
+        config: the resolved configuration, or the path of an experiment YAML.
         out: run folder.
         resume: continue an interrupted run from ``checkpoints/last.ckpt`` (fresh start if none).
         force: retrain a finished run (the folder is cleared first).
@@ -205,6 +205,8 @@ def train(
     from synthboost.train.strategies import build
 
     out = Path(out)
+    if not isinstance(config, TrainConfig):
+        config = load_config(config)
     if _prepare_folder(config, out, resume, force):
         return out
     lc = config.loss
