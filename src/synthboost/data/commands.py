@@ -54,16 +54,38 @@ def prepare_sdm_cmd(
 
 
 def phantom_cmd(
-    out: Path = typer.Argument(..., help="Folder to write (CAMUS 2019 layout)."),
+    out: Path = typer.Argument(
+        ..., help="Folder to write (CAMUS 2019 layout; 2023 layout with --sequences)."
+    ),
     patients: int = typer.Option(60, "--patients", help="Number of patients."),
     seed: int = typer.Option(0, help="Random seed."),
     workers: int = typer.Option(1, help="Worker processes."),
+    image_scale: float = typer.Option(1.0, help="Factor on the native image size (e.g. 0.25 for tiny data)."),
+    sequences: bool = typer.Option(
+        False, "--sequences", help="CAMUS 2023 layout with labelled ED->ES half-sequences and exact volumes."
+    ),
+    dicom: bool = typer.Option(
+        False, "--dicom", help="Also write each cine as a multi-frame DICOM (dicom/)."
+    ),
+    frames: int | None = typer.Option(None, help="Frames per half-sequence (default: 12-25 per view)."),
+    frame_rate: float = typer.Option(50.0, help="Frames per second of the half-sequences."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
 ) -> None:
     """Generate the procedural echo phantom as a CAMUS-format dataset."""
     from synthboost.data.phantom import generate_phantom
 
-    path = generate_phantom(out, n_patients=patients, seed=seed, overwrite=force, workers=workers)
+    path = generate_phantom(
+        out,
+        n_patients=patients,
+        seed=seed,
+        overwrite=force,
+        workers=workers,
+        image_scale=image_scale,
+        sequences=sequences,
+        n_frames=frames,
+        frame_rate=frame_rate,
+        dicom=dicom,
+    )
     typer.echo(f"phantom with {patients} patients written to {path}")
 
 

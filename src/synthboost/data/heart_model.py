@@ -60,11 +60,21 @@ class Anatomy:
     ed: Chamber
     es: Chamber
 
-    def chamber(self, phase: str) -> Chamber:
-        """The chamber at ``phase`` (``ED`` or ``ES``)."""
-        if phase not in ("ED", "ES"):
-            raise ValueError(f"heart model: unknown phase {phase!r} (expected ED or ES)")
-        return self.ed if phase == "ED" else self.es
+    def chamber(self, phase: str | float) -> Chamber:
+        """The chamber at ``phase``: ``ED``, ``ES``, or a position in [0, 1] between them.
+
+        A position ``s`` interpolates every dimension linearly (``0`` is ED, ``1`` is ES), so the
+        frames of a cine are exact truncated ellipsoids with exact volumes (:func:`lv_volume_ml`).
+        """
+        if isinstance(phase, str):
+            if phase not in ("ED", "ES"):
+                raise ValueError(f"heart model: unknown phase {phase!r} (expected ED or ES)")
+            return self.ed if phase == "ED" else self.es
+        s = float(phase)
+        if not 0.0 <= s <= 1.0:
+            raise ValueError(f"heart model: phase position {s} outside [0, 1] (0 = ED, 1 = ES)")
+        ed, es = dataclasses.astuple(self.ed), dataclasses.astuple(self.es)
+        return Chamber(*((1.0 - s) * a + s * b for a, b in zip(ed, es, strict=True)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,13 +197,14 @@ def sample_patient(rng: np.random.Generator) -> Patient:
     return Patient(sex, age, anatomy, views)
 
 
-def lv_length_mm(anatomy: Anatomy, phase: str) -> float:
+def lv_length_mm(anatomy: Anatomy, phase: str | float) -> float:
     """Apex-to-mitral-plane length ``L`` (mm)."""
     return anatomy.chamber(phase).half_axis * (1 + anatomy.truncation)
 
 
-def lv_volume_ml(anatomy: Anatomy, phase: str) -> float:
-    """True LV cavity volume (mL) of the truncated ellipsoid at ``phase``."""
+def lv_volume_ml(anatomy: Anatomy, phase: str | float) -> float:
+    """True LV cavity volume (mL) of the truncated ellipsoid at ``phase`` (a name or a position, see
+    :meth:`Anatomy.chamber`)."""
     c, f = anatomy.chamber(phase), anatomy.truncation
     return math.pi * c.radius_2ch * c.radius_4ch * c.half_axis * (f - f**3 / 3 + 2 / 3) / 1000.0
 
@@ -224,7 +235,7 @@ def _ellipse(z: np.ndarray, r: np.ndarray, cz: float, cr: float, hz: float, hr: 
     return ((z - cz) / hz) ** 2 + ((r - cr) / hr) ** 2 <= 1.0
 
 
-def _la_shape(anatomy: Anatomy, phase: str, view: str) -> tuple[float, float, float]:
+def _la_shape(anatomy: Anatomy, phase: str | float, view: str) -> tuple[float, float, float]:
     """LA (centre z, half-length, half-width), wide enough to span the mitral annulus."""
     c, f = anatomy.chamber(phase), anatomy.truncation
     annulus = c.radius(view) * math.sqrt(1 - f * f)
@@ -246,7 +257,7 @@ def _local(acq: Acquisition) -> tuple[np.ndarray, np.ndarray]:
 def rasterize_view(
     patient: Patient,
     view: str,
-    phase: str,
+    phase: str | float,
     acq: Acquisition | None = None,
     sector: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -255,7 +266,7 @@ def rasterize_view(
     Args:
         patient: the sampled patient.
         view: ``2CH`` or ``4CH``.
-        phase: ``ED`` or ``ES``.
+        phase: ``ED``, ``ES`` or a position in [0, 1] between them (:meth:`Anatomy.chamber`).
         acq: acquisition to use (default ``patient.views[view]``), e.g. a resized one.
         sector: its :func:`sector_mask`, if already computed.
 
@@ -289,13 +300,20 @@ def rasterize_view(
     return labels, extra
 
 
-def rasterize_labels(patient: Patient, view: str, phase: str, acq: Acquisition | None = None) -> np.ndarray:
+def rasterize_labels(
+    patient: Patient, view: str, phase: str | float, acq: Acquisition | None = None
+) -> np.ndarray:
     """Only the label map of :func:`rasterize_view`."""
     return rasterize_view(patient, view, phase, acq)[0]
 
 
 def _extra_content(
-    z: np.ndarray, r: np.ndarray, anatomy: Anatomy, phase: str, view: str, la: tuple[float, float, float]
+    z: np.ndarray,
+    r: np.ndarray,
+    anatomy: Anatomy,
+    phase: str | float,
+    view: str,
+    la: tuple[float, float, float],
 ) -> np.ndarray:
     """Pericardium, atrial wall and (4CH) the right heart, as ``TISSUE_*`` codes."""
     c = anatomy.chamber(phase)

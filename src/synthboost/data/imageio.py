@@ -14,16 +14,16 @@ from synthboost.utils import atomic_path
 MEDICAL_SUFFIXES = (".mhd", ".mha", ".nii", ".nii.gz", ".nrrd")
 
 
-def read_medical(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float]]:
-    """Read a 2-D MetaImage (.mhd) or NIfTI (.nii/.nii.gz) file.
+def read_medical_array(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Read a MetaImage / NIfTI / NRRD file of any dimension with SimpleITK.
 
     Returns:
-        ``(array (rows, cols), (spacing_row_mm, spacing_col_mm))``. SimpleITK reports spacing in
-        (x, y) order; it is swapped here to match the array's (row, col) axes.
+        ``(array, spacing)`` with the spacing in the array's axis order (SimpleITK's (x, y[, z]) reversed),
+        e.g. ``(frames, rows, cols)`` for a 2-D + time sequence.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the header cannot be read or does not match its data, or the image is not 2-D.
+        ValueError: the header cannot be read or does not match its data.
     """
     import SimpleITK as sitk
 
@@ -36,14 +36,27 @@ def read_medical(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, floa
         msg = str(err).strip().splitlines()
         detail = next((m for m in msg if "ERROR" in m or "rror" in m), msg[-1] if msg else "")
         raise ValueError(f"{path}: cannot read image (header or data broken: {detail.strip()})") from err
-    arr = sitk.GetArrayFromImage(img)
-    spacing = tuple(float(s) for s in img.GetSpacing())
+    return sitk.GetArrayFromImage(img), tuple(reversed([float(s) for s in img.GetSpacing()]))
+
+
+def read_medical(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float]]:
+    """Read a 2-D MetaImage (.mhd) or NIfTI (.nii/.nii.gz) file.
+
+    Returns:
+        ``(array (rows, cols), (spacing_row_mm, spacing_col_mm))``. SimpleITK reports spacing in
+        (x, y) order; it is swapped here to match the array's (row, col) axes.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the header cannot be read or does not match its data, or the image is not 2-D.
+    """
+    arr, spacing = read_medical_array(path)
     if arr.ndim == 3 and 1 in arr.shape:  # a 2-D image stored with a singleton slice axis
+        spacing = tuple(s for s, n in zip(spacing, arr.shape, strict=True) if n != 1) or spacing[-2:]
         arr = arr.reshape([s for s in arr.shape if s != 1] or [1, 1])
-        spacing = spacing[:2]
     if arr.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D image, got shape {arr.shape}")
-    return arr, (spacing[1], spacing[0])
+    return arr, (spacing[-2], spacing[-1])
 
 
 def image_shape(path: str | os.PathLike) -> tuple[int, ...]:

@@ -16,6 +16,19 @@ The images are 2-D MetaImages with ``ElementSpacing = col_mm row_mm``. ``Info_<v
 carries ``ED``, ``ES``, ``NbFrame``, ``Sex``, ``Age``, ``ImageQuality`` (per view) and the LV
 volumes ``LVedv``/``LVesv`` (mL) and ``LVef`` (%) — the true volumes of the 3-D model of
 :mod:`synthboost.data.heart_model`, identical in both views. No ``_sequence`` files are written.
+
+With ``sequences=True`` (``synthboost phantom --sequences``) the folder takes the CAMUS 2023 NIfTI
+layout instead, the ED/ES stills being the first and last frames of a labelled ED→ES cine::
+
+    <out>/database_nifti/patientNNNN/patientNNNN_{2CH,4CH}_{ED,ES}[_gt].nii.gz
+    <out>/database_nifti/patientNNNN/patientNNNN_<view>_half_sequence[_gt].nii.gz   (T, H, W)
+    <out>/database_nifti/patientNNNN/patientNNNN_<view>_half_sequence_truth.json    exact per-frame LV volumes
+    <out>/database_nifti/patientNNNN/Info_{2CH,4CH}.cfg                             + FrameRate
+    <out>/database_split/subgroup_{training,validation,testing}.txt
+    <out>/dicom/patientNNNN_<view>.dcm             with ``dicom=True``: the cine as a scanner-like DICOM
+
+Patients are numbered 0001..n without restart (training patients first, then testing), each
+drawn from the same ``SeedSequence`` as its 2019-layout twin; see :mod:`synthboost.data.phantom_cine`.
 """
 
 from __future__ import annotations
@@ -45,6 +58,16 @@ class _Job:
     split: str
     number: int
     image_scale: float
+    cine: CineOptions | None = None  # set: write the CAMUS 2023 layout with half-sequences
+
+
+@dataclasses.dataclass(frozen=True)
+class CineOptions:
+    """How the half-sequences of ``sequences=True`` are written."""
+
+    n_frames: int | None  # frames ED→ES (None: the acquisition's own 12-25)
+    frame_rate: float
+    dicom_dir: Path | None  # also write each cine as a DICOM file here
 
 
 def split_counts(n_patients: int) -> tuple[int, int]:
@@ -61,9 +84,11 @@ def patient_rngs(seed: int, split: str, number: int) -> tuple[np.random.Generato
     return np.random.default_rng(anatomy_ss), np.random.default_rng(render_ss)
 
 
-def cfg_text(patient: hm.Patient, view: str) -> str:
-    """``Info_<view>.cfg`` content, one ``Key: value`` per line as in CAMUS."""
-    acq = patient.views[view]
+def cfg_text(
+    patient: hm.Patient, view: str, acq: hm.Acquisition | None = None, frame_rate: float | None = None
+) -> str:
+    """``Info_<view>.cfg`` content, one ``Key: value`` per line as in CAMUS (``FrameRate`` when given)."""
+    acq = acq or patient.views[view]
     edv, esv = hm.lv_volume_ml(patient.anatomy, "ED"), hm.lv_volume_ml(patient.anatomy, "ES")
     lines = [
         "ED: 1",
@@ -76,22 +101,29 @@ def cfg_text(patient: hm.Patient, view: str) -> str:
         f"LVesv: {esv:.2f}",
         f"LVef: {100.0 * (edv - esv) / edv:.2f}",
     ]
+    if frame_rate is not None:
+        lines.append(f"FrameRate: {frame_rate:g}")
     return "\n".join(lines) + "\n"
 
 
-def _write_mhd(path: Path, arr: np.ndarray, spacing: tuple[float, float]) -> None:
-    """Write a 2-D uint8 MetaImage (``.mhd`` header + ``.raw`` data); ``spacing`` is (row, col) mm."""
+def write_image(path: Path, arr: np.ndarray, spacing: tuple[float, float]) -> None:
+    """Write a uint8 image ``(H, W)`` or sequence ``(T, H, W)`` with SimpleITK (format from the suffix:
+    ``.mhd`` + ``.raw`` or ``.nii.gz``); ``spacing`` is (row, col) mm, the frame axis gets 1."""
     import SimpleITK as sitk
 
     img = sitk.GetImageFromArray(np.ascontiguousarray(arr, dtype=np.uint8))
-    img.SetSpacing((float(spacing[1]), float(spacing[0])))
-    sitk.WriteImage(img, str(path), False)
+    img.SetSpacing((float(spacing[1]), float(spacing[0]), *([1.0] if arr.ndim == 3 else [])))
+    sitk.WriteImage(img, str(path), path.suffix == ".gz")
 
 
 def render_frame(
-    patient: hm.Patient, view: str, phase: str, rng: np.random.Generator, acq: hm.Acquisition | None = None
+    patient: hm.Patient,
+    view: str,
+    phase: str | float,
+    rng: np.random.Generator,
+    acq: hm.Acquisition | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(image, labels)`` uint8 arrays of one view and phase of ``patient``."""
+    """``(image, labels)`` uint8 arrays of one view and phase (name or ED→ES position) of ``patient``."""
     from synthboost.data.speckle import render_bmode
 
     acq = acq or patient.views[view]
@@ -101,32 +133,65 @@ def render_frame(
     return image, labels
 
 
-def _write_patient(job: _Job) -> str:
-    """Write one patient folder; returns the patient name."""
+def job_patient(job: _Job) -> tuple[hm.Patient, dict[str, hm.Acquisition], np.random.Generator]:
+    """The patient of a job, its acquisitions on the job's image grid, and its rendering generator."""
     anatomy_rng, render_rng = patient_rngs(job.seed, job.split, job.number)
     patient = hm.sample_patient(anatomy_rng)
-    job.folder.mkdir(parents=True)
+    acqs = {}
     for view in hm.VIEWS:
         acq = patient.views[view]
         if job.image_scale != 1.0:
             acq = acq.resized(round(acq.rows * job.image_scale), round(acq.cols * job.image_scale))
+        if job.cine is not None and job.cine.n_frames is not None:
+            acq = dataclasses.replace(acq, n_frames=job.cine.n_frames)
+        acqs[view] = acq
+    return patient, acqs, render_rng
+
+
+def _write_patient(job: _Job) -> str:
+    """Write one patient folder; returns the patient name."""
+    if job.cine is not None:
+        from synthboost.data.phantom_cine import write_cine_patient
+
+        return write_cine_patient(job)
+    patient, acqs, render_rng = job_patient(job)
+    job.folder.mkdir(parents=True)
+    for view, acq in acqs.items():
         for phase in hm.PHASES:
             image, labels = render_frame(patient, view, phase, render_rng, acq)
             stem = job.folder / f"{job.patient}_{view}_{phase}"
-            _write_mhd(stem.with_name(stem.name + ".mhd"), image, acq.spacing)
-            _write_mhd(stem.with_name(stem.name + "_gt.mhd"), labels, acq.spacing)
+            write_image(stem.with_name(stem.name + ".mhd"), image, acq.spacing)
+            write_image(stem.with_name(stem.name + "_gt.mhd"), labels, acq.spacing)
         (job.folder / f"Info_{view}.cfg").write_text(cfg_text(patient, view), encoding="utf-8")
     return job.patient
 
 
-def _jobs(root: Path, n_patients: int, seed: int, image_scale: float) -> list[_Job]:
+def _jobs(root: Path, n_patients: int, seed: int, image_scale: float, cine: CineOptions | None) -> list[_Job]:
+    """One job per patient: 2019 layout (numbering restarts in testing/) or, with ``cine``, 2023 layout."""
     n_train, n_test = split_counts(n_patients)
     jobs = []
     for split, count in (("training", n_train), ("testing", n_test)):
         for number in range(1, count + 1):
-            name = f"patient{number:04d}"
-            jobs.append(_Job(root / split / name, name, seed, split, number, image_scale))
+            if cine is None:
+                name, folder = f"patient{number:04d}", root / split / f"patient{number:04d}"
+            else:
+                name = f"patient{number + (n_train if split == 'testing' else 0):04d}"
+                folder = root / "database_nifti" / name
+            jobs.append(_Job(folder, name, seed, split, number, image_scale, cine))
     return jobs
+
+
+def _write_split_files(root: Path, jobs: list[_Job]) -> None:
+    """``database_split/subgroup_*.txt`` of the 2023 layout (validation: the first training patients)."""
+    from synthboost.data.camus import reference_val_count
+
+    train = [j.patient for j in jobs if j.split == "training"]
+    n_val = reference_val_count(len(train))
+    groups = {"training": train[n_val:], "validation": train[:n_val]}
+    groups["testing"] = [j.patient for j in jobs if j.split == "testing"]
+    (root / "database_split").mkdir()
+    for name, patients in groups.items():
+        (root / "database_split" / f"subgroup_{name}.txt").write_text("".join(p + "\n" for p in patients))
 
 
 def generate_phantom(
@@ -137,8 +202,12 @@ def generate_phantom(
     overwrite: bool = False,
     workers: int = 1,
     image_scale: float = 1.0,
+    sequences: bool = False,
+    n_frames: int | None = None,
+    frame_rate: float = 50.0,
+    dicom: bool = False,
 ) -> Path:
-    """Write a synthetic CAMUS-2019-layout dataset of apical 2CH/4CH echo frames.
+    """Write a synthetic CAMUS-layout dataset of apical 2CH/4CH echo frames (and cines).
 
     Args:
         out: destination folder (written atomically: a temporary folder renamed at the end).
@@ -148,6 +217,10 @@ def generate_phantom(
         workers: processes used to write patients in parallel.
         image_scale: factor on the native image size (e.g. 0.25 for tiny test data); the
             physical geometry, spacing-corrected, and the cfg volumes do not change.
+        sequences: write the CAMUS 2023 layout with labelled ED→ES half-sequences (module docstring).
+        n_frames: frames per half-sequence (default: each acquisition's own, 12-25).
+        frame_rate: frames per second of the cines (``FrameRate`` in the cfg).
+        dicom: also write each cine as a multi-frame DICOM under ``<out>/dicom/`` (implies ``sequences``).
 
     Returns:
         ``out``.
@@ -159,8 +232,18 @@ def generate_phantom(
         raise ValueError(f"{out}: workers must be >= 1, got {workers}")
     if not 0.05 <= image_scale <= 4.0:
         raise ValueError(f"{out}: image_scale must be in [0.05, 4], got {image_scale}")
+    if n_frames is not None and not 2 <= n_frames <= 500:
+        raise ValueError(f"{out}: n_frames must be in [2, 500], got {n_frames}")
+    if not 1.0 <= frame_rate <= 1000.0:
+        raise ValueError(f"{out}: frame_rate must be in [1, 1000] frames/s, got {frame_rate}")
+    sequences = sequences or dicom
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        jobs = _jobs(tmp, n_patients, seed, image_scale)
+        cine = CineOptions(n_frames, frame_rate, tmp / "dicom" if dicom else None) if sequences else None
+        jobs = _jobs(tmp, n_patients, seed, image_scale, cine)
+        if cine is not None:
+            _write_split_files(tmp, jobs)
+            if cine.dicom_dir is not None:
+                cine.dicom_dir.mkdir()
         desc = f"Phantom ({n_patients} patients)"
         if workers == 1:
             for job in track(jobs, description=desc, transient=True):
@@ -174,7 +257,9 @@ def generate_phantom(
         write_json_atomic(
             tmp / PHANTOM_MARKER,
             {"generator": "synthboost.data.phantom", "n_patients": n_patients, "seed": seed,
-             "image_scale": image_scale, "volumes": "LVedv/LVesv/LVef in Info_*.cfg are exact 3-D model volumes"},
+             "image_scale": image_scale, "layout": "2023" if sequences else "2019", "sequences": sequences,
+             "n_frames": n_frames, "frame_rate": frame_rate if sequences else None, "dicom": dicom,
+             "volumes": "LVedv/LVesv/LVef in Info_*.cfg are exact 3-D model volumes"},
         )  # fmt: skip
     n_train, n_test = split_counts(n_patients)
     log.info(
