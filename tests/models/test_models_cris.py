@@ -128,7 +128,11 @@ def test_clip_torchscript_file_reads(tmp_path, model):
             return self.token_embedding(x)
 
     torch.jit.script(Tiny()).save(str(tmp_path / "clip.pt"))
-    assert list(read_state_dict(tmp_path / "clip.pt")) == ["token_embedding.weight"]
+    with pytest.raises(
+        ValueError, match="clip.pt: refused to load: it is a TorchScript archive.*--trust-pickle"
+    ):
+        read_state_dict(tmp_path / "clip.pt")
+    assert list(read_state_dict(tmp_path / "clip.pt", trust_pickle=True)) == ["token_embedding.weight"]
 
 
 def test_padding_mask_modes(model, batch):

@@ -64,7 +64,8 @@ def test_render_layout_sizes_and_determinism(shapes: Path, tmp_path: Path) -> No
 def test_sdm_renderer_hook(shapes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
-    def sample_images(run_dir, labels, sectors, seed):
+    def sample_images(run_dir, labels, sectors, seed, trust_pickle):
+        assert trust_pickle is False  # SDM weights load with weights_only unless --trust-pickle
         calls.append((run_dir, len(labels), seed))
         return [lab.astype(np.float32) * 50.0 for lab in labels]
 

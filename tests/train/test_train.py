@@ -10,6 +10,7 @@ import pytest
 import torch
 from train_fixtures import tiny_overrides
 
+from synthboost.checkpoints import load_checkpoint
 from synthboost.train import runfolder
 from synthboost.train.config import load_config
 from synthboost.train.run import train
@@ -74,7 +75,7 @@ def test_saved_model_is_the_best_checkpoint(real_run: Path) -> None:
     from synthboost.models import load_pretrained
 
     model = load_pretrained(real_run / "model")
-    best = torch.load(real_run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    best = load_checkpoint(real_run / "checkpoints" / "best.ckpt")  # our checkpoints are weights-only
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, best["state_dict"][f"model.{key}"])
 
@@ -132,7 +133,7 @@ def test_frozen_encoders_keep_weights_and_norm_buffers(real_root, tmp_path) -> N
                                           "data.prompt": "p1"})  # fmt: skip
     probe = Probe()
     out = train(cfg, tmp_path / "frozen", callbacks=[probe])
-    best = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    best = load_checkpoint(out / "checkpoints" / "last.ckpt")["state_dict"]
     enc = {k: v for k, v in probe.state.items() if k.startswith("backbone.")}
     assert any("running_mean" in k for k in enc)
     for key, value in enc.items():

@@ -20,7 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthboost.models.base import IMAGENET_MEAN, IMAGENET_STD, VLSM, ImageFeatures, Preprocessing, log
+from synthboost.models.base import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    VLSM,
+    WEIGHTS_NAME,
+    ImageFeatures,
+    Preprocessing,
+    log,
+)
 from synthboost.models.tokenizer import EOT_ID, VOCAB_SIZE
 
 PAPER_CHECKPOINT = "CIDAS/clipseg-rd64-refined"
@@ -96,6 +104,29 @@ def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[st
     )
 
 
+def check_weights_file(folder: Path) -> None:
+    """A local CLIPSeg folder must hold ``model.safetensors`` (pickled ``.bin`` weights are not loaded)."""
+    from synthboost.checkpoints import safetensors_keys
+
+    if (folder / f"{WEIGHTS_NAME}.index.json").is_file():
+        return
+    if (folder / WEIGHTS_NAME).is_file():
+        keys = safetensors_keys(folder / WEIGHTS_NAME)
+        if keys and not any(k.startswith(("clip.", "decoder.")) for k in keys):
+            raise ValueError(
+                f"{folder / WEIGHTS_NAME}: holds no CLIPSeg weights (keys like {sorted(keys)[:3]}; "
+                "expected clip.* and decoder.*: another model's weights in a CLIPSeg folder?)"
+            )
+        return
+    pickled = [p.name for p in folder.glob("*.bin")]
+    if pickled:
+        raise ValueError(
+            f"{folder / pickled[0]}: pickled weights are not loaded (unpickling can run code); "
+            f"expected {folder / WEIGHTS_NAME} (convert the folder with a tool you trust)"
+        )
+    raise FileNotFoundError(f"{folder / WEIGHTS_NAME}: missing (expected a save_pretrained folder)")
+
+
 class CLIPSegVLSM(VLSM):
     """CLIPSeg whose encoders really train when unfrozen.
 
@@ -129,9 +160,14 @@ class CLIPSegVLSM(VLSM):
         from transformers import CLIPSegConfig, CLIPSegForImageSegmentation
 
         prep_over, hf_over = _split_overrides(overrides)
+        local = Path(folder).is_dir()
+        if local:
+            check_weights_file(Path(folder))
         config = CLIPSegConfig.from_pretrained(str(folder), **hf_over)
         check_text_config(config)
-        model = CLIPSegForImageSegmentation.from_pretrained(str(folder), config=config, dtype=torch.float32)
+        model = CLIPSegForImageSegmentation.from_pretrained(
+            str(folder), config=config, dtype=torch.float32, use_safetensors=True if local else None
+        )
         saved = getattr(config, PREPROCESSING_KEY, None)
         prep = Preprocessing.from_dict(saved) if saved else named_config("paper")[1]
         return cls(model, Preprocessing(**{**prep.to_dict(), **prep_over}))

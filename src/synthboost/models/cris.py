@@ -183,13 +183,13 @@ class CRISModel(VLSM):
     @classmethod
     def from_pretrained(cls, folder: str | Path, **overrides: Any) -> CRISModel:
         """Load a folder written by :meth:`save_pretrained` (or a hub id holding the same files)."""
-        from safetensors.torch import load_file
+        from synthboost.checkpoints import load_safetensors
 
         config_path, weights_path = resolve_files(folder)
         model = cls(CRISConfig.from_dict(read_json(config_path), **overrides))
         from synthboost.models.cris_checkpoint import load_cris_state_dict
 
-        load_cris_state_dict(model, load_file(str(weights_path)), source=str(weights_path))
+        load_cris_state_dict(model, load_safetensors(weights_path), source=str(weights_path))
         return model
 
 

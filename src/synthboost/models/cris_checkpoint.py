@@ -11,13 +11,13 @@ anything else is off.
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from synthboost.checkpoints import load_state_dict
 from synthboost.models.cris import CRISModel, named_config
 from synthboost.utils import get_logger
 
@@ -27,36 +27,13 @@ CLIP_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
 CLIP_ADDED_PREFIX = "backbone.visual.attnpool.connect."
 
 
-def _is_torchscript(path: Path) -> bool:
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any(name.split("/", 1)[-1].startswith("code/") for name in archive.namelist())
-
-
 def read_state_dict(path: str | Path, trust_pickle: bool = False) -> dict[str, torch.Tensor]:
     """Read a checkpoint file (TorchScript archive, ``{"state_dict": ...}`` or bare) to a flat state dict.
 
-    ``module.`` prefixes (DataParallel) are removed. ``trust_pickle`` allows arbitrary pickled
-    objects (only for files from a trusted source).
+    ``module.`` prefixes (DataParallel) are removed. Loads with ``weights_only``; ``trust_pickle``
+    allows pickled objects and TorchScript archives such as OpenAI's ``RN50.pt`` (trusted files only).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    if _is_torchscript(path):
-        state: Any = torch.jit.load(str(path), map_location="cpu").state_dict()
-    else:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
-        except Exception as err:  # unpickling errors have several types
-            raise ValueError(
-                f"{path}: cannot read checkpoint ({err}); use trust_pickle for trusted files"
-            ) from err
-    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
-        state = state["state_dict"]
-    if not isinstance(state, Mapping):
-        raise ValueError(f"{path}: not a state dict (got {type(state).__name__})")
-    return strip_prefix(dict(state), "module.")
+    return strip_prefix(load_state_dict(path, trust_pickle), "module.")
 
 
 def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:

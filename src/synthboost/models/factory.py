@@ -48,7 +48,9 @@ def _model_class(model_type: str) -> type[VLSM]:
     raise ValueError(f"unknown model {model_type!r} (choose from {', '.join(MODEL_NAMES)})")
 
 
-def _build_cris(pretrained: str | Path | None, config: str, overrides: dict[str, Any]) -> VLSM:
+def _build_cris(
+    pretrained: str | Path | None, config: str, overrides: dict[str, Any], trust_pickle: bool = False
+) -> VLSM:
     from synthboost.models.cris import CRISModel, named_config
     from synthboost.models.cris_checkpoint import load_weights
 
@@ -56,7 +58,7 @@ def _build_cris(pretrained: str | Path | None, config: str, overrides: dict[str,
         return CRISModel.from_pretrained(pretrained, **overrides)
     model = CRISModel(named_config(config, **overrides))
     if pretrained is not None:
-        load_weights(model, pretrained)
+        load_weights(model, pretrained, trust_pickle)
     return model
 
 
@@ -65,6 +67,7 @@ def build_model(
     pretrained: str | Path | None = None,
     config: str = "paper",
     freeze_encoders: bool = False,
+    trust_pickle: bool = False,
     **overrides: Any,
 ) -> VLSM:
     """Build a VLSM.
@@ -76,6 +79,8 @@ def build_model(
             ``RN50.pt`` (backbone only) or an official CRIS checkpoint file.
         config: named configuration, ``"paper"`` or ``"tiny"``.
         freeze_encoders: freeze image and text encoders (no gradients, normalisation in eval mode).
+        trust_pickle: allow a CRIS/CLIP checkpoint file that needs pickle or is TorchScript
+            (OpenAI's ``RN50.pt``); see :mod:`synthboost.checkpoints`.
         **overrides: configuration fields (e.g. ``image_size``, ``dropout``, ``reduce_dim``).
 
     Returns:
@@ -85,7 +90,7 @@ def build_model(
     if pretrained is not None:
         check_local_pretrained(pretrained)
     if name == "cris":
-        model = _build_cris(pretrained, config, overrides)
+        model = _build_cris(pretrained, config, overrides, trust_pickle)
     elif pretrained is None:
         model = cls.from_config(config, **overrides)  # type: ignore[attr-defined]
     else:

@@ -37,11 +37,18 @@ def train_cmd(
     ),
     max_steps: int = typer.Option(None, "--max-steps", help="Override train.steps."),
     device: str = typer.Option(None, "--device"),
+    trust_pickle: bool = typer.Option(
+        False, "--trust-pickle", help="Allow checkpoints that need pickle (runs code: trusted files only)."
+    ),
 ) -> None:
     """Train (or resume) a semantic diffusion model."""
     from synthboost.synth.sdm_train import train_sdm
 
-    typer.echo(train_sdm(dataset, run, view, phase, config, max_steps=max_steps, device=device))
+    typer.echo(
+        train_sdm(
+            dataset, run, view, phase, config, max_steps=max_steps, device=device, trust_pickle=trust_pickle
+        )
+    )
 
 
 @synth_app.command("sample")
@@ -56,12 +63,15 @@ def sample_cmd(
     seed: int = typer.Option(0, "--seed"),
     batch_size: int = typer.Option(8, "--batch-size"),
     device: str = typer.Option(None, "--device"),
+    trust_pickle: bool = typer.Option(
+        False, "--trust-pickle", help="Allow checkpoints that need pickle (runs code: trusted files only)."
+    ),
 ) -> None:
     """Sample one image per perturbed mask (skips images already written)."""
     from synthboost.synth.sample import sample_folder
 
     path = sample_folder(run, perturbed, out, steps=steps, sampler=sampler, seed=seed,
-                         batch_size=batch_size, device=device)  # fmt: skip
+                         batch_size=batch_size, device=device, trust_pickle=trust_pickle)  # fmt: skip
     typer.echo(path)
 
 
@@ -118,11 +128,14 @@ def render_cmd(
     out: Path = typer.Argument(..., help="Output folder."),
     renderer: str = typer.Option("speckle", "--renderer", help="speckle | sdm:RUN"),
     seed: int = typer.Option(0, "--seed"),
+    trust_pickle: bool = typer.Option(
+        False, "--trust-pickle", help="Allow checkpoints that need pickle (runs code: trusted files only)."
+    ),
 ) -> None:
     """Render images for shape masks with the speckle simulator or a trained SDM."""
     from synthboost.synth.render import render_folder
 
-    typer.echo(render_folder(shapes, out, renderer, seed))
+    typer.echo(render_folder(shapes, out, renderer, seed, trust_pickle=trust_pickle))
 
 
 def register(app: typer.Typer) -> None:

@@ -47,7 +47,7 @@ def _speckle(
     return images
 
 
-def _sdm(run_dir: str) -> Renderer:
+def _sdm(run_dir: str, trust_pickle: bool = False) -> Renderer:
     """Renderer calling ``synthboost.synth.sample.sample_images`` of a trained SDM run."""
     try:
         from synthboost.synth.sample import sample_images
@@ -59,17 +59,18 @@ def _sdm(run_dir: str) -> Renderer:
     def render(
         labels: list[np.ndarray], sectors: list[np.ndarray], stems: list[str], seed: int, start: int
     ) -> list[np.ndarray]:
-        return sample_images(Path(run_dir), labels, sectors, seed + start)
+        return sample_images(Path(run_dir), labels, sectors, seed + start, trust_pickle=trust_pickle)
 
     return render
 
 
-def get_renderer(renderer: str) -> Renderer:
-    """Resolve ``speckle`` or ``sdm:RUN_DIR`` into a batch rendering function."""
+def get_renderer(renderer: str, trust_pickle: bool = False) -> Renderer:
+    """Resolve ``speckle`` or ``sdm:RUN_DIR`` into a batch rendering function (``trust_pickle``: the
+    SDM weights may need pickle)."""
     if renderer == "speckle":
         return _speckle
     if renderer.startswith("sdm:") and len(renderer) > 4:
-        return _sdm(renderer[4:])
+        return _sdm(renderer[4:], trust_pickle)
     raise ValueError(f"unknown renderer {renderer!r} (expected 'speckle' or 'sdm:RUN_DIR')")
 
 
@@ -100,7 +101,12 @@ def _map_dir(shapes_dir: Path, attributes: dict[str, dict], stem: str) -> Path:
 
 
 def render_folder(
-    shapes_dir: Path, out: Path, renderer: str = "speckle", seed: int = 0, overwrite: bool = False
+    shapes_dir: Path,
+    out: Path,
+    renderer: str = "speckle",
+    seed: int = 0,
+    overwrite: bool = False,
+    trust_pickle: bool = False,
 ) -> Path:
     """Render every label map of a ``synth shapes`` folder into the Echo-from-noise layout.
 
@@ -111,12 +117,13 @@ def render_folder(
         renderer: ``speckle`` or ``sdm:RUN_DIR``.
         seed: base seed.
         overwrite: replace an existing ``out``.
+        trust_pickle: let the SDM weights need pickle (see :mod:`synthboost.checkpoints`).
 
     Returns:
         ``out``.
     """
     shapes_dir, out = Path(shapes_dir), Path(out)
-    render = get_renderer(renderer)
+    render = get_renderer(renderer, trust_pickle)
     attributes = _read_attributes(shapes_dir)
     stems = sorted(attributes)
     with atomic_dir(out, overwrite=overwrite) as tmp:

@@ -37,15 +37,17 @@ def find_weights(run_dir: Path) -> Path:
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_unet(weights: str, mtime: float, config: SDMConfig, device: str) -> SDMUNet:
+def _cached_unet(weights: str, mtime: float, config: SDMConfig, device: str, trust_pickle: bool) -> SDMUNet:
     model = SDMUNet(config.model)
-    return load_weights(model, weights).to(device).eval()
+    return load_weights(model, weights, trust_pickle).to(device).eval()
 
 
-def load_pipeline(run_dir: Path, sampler: str | None = None, guidance: float | None = None, device=None):
+def load_pipeline(run_dir: Path, sampler: str | None = None, guidance: float | None = None, device=None,
+                  trust_pickle: bool = False):  # fmt: skip
     """The pipeline (EMA weights + scheduler) and config of a run folder.
 
-    ``sampler`` and ``guidance`` default to the run config's ``sample`` section.
+    ``sampler`` and ``guidance`` default to the run config's ``sample`` section; ``trust_pickle``
+    lets the weights need pickle (see :mod:`synthboost.checkpoints`).
     """
     run_dir = Path(run_dir)
     cfg = load_config(run_dir / "config.yaml")
@@ -53,7 +55,7 @@ def load_pipeline(run_dir: Path, sampler: str | None = None, guidance: float | N
     guidance = cfg.sample.guidance if guidance is None else guidance
     weights = find_weights(run_dir)
     dev = torch_device(device)
-    unet = _cached_unet(str(weights), weights.stat().st_mtime, cfg, str(dev))
+    unet = _cached_unet(str(weights), weights.stat().st_mtime, cfg, str(dev), trust_pickle)
     scheduler = make_scheduler(sampler, cfg.diffusion, cfg.model.learn_sigma)
     return SemanticDiffusionPipeline(unet, scheduler, guidance), cfg
 
@@ -81,14 +83,14 @@ def generate(pipe: SemanticDiffusionPipeline, cfg: SDMConfig, conds: Sequence[np
 
 def sample_images(run_dir: Path, labels: list[np.ndarray], sectors: list[np.ndarray], seed: int = 0,
                   steps: int | None = None, sampler: str | None = None, guidance: float | None = None,
-                  batch_size=8, device=None) -> list[np.ndarray]:  # fmt: skip
+                  batch_size=8, device=None, trust_pickle: bool = False) -> list[np.ndarray]:  # fmt: skip
     """Sample one uint8 image per (CAMUS label map, sector); each returned at its label's size.
 
     ``steps``, ``sampler`` and ``guidance`` default to the run config's ``sample`` section.
     """
     if len(labels) != len(sectors):
         raise ValueError(f"sample_images: {len(labels)} label maps but {len(sectors)} sectors")
-    pipe, cfg = load_pipeline(run_dir, sampler, guidance, device)
+    pipe, cfg = load_pipeline(run_dir, sampler, guidance, device, trust_pickle)
     steps = steps or cfg.sample.steps
     size = cfg.model.image_size
     conds = [_to_cond(lab, sec, size) for lab, sec in zip(labels, sectors, strict=True)]
@@ -121,7 +123,8 @@ def stem_seed(seed: int, stem: str) -> int:
 
 
 def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps: int | None = None,
-                  sampler: str | None = None, seed=0, batch_size=8, device=None) -> Path:  # fmt: skip
+                  sampler: str | None = None, seed=0, batch_size=8, device=None,
+                  trust_pickle: bool = False) -> Path:  # fmt: skip
     """Sample an image for every perturbed conditioning map; resumable (see module docstring).
 
     ``steps`` and ``sampler`` default to the run config's ``sample`` section (so does guidance).
@@ -136,7 +139,7 @@ def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps: int | No
     log.info("%d of %d images to sample (%d already done)", len(todo), len(items), len(items) - len(todo))
     if not todo:
         return out
-    pipe, cfg = load_pipeline(run_dir, sampler, None, device)
+    pipe, cfg = load_pipeline(run_dir, sampler, None, device, trust_pickle)
     steps = steps or cfg.sample.steps
     size = cfg.model.image_size
     with Progress(transient=True) as progress:

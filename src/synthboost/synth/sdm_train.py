@@ -128,15 +128,17 @@ class SDMTrainer:
             with atomic_path(Path(run_dir) / name) as tmp:
                 torch.save(obj, tmp)
 
-    def resume(self, run_dir: Path) -> bool:
+    def resume(self, run_dir: Path, trust_pickle: bool = False) -> bool:
         """Load the newest checkpoint of ``run_dir``; return whether one was found."""
+        from synthboost.checkpoints import load_checkpoint
+
         step = latest_step(run_dir)
         if step is None:
             return False
         s = f"{step:06d}"
-        load_weights(self.model, Path(run_dir) / f"model{s}.pt")
-        load_weights(self.ema, Path(run_dir) / f"ema_{self.config.train.ema_rate}_{s}.pt")
-        opt = torch.load(Path(run_dir) / f"opt{s}.pt", map_location=self.device, weights_only=True)
+        load_weights(self.model, Path(run_dir) / f"model{s}.pt", trust_pickle)
+        load_weights(self.ema, Path(run_dir) / f"ema_{self.config.train.ema_rate}_{s}.pt", trust_pickle)
+        opt = load_checkpoint(Path(run_dir) / f"opt{s}.pt", self.device, trust_pickle)
         self.opt.load_state_dict(opt["optimizer"])
         self.step_count = int(opt["step"])
         log.info("resumed %s at step %d", run_dir, step)
@@ -169,8 +171,12 @@ def _trim_log(path: Path, step: int) -> None:
 
 
 def train_sdm(dataset_root: Path, run_dir: Path, view: str | None, phase: str | None,
-              config: Path | dict | None, max_steps: int | None = None, device=None) -> Path:  # fmt: skip
-    """Train (or resume) an SDM on a processed dataset; return the run folder."""
+              config: Path | dict | None, max_steps: int | None = None, device=None,
+              trust_pickle: bool = False) -> Path:  # fmt: skip
+    """Train (or resume) an SDM on a processed dataset; return the run folder.
+
+    ``trust_pickle`` lets the resumed checkpoints need pickle (see :mod:`synthboost.checkpoints`).
+    """
     dataset_root, run_dir = Path(dataset_root), Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = _resolve_run_config(run_dir, config, max_steps)
@@ -178,7 +184,7 @@ def train_sdm(dataset_root: Path, run_dir: Path, view: str | None, phase: str | 
     write_json_atomic(run_dir / "run.json", {"dataset": str(dataset_root), "view": view, "phase": phase})
     images, conds = load_pairs(dataset_root, cfg, view, phase)
     trainer = SDMTrainer(cfg, device)
-    trainer.resume(run_dir)
+    trainer.resume(run_dir, trust_pickle)
     _trim_log(run_dir / "loss.csv", trainer.step_count)
     gen = torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + trainer.step_count)
     loss_log = run_dir / "loss.csv"

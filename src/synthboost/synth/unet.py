@@ -186,15 +186,14 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], s
         raise ValueError(f"{source}: does not fit the SDM UNet config\n" + "\n".join(problems))
 
 
-def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load a guided-diffusion/SDM style checkpoint (a bare state dict ``.pt``) with strict key checks."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, Mapping) and "state_dict" in state:
-        state = state["state_dict"]
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+def load_weights(model: nn.Module, path: str | Path, trust_pickle: bool = False) -> nn.Module:
+    """Load a guided-diffusion/SDM style checkpoint (a bare state dict ``.pt``) with strict key checks.
+
+    Loaded with ``weights_only`` unless ``trust_pickle`` (see :mod:`synthboost.checkpoints`).
+    """
+    from synthboost.checkpoints import load_state_dict
+
+    state = {k.removeprefix("module."): v for k, v in load_state_dict(path, trust_pickle).items()}
     check_state_dict(model, state, str(path))
     model.load_state_dict(state, strict=True)
     log.debug("loaded %d tensors from %s", len(state), path)

@@ -41,6 +41,9 @@ def train_cmd(
     sets: list[str] = typer.Option([], "--set", help="Dotted override, e.g. trainer.max_epochs=3."),
     resume: bool = typer.Option(False, "--resume", help="Continue from checkpoints/last.ckpt."),
     force: bool = typer.Option(False, "--force", help="Retrain a finished run."),
+    trust_pickle: bool = typer.Option(
+        False, "--trust-pickle", help="Allow checkpoints that need pickle (runs code: trusted files only)."
+    ),
 ) -> None:
     """Train a VLSM (or evaluate it zero-shot) into a run folder."""
     from synthboost.train.config import load_config
@@ -49,7 +52,7 @@ def train_cmd(
     overrides = _config_overrides(prompt, init_from, freeze_encoders, resume_compat, devices, strategy, sets)
     cfg = load_config(config, overrides)
     seed_list = [int(s) for s in seeds.split(",") if s.strip()] if seeds else None
-    for run in train_seeds(cfg, out, seed_list, resume=resume, force=force):
+    for run in train_seeds(cfg, out, seed_list, resume=resume, force=force, trust_pickle=trust_pickle):
         typer.echo(str(run))
 
 

@@ -30,6 +30,7 @@ class SegmentationModule(L.LightningModule):
         optim: optimiser and scheduler settings.
         restore_optimizer_from: checkpoint whose optimiser and scheduler state are loaded at the
             start of fitting (synth-PT → real-FT with ``resume_compat``).
+        trust_pickle: allow that checkpoint to need pickle (see :mod:`synthboost.checkpoints`).
     """
 
     def __init__(
@@ -38,10 +39,11 @@ class SegmentationModule(L.LightningModule):
         loss: ResolvedLoss,
         optim: OptimConfig,
         restore_optimizer_from: str | Path | None = None,
+        trust_pickle: bool = False,
     ) -> None:
         super().__init__()
         self.model, self.loss_cfg, self.optim_cfg = model, loss, optim
-        self.restore_optimizer_from = restore_optimizer_from
+        self.restore_optimizer_from, self.trust_pickle = restore_optimizer_from, trust_pickle
         prep = model.preprocessing
         self.mean, self.std = tuple(prep.mean), tuple(prep.std)
 
@@ -87,7 +89,9 @@ class SegmentationModule(L.LightningModule):
         """Restore optimiser/scheduler state of another run when asked (reference behaviour)."""
         if not self.restore_optimizer_from or self.trainer.ckpt_path:
             return
-        ckpt = torch.load(self.restore_optimizer_from, map_location="cpu", weights_only=False)
+        from synthboost.checkpoints import load_checkpoint
+
+        ckpt = load_checkpoint(self.restore_optimizer_from, trust_pickle=self.trust_pickle)
         opt_states, sched_states = ckpt.get("optimizer_states", []), ckpt.get("lr_schedulers", [])
         if not opt_states:
             raise ValueError(

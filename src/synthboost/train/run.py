@@ -93,11 +93,12 @@ def _write_provenance(cfg: TrainConfig, out: Path, loss: Any) -> None:
     write_json_atomic(out / "run.json", info)
 
 
-def _trainer(cfg: TrainConfig, out: Path, callbacks: Sequence[Any]) -> Any:
+def _trainer(cfg: TrainConfig, out: Path, callbacks: Sequence[Any], trust_pickle: bool = False) -> Any:
     import lightning as L
     from lightning.pytorch import callbacks as cb
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    from synthboost.checkpoints import safe_checkpoint_io
     from synthboost.train.callbacks import EpochRecorder
 
     t = cfg.trainer
@@ -116,7 +117,7 @@ def _trainer(cfg: TrainConfig, out: Path, callbacks: Sequence[Any]) -> Any:
         logger=[CSVLogger(logs, name="csv"), TensorBoardLogger(logs, name="tb")],
         log_every_n_steps=t.log_every_n_steps, limit_train_batches=t.limit_train_batches,
         limit_val_batches=t.limit_val_batches, enable_progress_bar=t.progress_bar, deterministic=False,
-        num_sanity_val_steps=0,
+        num_sanity_val_steps=0, plugins=[safe_checkpoint_io(trust_pickle)],
     )  # fmt: skip
 
 
@@ -151,11 +152,11 @@ def _result(cfg: TrainConfig, loss: Any, metrics: dict[str, float]) -> dict[str,
 
 
 def _finish_training(cfg: TrainConfig, out: Path, module: Any, trainer: Any, loss: Any) -> None:
-    import torch
+    from synthboost.checkpoints import load_checkpoint
 
     best = trainer.checkpoint_callback.best_model_path
     if best:
-        module.load_state_dict(torch.load(best, map_location="cpu", weights_only=False)["state_dict"])
+        module.load_state_dict(load_checkpoint(best)["state_dict"])
     module.model.save_pretrained(out / "model")
     rows = runfolder.read_metrics(out)
     conv = runfolder.convergence(rows)
@@ -188,6 +189,7 @@ def train(
     resume: bool = False,
     force: bool = False,
     callbacks: Sequence[Any] = (),
+    trust_pickle: bool = False,
 ) -> Path:
     """Run one configuration into ``out`` and return ``out``.
 
@@ -197,6 +199,8 @@ def train(
         resume: continue an interrupted run from ``checkpoints/last.ckpt`` (fresh start if none).
         force: retrain a finished run (the folder is cleared first).
         callbacks: extra Lightning callbacks (tests, custom logging).
+        trust_pickle: allow checkpoints that need pickle (``--resume``, ``--resume-compat``, a
+            TorchScript ``model.pretrained``); off, they are refused (:mod:`synthboost.checkpoints`).
     """
     import lightning as L
 
@@ -212,16 +216,18 @@ def train(
     lc = config.loss
     loss = resolve_loss(lc.preset, config.model.name, lc.dice_weight, lc.bce_weight, lc.threshold)
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
-    model, init = build(config)
+    model, init = build(config, trust_pickle)
     dm = _datamodule(config, model)
     restore = init.checkpoint if init is not None and config.strategy.resume_compat else None
-    module = SegmentationModule(model, loss, config.optim, restore_optimizer_from=restore)
+    module = SegmentationModule(
+        model, loss, config.optim, restore_optimizer_from=restore, trust_pickle=trust_pickle
+    )
     _write_provenance(config, out, loss)
     if config.strategy.name == "zero_shot":
         _zero_shot(config, out, module, dm, loss)
         return out
     last = out / "checkpoints" / "last.ckpt"
-    trainer = _trainer(config, out, callbacks)
+    trainer = _trainer(config, out, callbacks, trust_pickle)
     trainer.fit(module, datamodule=dm, ckpt_path=last if resume and last.is_file() else None)
     if trainer.interrupted:
         log.warning("%s: training interrupted; continue with --resume", out)

@@ -113,8 +113,11 @@ def _check_pretrained_type(cfg: TrainConfig) -> None:
             raise ValueError(f"{pre}: holds a {model_type} model, but model.name is {cfg.model.name}")
 
 
-def build(cfg: TrainConfig):
-    """The model of a run and, for PT→FT, its :class:`InitSource` (else ``None``)."""
+def build(cfg: TrainConfig, trust_pickle: bool = False):
+    """The model of a run and, for PT→FT, its :class:`InitSource` (else ``None``).
+
+    ``trust_pickle`` lets ``model.pretrained`` be a checkpoint that needs pickle (OpenAI ``RN50.pt``).
+    """
     from synthboost.models import build_model, load_pretrained
 
     m = cfg.model
@@ -125,5 +128,5 @@ def build(cfg: TrainConfig):
         model = load_pretrained(init.model_dir, freeze_encoders=m.freeze_encoders)
         return model, init
     _check_pretrained_type(cfg)
-    model = build_model(m.name, m.pretrained, m.config, m.freeze_encoders, **dict(m.overrides))
+    model = build_model(m.name, m.pretrained, m.config, m.freeze_encoders, trust_pickle, **dict(m.overrides))
     return model, None
