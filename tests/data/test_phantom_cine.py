@@ -121,3 +121,34 @@ def test_phantom_cli_sequences(tmp_path: Path) -> None:
     assert loop.n_frames == 3 and not (out / "dicom").exists()
     bad = CliRunner().invoke(app, ["phantom", str(tmp_path / "q"), "--sequences", "--frames", "1"])
     assert bad.exit_code != 0
+
+
+def test_prepare_camus_half_sequences(cine_root: Path, tmp_path: Path) -> None:
+    from synthboost.data.prepare import prepare_camus
+    from synthboost.data.processed import check_dataset, read_meta
+    from synthboost.prompts.annotate import write_annotations
+
+    out = prepare_camus(cine_root, tmp_path / "seq", image_size=32, half_sequences=True)
+    write_annotations(out)
+    assert check_dataset(out) == []
+    rows = [r for r in read_meta(out) if r["patient"] == "patient0002" and r["view"] == "2CH"]
+    rows.sort(key=lambda r: r["frame"])
+    assert [r["frame"] for r in rows] == list(range(FRAMES))
+    assert [r["phase"] for r in rows] == ["ED"] + [None] * (FRAMES - 2) + ["ES"]
+    assert [r["phase_position"] for r in rows] == pytest.approx(np.arange(FRAMES) / (FRAMES - 1), abs=1e-6)
+    assert rows[3]["name"] == "patient0002_2CH_frame003" and rows[3]["split"] == "train"
+    loop = read_echo(cine_root / "database_nifti/patient0002/patient0002_2CH_half_sequence.nii.gz")
+    from synthboost.data.imageio import read_png
+
+    native = read_png(out / "labels_native" / "train" / "patient0002_2CH_frame003.png")
+    assert np.array_equal(native, loop.labels[3])
+    stills = prepare_camus(cine_root, tmp_path / "stills", image_size=32)
+    assert {(r["phase"], r["frame"]) for r in read_meta(stills)} == {("ED", 0), ("ES", FRAMES - 1)}
+
+
+def test_half_sequences_need_the_2023_release(tmp_path: Path) -> None:
+    from synthboost.data.prepare import prepare_camus
+
+    raw = generate_phantom(tmp_path / "p2019", n_patients=1, image_scale=0.1)
+    with pytest.raises(ValueError, match="p2019: labelled half-sequences exist only in the CAMUS 2023"):
+        prepare_camus(raw, tmp_path / "out", half_sequences=True)

@@ -8,6 +8,7 @@
 - ``2023`` NIfTI release::
 
       <root>/database_nifti/patientNNNN/patientNNNN_{2CH,4CH}_{ED,ES}[_gt].nii.gz, Info_{2CH,4CH}.cfg
+      <root>/database_nifti/patientNNNN/patientNNNN_{2CH,4CH}_half_sequence[_gt].nii.gz   ED→ES, labelled
       <root>/database_split/subgroup_{training,validation,testing}.txt
 
 The layout is detected from the folders present; anything else is an error, never a guess.
@@ -211,6 +212,55 @@ def _splits_2023(root: Path, split_file: Path | None) -> Iterator[tuple[str, str
             yield patient, default_group(split), split, folder
 
 
+@dataclasses.dataclass(frozen=True)
+class CamusSequence:
+    """One labelled ED→ES half-sequence of the 2023 release (paths only)."""
+
+    patient: str
+    view: str
+    group: str
+    split: str
+    image: Path
+    label: Path
+    cfg: Path
+
+
+def list_sequences(root: str | Path, split_file: str | Path | None = None) -> list[CamusSequence]:
+    """List the labelled half-sequences of a raw CAMUS 2023 folder, in the same splits as the stills.
+
+    Raises:
+        ValueError: the folder is the 2019 release (it has no labelled sequences).
+        FileNotFoundError: a patient lacks a half-sequence, its ``_gt`` or its cfg.
+    """
+    root = Path(root)
+    if detect_layout(root) != "2023":
+        raise ValueError(f"{root}: labelled half-sequences exist only in the CAMUS 2023 NIfTI release")
+    out = []
+    for patient, group, split, folder in _splits_2023(root, Path(split_file) if split_file else None):
+        for view in VIEWS:
+            image = folder / f"{patient}_{view}_half_sequence.nii.gz"
+            label = folder / f"{patient}_{view}_half_sequence_gt.nii.gz"
+            cfg = folder / f"Info_{view}.cfg"
+            for p, what in (
+                (image, "half-sequence"),
+                (label, "half-sequence labels (_gt)"),
+                (cfg, "metadata"),
+            ):
+                if not p.is_file():
+                    raise FileNotFoundError(f"{p}: {what} file not found")
+            out.append(CamusSequence(patient, view, group, split, image, label, cfg))
+    return out
+
+
+def check_labels(path: Path, labels: np.ndarray) -> np.ndarray:
+    """``labels`` as uint8 after checking its values are CAMUS labels 0..3 (the error names ``path``)."""
+    values = np.unique(labels)
+    allowed = np.array([0, *LABELS])
+    if not np.isin(values, allowed).all() or not np.allclose(labels, np.rint(labels)):
+        raise ValueError(f"{path}: label values {values.tolist()[:10]} outside 0-3 (0 bg, 1 LV, 2 MYO, 3 LA)")
+    return labels.astype(np.uint8)
+
+
 def list_frames(root: str | Path, split_file: str | Path | None = None) -> tuple[str, list[CamusFrame]]:
     """List the annotated ED/ES frames of a raw CAMUS folder.
 
@@ -251,10 +301,4 @@ def read_frame(frame: CamusFrame) -> tuple[np.ndarray, np.ndarray, tuple[float, 
         raise ValueError(
             f"{frame.label}: label size {labels.shape} does not match image {frame.image} {image.shape}"
         )
-    values = np.unique(labels)
-    allowed = np.array([0, *LABELS])
-    if not np.isin(values, allowed).all() or not np.allclose(labels, np.rint(labels)):
-        raise ValueError(
-            f"{frame.label}: label values {values.tolist()[:10]} outside 0-3 (0 bg, 1 LV, 2 MYO, 3 LA)"
-        )
-    return to_uint8(image), labels.astype(np.uint8), spacing
+    return to_uint8(image), check_labels(frame.label, labels), spacing

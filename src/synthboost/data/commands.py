@@ -1,4 +1,4 @@
-"""CLI commands of the data stage: phantom, prepare camus|sdm, check."""
+"""CLI commands of the data stage: phantom, prepare camus|sdm|echonet, check."""
 
 from __future__ import annotations
 
@@ -22,12 +22,17 @@ def prepare_camus_cmd(
     out: Path = typer.Argument(..., help="Processed dataset folder to create."),
     image_size: int = typer.Option(512, help="Side of the square processed images."),
     split_file: Path | None = typer.Option(None, help='JSON {"train": [...], "val": [...], "test": [...]}.'),
+    half_sequences: bool = typer.Option(
+        False, "--half-sequences", help="Also every labelled frame between ED and ES (2023 release)."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
 ) -> None:
     """Prepare a CAMUS (or phantom) dataset and write its P0-P7 prompts."""
     from synthboost.data.prepare import prepare_camus
 
-    prepare_camus(raw, out, image_size=image_size, split_file=split_file, overwrite=force)
+    prepare_camus(
+        raw, out, image_size=image_size, split_file=split_file, overwrite=force, half_sequences=half_sequences
+    )
     _write_prompts(out)
 
 
@@ -50,6 +55,22 @@ def prepare_sdm_cmd(
 
     lm = parse_label_map(label_map) if label_map else None
     prepare_sdm(root, out, camus_raw, attributes, lm, image_size=image_size, overwrite=force)
+    _write_prompts(out)
+
+
+@prepare_app.command("echonet")
+def prepare_echonet_cmd(
+    root: Path = typer.Argument(
+        ..., help="EchoNet-Dynamic folder (FileList.csv, VolumeTracings.csv, Videos/)."
+    ),
+    out: Path = typer.Argument(..., help="Processed dataset folder to create."),
+    image_size: int = typer.Option(112, help="Side of the square processed images (videos are 112x112)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+) -> None:
+    """Prepare EchoNet-Dynamic (LV at the traced ED and ES frames) and write its prompts."""
+    from synthboost.data.echonet import prepare_echonet
+
+    prepare_echonet(root, out, image_size=image_size, overwrite=force)
     _write_prompts(out)
 
 

@@ -30,7 +30,7 @@ STRUCTURE_TITLES: dict[str, str] = {"lv": "LV cavity", "myo": "Myocardium", "la"
 VIEWS: tuple[str, ...] = ("2CH", "4CH")
 PHASES: tuple[str, ...] = ("ED", "ES")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
-SOURCES: tuple[str, ...] = ("camus", "sdm", "phantom", "synth")
+SOURCES: tuple[str, ...] = ("camus", "sdm", "phantom", "synth", "echonet")
 QUALITIES: tuple[str, ...] = ("good", "medium", "poor")
 SEXES: tuple[str, ...] = ("female", "male")
 DOMAINS: tuple[str, ...] = ("real", "synthetic")
@@ -44,7 +44,7 @@ META_COLUMNS: tuple[str, ...] = (
     "split",  # train | val | test
     "patient",  # patient0001
     "view",  # 2CH | 4CH
-    "phase",  # ED | ES
+    "phase",  # ED | ES | "" (a frame between them, in a half-sequence)
     "sex",  # female | male | ""
     "age",  # integer years | ""
     "quality",  # good | medium | poor | "" (none for synthetic images)
@@ -56,7 +56,11 @@ META_COLUMNS: tuple[str, ...] = (
     "lv_edv",  # mL, from Info_<view>.cfg where present
     "lv_esv",  # mL
     "lv_ef",  # %
+    "frame",  # 0-based frame index in its sequence | "" (a still of unknown position)
+    "phase_position",  # (frame - ED) / (ES - ED) in [0, 1] | ""
 )
+#: Columns a ``meta.csv`` written before they existed may lack (read as empty).
+META_OPTIONAL_COLUMNS: tuple[str, ...] = ("frame", "phase_position")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +75,11 @@ class DatasetInfo:
     prompt_levels: tuple[str, ...] = ()
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    @property
+    def label_values(self) -> tuple[int, ...]:
+        """The annotated label values (``1, 2, 3`` for CAMUS; ``1`` for EchoNet, which traces only the LV)."""
+        return tuple(sorted(int(k) for k in self.labels))
+
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["prompt_levels"] = list(self.prompt_levels)
@@ -83,6 +92,10 @@ class DatasetInfo:
             raise ValueError(f"{path}: missing keys {sorted(missing)}")
         if d["source"] not in SOURCES:
             raise ValueError(f"{path}: source {d['source']!r} not one of {SOURCES}")
+        labels = d.get("labels", {str(k): v for k, v in LABELS.items()})
+        known = {str(k): v for k, v in LABELS.items()}
+        if not isinstance(labels, dict) or not labels or any(known.get(k) != v for k, v in labels.items()):
+            raise ValueError(f"{path}: labels {labels!r} must be a non-empty subset of {known}")
         if d["version"] != FORMAT_VERSION:
             raise ValueError(
                 f"{path}: format version {d['version']} (this synthboost reads {FORMAT_VERSION})"

@@ -50,13 +50,13 @@ def meta_to_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def write_record(root: Path, rec: Record, image_size: int) -> None:
-    """Write the resized image, one binary mask per structure and the native label map."""
+def write_record(root: Path, rec: Record, image_size: int, labels: tuple[int, ...] = tuple(LABELS)) -> None:
+    """Write the resized image, one binary mask per annotated structure and the native label map."""
     group, name = rec.meta["group"], rec.meta["name"]
     size = (image_size, image_size)
     write_png(image_path(root, group, name), resize(rec.image, size))
     small = resize(rec.labels, size, nearest=True)
-    for k in LABELS:
+    for k in labels:
         write_png(mask_path(root, group, k, name), np.where(small == k, 255, 0).astype(np.uint8))
     write_png(native_label_path(root, group, name), rec.labels)
 
@@ -86,7 +86,7 @@ def write_dataset(
             if key in seen:
                 raise ValueError(f"{out}: duplicate image {key[0]}/{key[1]} in the input")
             seen.add(key)
-            write_record(tmp, rec, info.image_size)
+            write_record(tmp, rec, info.image_size, info.label_values)
             rows.append(rec.meta)
         if not rows:
             raise ValueError(f"{out}: no images to write")
@@ -97,8 +97,35 @@ def write_dataset(
     return out
 
 
+def _camus_meta(
+    item: Any, info: Any, name: str, shape: tuple[int, ...], spacing: tuple[float, float]
+) -> dict:
+    """The meta row of a CAMUS still or sequence frame (``item``: a CamusFrame or CamusSequence)."""
+    return {
+        "name": name,
+        "group": item.group,
+        "split": item.split,
+        "patient": item.patient,
+        "view": item.view,
+        "sex": info.sex,
+        "age": info.age,
+        "quality": info.quality,
+        "domain": "real",
+        "orig_height": shape[-2],
+        "orig_width": shape[-1],
+        "spacing_row_mm": round(spacing[0], 6),
+        "spacing_col_mm": round(spacing[1], 6),
+        "lv_edv": info.lv_edv,
+        "lv_esv": info.lv_esv,
+        "lv_ef": info.lv_ef,
+    }
+
+
 def camus_records(frames: list) -> Iterable[Record]:
-    """Read CAMUS frames lazily and turn them into records."""
+    """Read CAMUS frames lazily and turn them into records.
+
+    ``frame`` is the 0-based cfg index of ED / ES (``ED - 1``, ``ES - 1``); ``phase_position`` 0 / 1.
+    """
     from synthboost.data.camus import parse_cfg, read_frame
 
     cfg_cache: dict[Path, Any] = {}
@@ -107,26 +134,43 @@ def camus_records(frames: list) -> Iterable[Record]:
             cfg_cache[fr.cfg] = parse_cfg(fr.cfg)
         info = cfg_cache[fr.cfg]
         image, labels, spacing = read_frame(fr)
-        meta = {
-            "name": fr.name,
-            "group": fr.group,
-            "split": fr.split,
-            "patient": fr.patient,
-            "view": fr.view,
-            "phase": fr.phase,
-            "sex": info.sex,
-            "age": info.age,
-            "quality": info.quality,
-            "domain": "real",
-            "orig_height": image.shape[0],
-            "orig_width": image.shape[1],
-            "spacing_row_mm": round(spacing[0], 6),
-            "spacing_col_mm": round(spacing[1], 6),
-            "lv_edv": info.lv_edv,
-            "lv_esv": info.lv_esv,
-            "lv_ef": info.lv_ef,
-        }
+        meta = _camus_meta(fr, info, fr.name, image.shape, spacing)
+        meta.update(phase=fr.phase, frame=(info.ed if fr.phase == "ED" else info.es) - 1)
+        meta["phase_position"] = 0.0 if fr.phase == "ED" else 1.0
         yield Record(meta, image, labels)
+
+
+def sequence_frame_name(patient: str, view: str, frame: int) -> str:
+    """Stem of a half-sequence frame between ED and ES: ``patientNNNN_<view>_frameKKK`` (0-based)."""
+    return f"{patient}_{view}_frame{frame:03d}"
+
+
+def camus_sequence_records(sequences: list) -> Iterable[Record]:
+    """The frames strictly between ED and ES of CAMUS 2023 half-sequences (ED and ES come from the stills).
+
+    ``phase`` is empty, ``frame`` the 0-based index in the sequence and ``phase_position``
+    ``(frame - ED) / (ES - ED)`` with ED, ES from the cfg (1-based there).
+    """
+    from synthboost.data.camus import check_labels, parse_cfg
+    from synthboost.data.echo_io import read_echo
+
+    for seq in sequences:
+        info = parse_cfg(seq.cfg)
+        loop = read_echo(seq.image)
+        if loop.labels is None or loop.spacing_mm is None:
+            raise ValueError(f"{seq.image}: half-sequence without labels or spacing")
+        n = loop.n_frames
+        if info.nb_frame != n:
+            raise ValueError(f"{seq.cfg}: NbFrame {info.nb_frame} but {seq.image.name} holds {n} frames")
+        ed, es = info.ed - 1, info.es - 1
+        if not 0 <= ed < es < n:
+            raise ValueError(f"{seq.cfg}: ED {info.ed} / ES {info.es} not increasing within 1..{n}")
+        labels = check_labels(seq.label, loop.labels)
+        for k in range(ed + 1, es):
+            name = sequence_frame_name(seq.patient, seq.view, k)
+            meta = _camus_meta(seq, info, name, loop.frames.shape, loop.spacing_mm)
+            meta.update(phase=None, frame=k, phase_position=round((k - ed) / (es - ed), 6))
+            yield Record(meta, loop.frames[k], labels[k])
 
 
 def prepare_camus(
@@ -135,23 +179,31 @@ def prepare_camus(
     image_size: int = 512,
     split_file: str | Path | None = None,
     overwrite: bool = False,
+    half_sequences: bool = False,
 ) -> Path:
     """Turn a raw CAMUS release (2019 or 2023 layout, or the phantom) into a processed dataset.
 
     The phantom is recognised by the ``phantom.json`` file its generator writes, and recorded as
-    source ``phantom``. Prompts are written afterwards by the prompts stage.
+    source ``phantom``. Prompts are written afterwards by the prompts stage. With
+    ``half_sequences`` (2023 layout only) every labelled frame between ED and ES of the
+    half-sequences is added beside the ED/ES stills.
     """
-    from synthboost.data.camus import list_frames
+    import itertools
+
+    from synthboost.data.camus import list_frames, list_sequences
     from synthboost.data.phantom import PHANTOM_MARKER
 
     raw = Path(raw)
     layout, frames = list_frames(raw, split_file)
+    sequences = list_sequences(raw, split_file) if half_sequences else []
     source = "phantom" if (raw / PHANTOM_MARKER).is_file() else "camus"
     info = DatasetInfo(
         name=Path(out).name,
         source=source,
         image_size=image_size,
-        extra={"layout": layout, "raw": str(raw.resolve()), "split_file": str(split_file or "")},
-    )
-    log.info("%s: CAMUS %s layout, %d frames", raw, layout, len(frames))
-    return write_dataset(out, info, camus_records(frames), n=len(frames), overwrite=overwrite)
+        extra={"layout": layout, "raw": str(raw.resolve()), "split_file": str(split_file or ""),
+               "half_sequences": half_sequences},
+    )  # fmt: skip
+    log.info("%s: CAMUS %s layout, %d frames, %d half-sequences", raw, layout, len(frames), len(sequences))
+    records = itertools.chain(camus_records(frames), camus_sequence_records(sequences))
+    return write_dataset(out, info, records, n=None if sequences else len(frames), overwrite=overwrite)

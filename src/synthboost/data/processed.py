@@ -10,9 +10,9 @@ import numpy as np
 
 from synthboost.data.format import (
     DOMAINS,
-    LABELS,
     MAX_AGE,
     META_COLUMNS,
+    META_OPTIONAL_COLUMNS,
     PHASES,
     QUALITIES,
     SEXES,
@@ -35,9 +35,9 @@ _CHOICES = {
     "quality": QUALITIES,
     "domain": DOMAINS,
 }
-_OPTIONAL = ("sex", "quality")
-_INTS = ("orig_height", "orig_width")
-_FLOATS = ("spacing_row_mm", "spacing_col_mm", "lv_edv", "lv_esv", "lv_ef")
+_OPTIONAL = ("sex", "quality", "phase")
+_INTS = ("orig_height", "orig_width", "frame")
+_FLOATS = ("spacing_row_mm", "spacing_col_mm", "lv_edv", "lv_esv", "lv_ef", "phase_position")
 
 
 def read_info(root: str | Path) -> DatasetInfo:
@@ -60,6 +60,8 @@ def _parse_age(value: str) -> int | None:
 def _parse_row(row: dict[str, str]) -> dict[str, Any]:
     """Validate and convert one row; raises ``ValueError`` naming the column."""
     out: dict[str, Any] = {k: (v or "").strip() for k, v in row.items() if k is not None}
+    for col in META_OPTIONAL_COLUMNS:
+        out.setdefault(col, "")
     for col in ("name", "group", "patient"):
         if not out[col]:
             raise ValueError(f"empty {col}")
@@ -81,6 +83,8 @@ def _parse_row(row: dict[str, str]) -> dict[str, Any]:
             out[col] = int(out[col]) if col in _INTS else float(out[col])
         except ValueError:
             raise ValueError(f"{col} {row[col]!r} is not a number") from None
+    if out["phase_position"] is not None and not 0.0 <= out["phase_position"] <= 1.0:
+        raise ValueError(f"phase_position {out['phase_position']} outside [0, 1]")
     return out
 
 
@@ -95,7 +99,9 @@ def read_meta(root: str | Path) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"{path}: file not found")
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in META_COLUMNS if c not in (reader.fieldnames or ())]
+        missing = [
+            c for c in META_COLUMNS if c not in (reader.fieldnames or ()) and c not in META_OPTIONAL_COLUMNS
+        ]
         if missing:
             raise ValueError(f"{path}: missing columns {missing} (see docs/formats.md, meta.csv)")
         rows, seen = [], set()
@@ -160,10 +166,10 @@ def check_dataset(root: str | Path, check_files: bool = True) -> list[str]:
         for row in rows:
             g, n = row["group"], row["name"]
             _check_png(image_path(root, g, n), size, None, problems)
-            for k in LABELS:
+            for k in info.label_values:
                 _check_png(mask_path(root, g, k, n), size, (0, 255), problems)
             native = native_label_path(root, g, n)
-            _check_png(native, (row["orig_height"], row["orig_width"]), (0, *LABELS), problems)
+            _check_png(native, (row["orig_height"], row["orig_width"]), (0, *info.label_values), problems)
     known = {(r["group"], f"{r['name']}.png") for r in rows}
     for split in SPLITS:
         path = anns_path(root, split)

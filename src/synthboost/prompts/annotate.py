@@ -41,7 +41,7 @@ class FrameMeta:
     split: str
     patient: str
     view: str
-    phase: str
+    phase: str | None
     sex: str | None
     age: int | None
     quality: str | None
@@ -132,7 +132,7 @@ def write_annotations(
     shapes = _ShapeSource(root, shape_source, Path(shape_cache) if shape_cache else None)
     per_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for frame in frames:
-        for label in LABELS:
+        for label in info.label_values:
             shape, provenance = shapes(frame, label)
             per_split[frame.split].append(_entry(frame, label, shape, provenance, info.source, domain))
     for split, entries in per_split.items():

@@ -115,6 +115,7 @@ LEVEL_ORDER: dict[str, tuple[str, ...]] = {
     "phantom": _CAMUS_ORDER,
     "sdm": _SDM_ORDER,
     "synth": _SDM_ORDER,
+    "echonet": _CAMUS_ORDER,  # no sex, age or quality: their levels repeat the previous one
 }
 #: Attributes rendered at every non-empty level when given (not a level of their own).
 EVERY_LEVEL: tuple[str, ...] = ("domain",)
@@ -159,7 +160,7 @@ def _check_choice(name: str, value: Any, allowed: Any, optional: bool = True) ->
 def build_prompts(
     structure: str,
     view: str,
-    phase: str,
+    phase: str | None,
     sex: str | None,
     age: int | None,
     quality: str | None,
@@ -172,12 +173,12 @@ def build_prompts(
     Args:
         structure: ``"lv"``, ``"myo"`` or ``"la"``.
         view: ``"2CH"`` or ``"4CH"``.
-        phase: ``"ED"`` (diastole) or ``"ES"`` (systole).
+        phase: ``"ED"`` (diastole), ``"ES"`` (systole) or ``None`` (a frame between them).
         sex: ``"female"``, ``"male"`` or ``None``.
         age: years or ``None``.
         quality: ``"good"``, ``"medium"``, ``"poor"`` or ``None`` (SDM/synth prompts never use it).
         shape: one word (``"oval"``, ...; cached VQA words such as ``"triangular"`` too) or ``None``.
-        source: ``"camus"``, ``"phantom"`` (levels P0–P7) or ``"sdm"``, ``"synth"`` (P0–P6).
+        source: ``"camus"``, ``"phantom"``, ``"echonet"`` (levels P0–P7) or ``"sdm"``, ``"synth"`` (P0–P6).
         domain: ``"real"`` or ``"synthetic"`` to tag every prompt with it; ``None`` (default) keeps
             the reference wording.
 
@@ -187,7 +188,7 @@ def build_prompts(
     """
     _check_choice("structure", structure, STRUCTURE_WORDS, optional=False)
     _check_choice("view", view, VIEW_WORDS, optional=False)
-    _check_choice("phase", phase, PHASE_WORDS, optional=False)
+    _check_choice("phase", phase, PHASE_WORDS)
     _check_choice("sex", sex, SEXES)
     _check_choice("quality", quality, QUALITIES)
     _check_choice("domain", domain, DOMAINS)

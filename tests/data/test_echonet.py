@@ -1,0 +1,131 @@
+"""prepare echonet on a fixture in EchoNet-Dynamic's released layout (AVIs written with PyAV)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from echo_fixtures import sector_frames, write_video
+from typer.testing import CliRunner
+
+from synthboost.cli import app
+from synthboost.data.echonet import fill_polygon, list_videos, prepare_echonet, tracing_polygon
+from synthboost.data.imageio import read_png
+from synthboost.data.processed import check_dataset, read_meta
+
+SIZE, N_FRAMES = 112, 12
+VIDEOS = {  # name: (split, EF, ESV, EDV, ED frame, ES frame, rows listed ES first)
+    "0X1A": ("TRAIN", 55.0, 40.0, 88.9, 2, 9, False),
+    "0X2B": ("VAL", 35.5, 60.0, 93.0, 10, 4, True),
+    "0X3C": ("TEST", 62.1, 30.0, 79.2, 0, 6, False),
+}
+
+
+def chords(half_width: float, n: int = 20) -> list[list[float]]:
+    """Long axis then ``n`` chords of an elliptic cavity (centre x 56, apex y 20, base y 90)."""
+    rows = [[56.0, 20.0, 56.0, 90.0]]
+    for y in np.linspace(22.0, 88.0, n):
+        w = half_width * np.sqrt(max(0.0, 1 - ((y - 55.0) / 35.0) ** 2))
+        rows.append([56.0 - w, float(y), 56.0 + w, float(y)])
+    return rows
+
+
+def write_echonet(root: Path, untraced: bool = True) -> Path:
+    (root / "Videos").mkdir(parents=True)
+    with (root / "FileList.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(
+            ["FileName", "EF", "ESV", "EDV", "FrameHeight", "FrameWidth", "FPS", "NumberOfFrames", "Split"]
+        )
+        for i, (name, (split, ef, esv, edv, *_)) in enumerate(VIDEOS.items()):
+            w.writerow([name, ef, esv, edv, SIZE, SIZE, 50, N_FRAMES, split])
+            frames, _ = sector_frames(N_FRAMES, (SIZE, SIZE), seed=i)
+            frames[:, 0, 0] = np.arange(N_FRAMES) * 20  # each frame knows its index
+            write_video(root / "Videos" / f"{name}.avi", frames, fps=50)
+        if untraced:
+            w.writerow(["0X4D", 50, 40, 80, SIZE, SIZE, 50, N_FRAMES, "TRAIN"])
+    with (root / "VolumeTracings.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["FileName", "X1", "Y1", "X2", "Y2", "Frame"])
+        for name, (*_, ed, es, es_first) in VIDEOS.items():
+            order = [(es, 12.0), (ed, 18.0)] if es_first else [(ed, 18.0), (es, 12.0)]
+            for frame, half_width in order:
+                for row in chords(half_width):
+                    w.writerow([f"{name}.avi", *row, frame])
+    return root
+
+
+@pytest.fixture(scope="module")
+def echonet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    raw = write_echonet(tmp_path_factory.mktemp("echonet") / "EchoNet-Dynamic")
+    out = raw.parent / "processed"
+    result = CliRunner().invoke(app, ["prepare", "echonet", str(raw), str(out)])
+    assert result.exit_code == 0, result.output
+    return raw, out
+
+
+def test_polygon_fill_matches_the_ellipse() -> None:
+    mask = fill_polygon(tracing_polygon(np.asarray(chords(18.0))), (SIZE, SIZE))
+    assert mask[55, 56] and mask[25, 56] and not mask[55, 80] and not mask[10, 56]
+    assert mask.sum() == pytest.approx(np.pi * 18 * 35, rel=0.06)  # the polygon is inscribed in the ellipse
+
+
+def test_processed_dataset_is_valid_with_lv_only(echonet: tuple[Path, Path]) -> None:
+    raw, out = echonet
+    assert check_dataset(out) == []
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["source"] == "echonet" and info["labels"] == {"1": "lv"} and info["image_size"] == SIZE
+    assert info["extra"]["untraced"] == ["0X4D"]
+    assert not (out / "masks" / "train" / "mask_2").exists()
+    rows = {r["name"]: r for r in read_meta(out)}
+    assert sorted(rows) == sorted(f"{n}_4CH_{p}" for n in VIDEOS for p in ("ED", "ES"))
+    for name, (split, ef, esv, edv, ed, es, _) in VIDEOS.items():
+        r_ed, r_es = rows[f"{name}_4CH_ED"], rows[f"{name}_4CH_ES"]
+        assert r_ed["split"] == split.lower() and r_ed["group"] == ("test" if split == "TEST" else "train")
+        assert (r_ed["frame"], r_es["frame"]) == (ed, es)  # the larger tracing is ED, whatever the row order
+        assert (r_ed["lv_ef"], r_ed["lv_esv"], r_ed["lv_edv"]) == (ef, esv, edv)
+        assert r_ed["sex"] is None and r_ed["age"] is None and r_ed["spacing_row_mm"] is None
+        group = r_ed["group"]
+        image = read_png(out / "images" / group / f"{name}_4CH_ED.png")
+        assert image[0, 0] == ed * 20  # the traced frame, not another
+        lv_ed = read_png(out / "labels_native" / group / f"{name}_4CH_ED.png")
+        lv_es = read_png(out / "labels_native" / group / f"{name}_4CH_ES.png")
+        assert set(np.unique(lv_ed)) == {0, 1} and lv_ed.sum() > lv_es.sum() > 0
+
+
+def test_prompts_hold_only_what_is_known(echonet: tuple[Path, Path]) -> None:
+    _, out = echonet
+    entries = json.loads((out / "anns" / "test.json").read_text())
+    assert {e["structure"] for e in entries} == {"lv"} and len(entries) == 2
+    p7 = entries[0]["prompts"]["p7"][0]
+    assert "four-chamber view" in p7 and "cycle" in p7 and "year-old" not in p7 and "quality" not in p7
+
+
+def test_layout_errors_name_the_file(tmp_path: Path) -> None:
+    raw = write_echonet(tmp_path / "e", untraced=False)
+    with (raw / "VolumeTracings.csv").open("a") as f:
+        f.write("0X9Z.avi,1,2,3,4,5\n")
+    with pytest.raises(ValueError, match=r"VolumeTracings\.csv: tracings of videos not in FileList\.csv"):
+        list_videos(raw)
+    raw = write_echonet(tmp_path / "f", untraced=False)
+    (raw / "Videos" / "0X2B.avi").unlink()
+    with pytest.raises(FileNotFoundError, match=r"0X2B\.avi: video listed in FileList\.csv not found"):
+        list_videos(raw)
+    with pytest.raises(FileNotFoundError, match="FileList.csv: not found"):
+        prepare_echonet(tmp_path, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_echonet_dataset_trains(echonet: tuple[Path, Path], tmp_path: Path) -> None:
+    from synthboost.train.config import load_config
+    from synthboost.train.run import train
+
+    _, out = echonet
+    sets = {"data.root": str(out), "data.batch_size": "2", "data.prompt": "p3", "trainer.max_epochs": "1",
+            "trainer.min_epochs": "1", "trainer.accelerator": "cpu", "trainer.progress_bar": "false"}  # fmt: skip
+    cfg = load_config("configs/experiment/demo_tiny_clipseg.yaml", [f"{k}={v}" for k, v in sets.items()])
+    run = train(cfg, tmp_path / "run")
+    assert (run / "DONE").is_file()
