@@ -102,30 +102,44 @@ def build_model(
     return model
 
 
+def is_model_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a local model folder: ``config.json`` or an adapter folder's ``adapter_config.json``."""
+    from synthboost.models.adapters import is_adapter_folder
+
+    return (Path(path) / CONFIG_NAME).is_file() or is_adapter_folder(path)
+
+
 def resolve_model_folder(path: str | Path) -> str:
     """The model folder of a run folder (``RUN/model``), a model folder or a hub id.
 
     Raises:
-        FileNotFoundError: a local folder without ``config.json`` (nor ``model/config.json``), or
-            a missing local path (anything but an ``owner/name`` hub id).
+        FileNotFoundError: a local folder without ``config.json`` or ``adapter_config.json`` (nor
+            in ``model/``), or a missing local path (anything but an ``owner/name`` hub id).
     """
     p = Path(path)
-    if (p / RUN_MODEL_DIR / CONFIG_NAME).is_file():
+    if is_model_folder(p / RUN_MODEL_DIR):
         return str(p / RUN_MODEL_DIR)
-    if (p / CONFIG_NAME).is_file():
+    if is_model_folder(p):
         return str(p)
     if p.is_dir():
         raise FileNotFoundError(
-            f"{p}: no {CONFIG_NAME} here nor in {p / RUN_MODEL_DIR} (expected a model folder written by "
-            "save_pretrained or a run folder of `synthboost train`)"
+            f"{p}: no {CONFIG_NAME} (nor adapter_config.json) here nor in {p / RUN_MODEL_DIR} (expected a "
+            "model folder written by save_pretrained, an adapter folder or a run folder of `synthboost train`)"
         )
     check_local_pretrained(path)
     return str(path)
 
 
 def read_model_config(folder_or_hub_id: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a local folder or a hub id (from the cache when offline)."""
+    """The ``config.json`` of a local folder or a hub id (from the cache when offline).
+
+    For an adapter folder (:mod:`synthboost.models.adapters`) it is its base model's.
+    """
+    from synthboost.models.adapters import base_reference, is_adapter_folder
+
     path = Path(folder_or_hub_id)
+    if is_adapter_folder(path):
+        return read_model_config(base_reference(path))
     if path.is_dir():
         return read_json(path / CONFIG_NAME)
     if path.exists() or str(folder_or_hub_id).count("/") != 1:
@@ -135,16 +149,25 @@ def read_model_config(folder_or_hub_id: str | Path) -> dict[str, Any]:
     return read_json(hf_hub_download(str(folder_or_hub_id), CONFIG_NAME))
 
 
-def load_pretrained(folder_or_hub_id: str | Path, freeze_encoders: bool = False, **overrides: Any) -> VLSM:
+def load_pretrained(
+    folder_or_hub_id: str | Path, freeze_encoders: bool = False, merge: bool = False, **overrides: Any
+) -> VLSM:
     """Load a saved VLSM, its type read from ``config.json`` (``model_type``).
 
     Args:
-        folder_or_hub_id: a model folder (``save_pretrained``), a run folder of ``synthboost train``
-            (its ``model/``) or a Hugging Face hub id.
-        freeze_encoders: freeze image and text encoders.
+        folder_or_hub_id: a model folder (``save_pretrained``), an adapter folder
+            (``adapter_config.json`` + ``adapter_model.safetensors``: its base model with the
+            adapters on top), a run folder of ``synthboost train`` (its ``model/``) or a hub id.
+        freeze_encoders: freeze image and text encoders (adapters keep training).
+        merge: fold adapters into the base for fast inference (no effect without adapters).
         **overrides: configuration fields.
     """
+    from synthboost.models.adapters import has_adapters, is_adapter_folder, load_adapter
+
     folder_or_hub_id = resolve_model_folder(folder_or_hub_id)
+    if is_adapter_folder(folder_or_hub_id):
+        model = load_adapter(folder_or_hub_id, merge=merge, **overrides)
+        return model.freeze_encoders() if freeze_encoders and not has_adapters(model) else model
     model_type = read_model_config(folder_or_hub_id).get("model_type")
     if model_type not in MODEL_NAMES:
         raise ValueError(f"{folder_or_hub_id}/{CONFIG_NAME}: unknown model_type {model_type!r}")

@@ -5,12 +5,27 @@ from __future__ import annotations
 import typer
 
 
+def _adapter_overrides(
+    adapter: str | None, rank: int | None, targets: str | None, fresh: bool
+) -> list[str]:  # fmt: skip
+    """The ``--adapter*`` flags as dotted overrides of ``model.adapter``."""
+    out = [f"model.adapter.method={adapter}"] if adapter else []
+    if rank is not None:
+        out.append(f"model.adapter.rank={rank}")
+    if targets:
+        names = [t.strip() for t in targets.split(",") if t.strip()]
+        out.append(f"model.adapter.targets=[{','.join(names)}]")
+    if fresh:
+        out.append("model.adapter.continue_adapters=false")
+    return out
+
+
 def _config_overrides(
     prompt: str | None, init_from: str | None, freeze: bool, resume_compat: bool, devices: str | None,
-    strategy: str | None, sets: list[str],
+    strategy: str | None, sets: list[str], adapter: list[str] = (),
 ) -> list[str]:  # fmt: skip
     """CLI flags as dotted overrides (flags first, so explicit ``--set`` wins)."""
-    out = []
+    out = list(adapter)
     if prompt:
         out.append(f"data.prompt={prompt}")
     if init_from:
@@ -35,6 +50,14 @@ def train_cmd(
         False, "--resume-compat", help="PT→FT: keep optimiser/scheduler state."
     ),
     freeze_encoders: bool = typer.Option(False, "--freeze-encoders", help="Freeze image and text encoders."),
+    adapter: str = typer.Option(None, "--adapter", help="lora or none: LoRA on the encoders (peft)."),
+    adapter_rank: int = typer.Option(None, "--adapter-rank", help="LoRA rank (default 8)."),
+    adapter_targets: str = typer.Option(
+        None, "--adapter-targets", help="Comma-separated encoder module suffixes (default: the model's)."
+    ),
+    fresh_adapters: bool = typer.Option(
+        False, "--fresh-adapters", help="PT→FT: merge the pre-training's adapters, start new ones."
+    ),
     devices: str = typer.Option(None, "--devices", help="Lightning devices (e.g. 4)."),
     strategy: str = typer.Option(None, "--strategy", help="Lightning strategy (e.g. ddp)."),
     seeds: str = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 42,43,44."),
@@ -49,7 +72,10 @@ def train_cmd(
     from synthboost.train.config import load_config
     from synthboost.train.run import train_seeds
 
-    overrides = _config_overrides(prompt, init_from, freeze_encoders, resume_compat, devices, strategy, sets)
+    adapter_sets = _adapter_overrides(adapter, adapter_rank, adapter_targets, fresh_adapters)
+    overrides = _config_overrides(
+        prompt, init_from, freeze_encoders, resume_compat, devices, strategy, sets, adapter_sets
+    )
     cfg = load_config(config, overrides)
     seed_list = [int(s) for s in seeds.split(",") if s.strip()] if seeds else None
     for run in train_seeds(cfg, out, seed_list, resume=resume, force=force, trust_pickle=trust_pickle):

@@ -44,6 +44,24 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AdapterConfig:
+    """Parameter-efficient fine-tuning of the encoders (``synthboost.models.adapters``).
+
+    ``method: lora`` adds ``peft`` LoRA layers of rank ``rank`` (scaling ``alpha / rank``, ``alpha``
+    defaults to ``rank``) to the encoder modules named by ``targets`` (module-name suffixes; empty =
+    the model's defaults, written into the resolved config); base encoder weights stay frozen, the
+    decoder/neck train in full. PT→FT from a run with adapters continues them (``continue_adapters``)
+    or merges them into the base and starts fresh ones.
+    """
+
+    method: str = "none"
+    rank: int = 8
+    alpha: float | None = None
+    targets: list[str] = dataclasses.field(default_factory=list)
+    continue_adapters: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Which VLSM to build (``synthboost.models.build_model``)."""
 
@@ -52,6 +70,7 @@ class ModelConfig:
     pretrained: str | None = None
     freeze_encoders: bool = False
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)  # build_model kwargs
+    adapter: AdapterConfig = dataclasses.field(default_factory=AdapterConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +214,10 @@ def read_yaml(path: str | Path) -> dict:
 
 def validate(cfg: TrainConfig, source: str) -> TrainConfig:
     """Check choices across sections; errors name ``source`` and the key."""
+    from synthboost.models.adapters import ADAPTER_METHODS, default_targets
+
     checks = [
+        ("model.adapter.method", cfg.model.adapter.method, ADAPTER_METHODS),
         ("model.name", cfg.model.name, MODELS),
         ("strategy.name", cfg.strategy.name, STRATEGIES),
         ("loss.preset", cfg.loss.preset, LOSS_PRESETS),
@@ -213,6 +235,16 @@ def validate(cfg: TrainConfig, source: str) -> TrainConfig:
         raise ValueError(f"{source}: key 'data.mix_ratio' = {cfg.data.mix_ratio} must be in [0, 1]")
     if cfg.data.batch_size < 1:
         raise ValueError(f"{source}: key 'data.batch_size' must be >= 1")
+    adapter = cfg.model.adapter
+    if adapter.method != "none" and cfg.strategy.name == "zero_shot":
+        raise ValueError(f"{source}: strategy 'zero_shot' trains nothing: 'model.adapter.method' must be none "
+                         "(train adapters on a pretrained model with strategy 'real')")  # fmt: skip
+    if adapter.method != "none" and adapter.rank < 1:
+        raise ValueError(f"{source}: key 'model.adapter.rank' = {adapter.rank} must be >= 1")
+    if adapter.method != "none" and not adapter.targets:  # name the model's defaults in the config
+        targets = list(default_targets(cfg.model.name))
+        model = dataclasses.replace(cfg.model, adapter=dataclasses.replace(adapter, targets=targets))
+        cfg = dataclasses.replace(cfg, model=model)
     return cfg
 
 

@@ -38,7 +38,7 @@ EXECUTION_KEYS = {
 
 def config_differences(cfg: TrainConfig, stored: dict) -> list[str]:
     """Dotted keys whose values differ between ``cfg`` and a run folder's stored config."""
-    new = to_dict(cfg)
+    new, defaults = to_dict(cfg), to_dict(TrainConfig())
     diffs = []
     for section in sorted(set(new) | set(stored)):
         a, b = new.get(section), stored.get(section)
@@ -46,7 +46,10 @@ def config_differences(cfg: TrainConfig, stored: dict) -> list[str]:
             diffs += [section] if a != b else []
             continue
         skip = EXECUTION_KEYS.get(section, set())
-        diffs += [f"{section}.{k}" for k in sorted(set(a) | set(b)) if k not in skip and a.get(k) != b.get(k)]
+        old = defaults.get(section, {})  # a key added since the run was stored holds its default there
+        diffs += [
+            f"{section}.{k}" for k in sorted(set(a) | set(b)) if k not in skip and a.get(k) != b.get(k, old.get(k))
+        ]
     return diffs
 
 
@@ -135,7 +138,14 @@ def _datamodule(cfg: TrainConfig, model: Any) -> Any:
     )  # fmt: skip
 
 
-def _result(cfg: TrainConfig, loss: Any, metrics: dict[str, float]) -> dict[str, Any]:
+def adapter_label(cfg: TrainConfig) -> str:
+    """``none`` or ``lora-r<rank>``: the run's adapter, as results and tables name it."""
+    a = cfg.model.adapter
+    return "none" if a.method == "none" else f"{a.method}-r{a.rank}"
+
+
+def _result(cfg: TrainConfig, loss: Any, metrics: dict[str, float], model: Any) -> dict[str, Any]:
+    params = model.parameter_report()
     return {
         "status": "done",
         "name": cfg.name,
@@ -144,6 +154,9 @@ def _result(cfg: TrainConfig, loss: Any, metrics: dict[str, float]) -> dict[str,
         "prompt": cfg.data.prompt,
         "dataset": cfg.data.root,
         "freeze_encoders": cfg.model.freeze_encoders,
+        "adapter": adapter_label(cfg),
+        "trainable_params": params["trainable"],
+        "total_params": params["total"],
         "loss_preset": loss.preset,
         "threshold": loss.threshold,
         "seed": cfg.trainer.seed,
@@ -153,11 +166,12 @@ def _result(cfg: TrainConfig, loss: Any, metrics: dict[str, float]) -> dict[str,
 
 def _finish_training(cfg: TrainConfig, out: Path, module: Any, trainer: Any, loss: Any) -> None:
     from synthboost.checkpoints import load_checkpoint
+    from synthboost.models.adapters import save_model
 
     best = trainer.checkpoint_callback.best_model_path
     if best:
         module.load_state_dict(load_checkpoint(best)["state_dict"])
-    module.model.save_pretrained(out / "model")
+    save_model(module.model, out / "model")
     rows = runfolder.read_metrics(out)
     conv = runfolder.convergence(rows)
     write_json_atomic(out / "convergence.json", conv)
@@ -169,7 +183,7 @@ def _finish_training(cfg: TrainConfig, out: Path, module: Any, trainer: Any, los
         "epochs": len(rows),
         "seconds": rows[-1]["elapsed_s"] if rows else None,
     }
-    runfolder.finish(out, _result(cfg, loss, metrics))
+    runfolder.finish(out, _result(cfg, loss, metrics, module.model))
 
 
 def _zero_shot(cfg: TrainConfig, out: Path, module: Any, dm: Any, loss: Any) -> None:
@@ -179,7 +193,7 @@ def _zero_shot(cfg: TrainConfig, out: Path, module: Any, dm: Any, loss: Any) -> 
         module.model.save_pretrained(out / "model")
         vals = {"best_val_dice": metrics.get("val_dice"), "best_val_iou": metrics.get("val_iou"), "epochs": 0}
         runfolder.finish(
-            out, _result(cfg, loss, {k: float(v) if v is not None else None for k, v in vals.items()})
+            out, _result(cfg, loss, {k: float(v) if v is not None else None for k, v in vals.items()}, module.model)
         )
 
 

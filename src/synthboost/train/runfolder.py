@@ -8,7 +8,7 @@
     <run>/metrics.csv            one row per epoch: METRIC_COLUMNS
     <run>/logs/csv/version_*/    Lightning CSVLogger files; logs/tb/ TensorBoard events
     <run>/convergence.json       epochs and seconds to reach 99 % of the best val Dice
-    <run>/model/                 best model (save_pretrained) + README.md model card
+    <run>/model/                 best model (save_pretrained, or a peft adapter folder) + README.md model card
     <run>/result.json, <run>/DONE   written last; a run with DONE is finished
 """
 
@@ -93,8 +93,8 @@ def model_card(result: dict[str, Any]) -> str:
         "| key | value |",
         "|---|---|",
     ]
-    keys = ("model", "strategy", "prompt", "dataset", "freeze_encoders", "loss_preset", "threshold", "seed",
-            "best_epoch", "epochs", "seconds")  # fmt: skip
+    keys = ("model", "strategy", "prompt", "dataset", "freeze_encoders", "adapter", "trainable_params",
+            "total_params", "loss_preset", "threshold", "seed", "best_epoch", "epochs", "seconds")  # fmt: skip
     lines += [f"| {k} | {result.get(k)} |" for k in keys]
     lines.append(f"| best val Dice | {dice:.4f} |" if isinstance(dice, float) else "| best val Dice | n/a |")
     iou = result.get("best_val_iou")

@@ -64,15 +64,19 @@ def resolve_init(init_from: str | Path) -> InitSource:
     """Accept a run folder (``model/`` + ``checkpoints/best.ckpt`` + ``config.yaml``) or a model folder."""
     from synthboost.train.config import from_dict, read_yaml
 
+    from synthboost.models.factory import is_model_folder
+
     path = Path(init_from)
-    if (path / "model" / "config.json").is_file():
+    if is_model_folder(path / "model"):
         ckpt = path / "checkpoints" / "best.ckpt"
         cfg_file = path / "config.yaml"
         run_cfg = from_dict(read_yaml(cfg_file), str(cfg_file)) if cfg_file.is_file() else None
         return InitSource(path / "model", ckpt if ckpt.is_file() else None, run_cfg)
-    if (path / "config.json").is_file():
+    if is_model_folder(path):
         return InitSource(path, None, None)
-    raise FileNotFoundError(f"{path}: not a finished run folder (no model/config.json) nor a model folder")
+    raise FileNotFoundError(
+        f"{path}: not a finished run folder (no model/config.json nor model/adapter_config.json) nor a model folder"
+    )
 
 
 def check_init(cfg: TrainConfig, init: InitSource) -> None:
@@ -113,20 +117,59 @@ def _check_pretrained_type(cfg: TrainConfig) -> None:
             raise ValueError(f"{pre}: holds a {model_type} model, but model.name is {cfg.model.name}")
 
 
+def base_reference(cfg: TrainConfig) -> str | None:
+    """How an adapter run names its base: ``model.pretrained`` when ``load_pretrained`` rebuilds it
+    as built (a model folder, absolute, or a hub id, without ``model.overrides``), else ``None``
+    (random init, a checkpoint file, overrides: the base is saved next to the adapter)."""
+    pre, path = cfg.model.pretrained, Path(cfg.model.pretrained or "")
+    if not pre or cfg.model.overrides or (path.exists() and not path.is_dir()):
+        return None
+    return str(path.resolve()) if path.is_dir() else str(pre)
+
+
+def _check_continued_adapter(cfg: TrainConfig, model, init_dir: Path) -> None:
+    """PT→FT continuing the pre-training's adapters: the config must describe the same adapters."""
+    from synthboost.models.adapters import adapter_config, lora_config
+
+    a = cfg.model.adapter
+    have, want = adapter_config(model), lora_config(model, a.rank, a.alpha, a.targets)
+    diffs = [k for k in ("r", "lora_alpha", "target_modules") if getattr(have, k) != getattr(want, k)]
+    if diffs:
+        raise ValueError(
+            f"{init_dir}: its adapters differ from model.adapter in {', '.join(diffs)} (rank {have.r} vs "
+            f"{a.rank}); match them or start fresh adapters (model.adapter.continue_adapters=false, --fresh-adapters)"
+        )
+
+
 def build(cfg: TrainConfig, trust_pickle: bool = False):
     """The model of a run and, for PT→FT, its :class:`InitSource` (else ``None``).
 
     ``trust_pickle`` lets ``model.pretrained`` be a checkpoint that needs pickle (OpenAI ``RN50.pt``).
+
+    With ``model.adapter.method: lora`` the model carries LoRA adapters (:mod:`synthboost.models.adapters`):
+    fresh ones on the built model, or for PT→FT the pre-training run's (continued) or fresh ones on
+    its model with any adapters merged in.
     """
     from synthboost.models import build_model, load_pretrained
+    from synthboost.models.adapters import add_lora, is_adapter_folder
 
-    m = cfg.model
+    m, a = cfg.model, cfg.model.adapter
+    lora = a.method == "lora"
     if cfg.strategy.name == "ptft":
         init = resolve_init(cfg.strategy.init_from)
         check_init(cfg, init)
-        log.info("initialising from %s", init.model_dir)
-        model = load_pretrained(init.model_dir, freeze_encoders=m.freeze_encoders)
+        from_adapter = is_adapter_folder(init.model_dir)
+        keep = lora and from_adapter and a.continue_adapters
+        log.info("initialising from %s%s", init.model_dir, " (continuing its adapters)" if keep else "")
+        model = load_pretrained(init.model_dir, freeze_encoders=m.freeze_encoders, merge=not keep)
+        if keep:
+            _check_continued_adapter(cfg, model, init.model_dir)
+        elif lora:
+            base = None if from_adapter else str(init.model_dir.resolve())
+            add_lora(model, a.rank, a.alpha, a.targets, base=base)
         return model, init
     _check_pretrained_type(cfg)
     model = build_model(m.name, m.pretrained, m.config, m.freeze_encoders, trust_pickle, **dict(m.overrides))
+    if lora:
+        add_lora(model, a.rank, a.alpha, a.targets, base=base_reference(cfg))
     return model, None
