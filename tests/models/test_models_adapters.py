@@ -44,7 +44,9 @@ def test_only_adapters_and_head_train_base_stays_bit_identical(name):
     add_lora(model, rank=4)
     prefixes = encoder_prefixes(model)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    assert trainable and all("lora_" in n or not any(n.startswith(p + ".") for p in prefixes) for n in trainable)
+    assert trainable and all(
+        "lora_" in n or not any(n.startswith(p + ".") for p in prefixes) for n in trainable
+    )
     assert any("lora_" in n for n in trainable) and any("lora_" not in n for n in trainable)
     assert all(not m.training for enc in model.encoder_modules().values() for m in enc.modules())
 

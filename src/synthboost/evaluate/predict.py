@@ -66,7 +66,7 @@ def predict(
         threshold = settings["threshold"] if settings["threshold"] is not None else DEFAULT_THRESHOLD
     dataset = Path(dataset)
     dev = torch_device(device)
-    model = load_pretrained(model_dir).to(dev).eval()
+    model = load_pretrained(model_dir, merge=True).to(dev).eval()
     prep = model.preprocessing
     ds = SegmentationDataset(dataset, split, prompt, prep.image_size, get_tokenizer(prep))
     shapes = _native_shapes(dataset)

@@ -186,7 +186,7 @@ class Segmenter:
 
         folder, settings = resolve_model(path)
         threshold = settings["threshold"] if settings["threshold"] is not None else DEFAULT_THRESHOLD
-        return cls(load_pretrained(folder), device, threshold)
+        return cls(load_pretrained(folder, merge=True), device, threshold)
 
     def probabilities(self, image: ImageInput, prompts: list[str]) -> np.ndarray:
         """Foreground probabilities ``(len(prompts), rows, cols)`` float32 from one image encoding."""

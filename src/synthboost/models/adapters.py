@@ -50,7 +50,9 @@ DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {
 def default_targets(model_type: str) -> tuple[str, ...]:
     """The default LoRA targets of a model type (``ValueError`` for an unknown one)."""
     if model_type not in DEFAULT_TARGETS:
-        raise ValueError(f"no default adapter targets for model {model_type!r} (known: {sorted(DEFAULT_TARGETS)})")
+        raise ValueError(
+            f"no default adapter targets for model {model_type!r} (known: {sorted(DEFAULT_TARGETS)})"
+        )
     return DEFAULT_TARGETS[model_type]
 
 
@@ -78,7 +80,7 @@ def head_modules(model: VLSM) -> list[str]:
     """Names of the largest modules holding no encoder: the parts trained in full (decoder, neck, ...)."""
     prefixes = encoder_prefixes(model)
     names = []
-    for name, module in model.named_modules():
+    for name, _ in model.named_modules():
         if not name or _under(name, prefixes) or any(_under(p, [name]) for p in prefixes):
             continue  # an encoder, inside one, or a container of one
         if not any(_under(name, [h]) for h in names):
@@ -89,7 +91,9 @@ def head_modules(model: VLSM) -> list[str]:
 def target_pattern(model: VLSM, targets: list[str] | tuple[str, ...]) -> str:
     """The ``peft`` ``target_modules`` regex: modules inside the encoders whose name ends in a target."""
     if not targets:
-        raise ValueError("adapter targets: empty list (name module suffixes such as q_proj, or use the defaults)")
+        raise ValueError(
+            "adapter targets: empty list (name module suffixes such as q_proj, or use the defaults)"
+        )
     enc = "|".join(re.escape(p) for p in encoder_prefixes(model))
     tails = "|".join(re.escape(t.strip(".")) for t in targets)
     return rf"(?:{enc})\.(?:.*\.)?(?:{tails})"
@@ -232,7 +236,11 @@ def save_adapter(model: VLSM, folder: str | Path) -> Path:
             unload(copy.deepcopy(model), merge=False).save_pretrained(tmp / BASE_FOLDER)
             saved.base_model_name_or_path = BASE_FOLDER
         saved.save_pretrained(str(tmp))
-        save_file(tensors, str(tmp / ADAPTER_WEIGHTS_NAME), metadata={"format": "pt", "model_type": model.model_type})
+        save_file(
+            tensors,
+            str(tmp / ADAPTER_WEIGHTS_NAME),
+            metadata={"format": "pt", "model_type": model.model_type},
+        )
     return folder
 
 

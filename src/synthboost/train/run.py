@@ -48,7 +48,9 @@ def config_differences(cfg: TrainConfig, stored: dict) -> list[str]:
         skip = EXECUTION_KEYS.get(section, set())
         old = defaults.get(section, {})  # a key added since the run was stored holds its default there
         diffs += [
-            f"{section}.{k}" for k in sorted(set(a) | set(b)) if k not in skip and a.get(k) != b.get(k, old.get(k))
+            f"{section}.{k}"
+            for k in sorted(set(a) | set(b))
+            if k not in skip and a.get(k) != b.get(k, old.get(k))
         ]
     return diffs
 
@@ -193,7 +195,10 @@ def _zero_shot(cfg: TrainConfig, out: Path, module: Any, dm: Any, loss: Any) -> 
         module.model.save_pretrained(out / "model")
         vals = {"best_val_dice": metrics.get("val_dice"), "best_val_iou": metrics.get("val_iou"), "epochs": 0}
         runfolder.finish(
-            out, _result(cfg, loss, {k: float(v) if v is not None else None for k, v in vals.items()}, module.model)
+            out,
+            _result(
+                cfg, loss, {k: float(v) if v is not None else None for k, v in vals.items()}, module.model
+            ),
         )
 
 

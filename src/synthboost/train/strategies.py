@@ -62,9 +62,8 @@ def data_roots(cfg: TrainConfig) -> list[Path]:
 
 def resolve_init(init_from: str | Path) -> InitSource:
     """Accept a run folder (``model/`` + ``checkpoints/best.ckpt`` + ``config.yaml``) or a model folder."""
-    from synthboost.train.config import from_dict, read_yaml
-
     from synthboost.models.factory import is_model_folder
+    from synthboost.train.config import from_dict, read_yaml
 
     path = Path(init_from)
     if is_model_folder(path / "model"):
