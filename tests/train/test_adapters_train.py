@@ -145,7 +145,7 @@ def test_full_run_to_lora_ft_references_its_model(real_root, synth_root, tmp_pat
     assert not (out / "model" / "base").exists()
 
 
-def test_cli_flags_train_a_lora_run(real_root, tmp_path) -> None:
+def test_cli_flags_train_a_joint_lora_run(real_root, synth_root, tmp_path) -> None:
     from synthboost.cli import app
     from synthboost.train.commands import _adapter_overrides
 
@@ -153,14 +153,17 @@ def test_cli_flags_train_a_lora_run(real_root, tmp_path) -> None:
         "model.adapter.method=lora", "model.adapter.rank=16", "model.adapter.targets=[q_proj,v_proj]",
         "model.adapter.continue_adapters=false",
     ]  # fmt: skip
-    sets = [a for s in tiny_overrides(real_root, **{"trainer.max_epochs": "1", "data.prompt": "p1"})
-            for a in ("--set", s)]  # fmt: skip
+    joint = {"trainer.max_epochs": "1", "data.prompt": "p1", "strategy.name": "joint",
+             "data.synthetic_root": str(synth_root)}  # fmt: skip
+    sets = [a for s in tiny_overrides(real_root, **joint) for a in ("--set", s)]
     args = ["train", CLIPSEG, "--out", str(tmp_path / "cli"), "--adapter", "lora", "--adapter-rank", "2",
             "--adapter-targets", "q_proj,v_proj", *sets]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     config = json.loads((tmp_path / "cli" / "model" / "adapter_config.json").read_text())
     assert config["r"] == 2 and "q_proj|v_proj" in config["target_modules"]
+    result = runfolder.read_result(tmp_path / "cli")
+    assert result["strategy"] == "joint" and result["adapter"] == "lora-r2"
 
 
 def test_adapter_config_validation_and_old_runs(real_root) -> None:
