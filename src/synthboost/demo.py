@@ -18,7 +18,6 @@ from synthboost.utils import get_logger
 
 log = get_logger("demo")
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 NOTE = (
     "Demo numbers come from tiny randomly initialised models trained for a few epochs on the "
     "procedural phantom; they are not comparable with the paper's results."
@@ -100,15 +99,14 @@ def run_name(strategy: str, model: str, level: str) -> str:
 
 def train_runs(out: Path, data: dict[str, Path], cfg: DemoConfig) -> dict[tuple[str, str, str], Path]:
     """Train every (strategy, model, level) of the demo; finished runs are skipped by ``train``."""
+    from synthboost.configs import find_config
     from synthboost.train.config import load_config
     from synthboost.train.run import train
     from synthboost.train.strategies import pretrain_prompt
 
     runs: dict[tuple[str, str, str], Path] = {}
     for model in cfg.models:
-        path = CONFIG_DIR / "experiment" / f"demo_tiny_{model}.yaml"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: demo config not found (run the demo from a source checkout)")
+        path = find_config(f"experiment/demo_tiny_{model}.yaml")
         for level in cfg.levels:
             for strategy in STRATEGIES:
                 synthetic = strategy == "synthetic"

@@ -33,7 +33,7 @@ def train_cmd(
     view: str = typer.Option(None, "--view", help="2CH or 4CH (default: both)."),
     phase: str = typer.Option(None, "--phase", help="ED or ES (default: both)."),
     config: str = typer.Option(
-        None, "--config", help="YAML file or a name in configs/sdm (tiny, echo_from_noise)."
+        None, "--config", help="YAML file or a packaged sdm config name (tiny, echo_from_noise)."
     ),
     max_steps: int = typer.Option(None, "--max-steps", help="Override train.steps."),
     device: str = typer.Option(None, "--device"),

@@ -13,13 +13,13 @@ from typing import Any
 
 import yaml
 
+from synthboost.configs import find_config
 from synthboost.synth.unet import UNetConfig
 from synthboost.utils import read_yaml_mapping
 
 SAMPLERS = ("ddpm", "ddim", "dpm")
 SCHEDULES = ("cosine", "linear")
 PRECISIONS = ("no", "fp16", "bf16")
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs" / "sdm"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,11 +128,7 @@ def load_config(config: str | Path | Mapping[str, Any] | SDMConfig | None = None
         return SDMConfig()
     if isinstance(config, Mapping):
         return config_from_dict(config)
-    path = Path(config)
-    if not path.is_file() and (CONFIG_DIR / f"{config}.yaml").is_file():
-        path = CONFIG_DIR / f"{config}.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: SDM config not found")
+    path = find_config(config, "sdm")
     return config_from_dict(read_yaml_mapping(path), str(path))
 
 

@@ -42,7 +42,9 @@ def _config_overrides(
 
 
 def train_cmd(
-    config: str = typer.Argument(..., help="Experiment YAML (configs/experiment/*.yaml)."),
+    config: str = typer.Argument(
+        ..., help="Experiment YAML: a file or a packaged name (configs/experiment/cris_real.yaml)."
+    ),
     out: str = typer.Option(..., "--out", help="Run folder (per-seed subfolders with several --seeds)."),
     prompt: str = typer.Option(None, "--prompt", help="Prompt level p0..p7."),
     init_from: str = typer.Option(None, "--init-from", help="Synthetic run to fine-tune from (PT→FT)."),
@@ -83,7 +85,9 @@ def train_cmd(
 
 
 def sweep_cmd(
-    spec: str = typer.Argument(..., help="Sweep YAML (configs/sweeps/*.yaml)."),
+    spec: str = typer.Argument(
+        ..., help="Sweep YAML: a file or a packaged name (configs/sweeps/paper_table1.yaml)."
+    ),
     out: str = typer.Option(..., "--out", help="Folder of the sweep's runs."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs, train nothing."),
     emit_slurm: str = typer.Option(None, "--emit-slurm", help="Write a SLURM job-array script instead."),

@@ -198,11 +198,17 @@ def _to_config(layers: list[tuple[Any, bool | None]], source: str) -> TrainConfi
 
 
 def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping, following ``base:`` (one path or a list, relative to the file)."""
-    path = Path(path)
+    """Read a YAML mapping, following ``base:`` (one path or a list).
+
+    ``path`` is a file or a packaged config name (:func:`synthboost.configs.find_config`); a
+    ``base:`` entry is relative to the including file, else a packaged name (``train/base.yaml``).
+    """
+    from synthboost.configs import find_config
+
+    path = find_config(path)
     raw = read_yaml_mapping(path)
     bases = raw.pop("base", None) or []
-    layers = [read_yaml(path.parent / base) for base in ([bases] if isinstance(bases, str) else bases)]
+    layers = [read_yaml(_base_file(path, base)) for base in ([bases] if isinstance(bases, str) else bases)]
     try:
         merged = OmegaConf.create()
         for layer in [*layers, raw]:
@@ -210,6 +216,12 @@ def read_yaml(path: str | Path) -> dict:
         return typing.cast(dict, OmegaConf.to_container(merged, resolve=False))
     except (OmegaConfBaseException, TypeError) as err:
         raise _error(err, str(path)) from err
+
+
+def _base_file(including: Path, base: str) -> Path | str:
+    """A ``base:`` entry relative to the including file when that file exists, else the name itself."""
+    local = including.parent / base
+    return local if local.is_file() else base
 
 
 def validate(cfg: TrainConfig, source: str) -> TrainConfig:

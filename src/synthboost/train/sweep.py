@@ -70,10 +70,11 @@ def _experiment(spec: dict, path: Path, model: str, strategy: str) -> Path:
 
 def expand_sweep(spec_path: str | Path, out: str | Path, sets: list[str] | None = None) -> list[SweepRun]:
     """The runs of a sweep file, dependencies first."""
+    from synthboost.configs import find_config
     from synthboost.prompts.templates import levels_for
     from synthboost.train.strategies import pretrain_prompt
 
-    path, out = Path(spec_path), Path(out)
+    path, out = find_config(spec_path), Path(out)
     spec = read_yaml(path)
     _check_spec(spec, path)
     source = spec.get("synthetic_source", "sdm")
