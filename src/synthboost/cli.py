@@ -12,7 +12,7 @@ import logging
 
 import typer
 
-STAGES = ("data", "prompts", "synth", "models", "train", "evaluate", "report", "clinical", "app")
+STAGES = ("data", "prompts", "synth", "models", "train", "evaluate", "report", "clinical", "cine", "app")
 
 app = typer.Typer(
     name="synthboost",

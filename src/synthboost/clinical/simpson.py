@@ -14,10 +14,11 @@ quantification by echocardiography in adults", JASE 28(1), 2015, Table 1 and sec
       V = π/4 · Σ_i d2CH_i · d4CH_i · L / 20
 
   Each view's discs sit at the same fractions ``(i + ½) / 20`` of its own long axis.
+  The *single-plane* form (one view, circular discs) is ``V = π/4 · Σ_i d_i² · L / 20``.
 - **Biplane area-length (LA).** ``V = 8 / (3π) · A2CH · A4CH / L`` with the areas of the LA in both
   views and ``L`` the *shorter* of the two LA lengths (guideline), each measured from the mitral
   annulus mid-point to the farthest LA point (or the LA's own longest extent when no annulus is
-  known).
+  known). The single-plane form is ``V = 8 / (3π) · A² / L``.
 
 Volumes are in mL (mm³ / 1000); EF = 100 · (EDV − ESV) / EDV in %.
 """
@@ -90,6 +91,12 @@ def biplane_volume(g2: ViewGeometry, g4: ViewGeometry, n_discs: int = N_DISCS) -
     return BiplaneVolume(volume_mm3 / 1000.0, l2, l4, short, (g2.method, g4.method))
 
 
+def single_plane_volume(geometry: ViewGeometry, n_discs: int = N_DISCS) -> float:
+    """Single-plane method of discs (mL): circular discs of the one view's diameters, ``L`` its long axis."""
+    d = disc_diameters(geometry, n_discs)
+    return math.pi / 4 * float(np.sum(d * d)) * geometry.length / n_discs / 1000.0
+
+
 def _masks(labels: np.ndarray) -> dict[str, np.ndarray]:
     labels = np.asarray(labels)
     return {"lv": labels == 1, "myo": labels == 2, "la": labels == 3}
@@ -134,19 +141,32 @@ def la_length(la: np.ndarray, spacing: Spacing, base: np.ndarray | None = None) 
     return float(proj.max() - proj.min()) + max(spacing)
 
 
+def area_length_volume(area_a: float, area_b: float, length: float) -> float:
+    """Area-length volume (mL) ``8 / (3π) · A_a · A_b / L`` (areas mm², ``L`` mm; single plane: A_a = A_b)."""
+    if length <= 0:
+        raise ValueError(f"area-length: length must be positive, got {length}")
+    return 8.0 / (3.0 * math.pi) * area_a * area_b / length / 1000.0
+
+
+def la_measure(labels: np.ndarray, spacing: Spacing) -> tuple[float, float]:
+    """LA area (mm², largest component) and length (mm) of one view's label map.
+
+    Raises:
+        ValueError: the label map has no LA (label 3).
+    """
+    la = np.asarray(labels) == 3
+    if not la.any():
+        raise ValueError("label map has no LA cavity (label 3)")
+    try:
+        base = geometry_from_labels(labels, spacing).base
+    except ValueError:
+        base = None
+    return area_mm2(largest_component(la), spacing), la_length(la, spacing, base)
+
+
 def la_volume(
     labels_2ch: np.ndarray, spacing_2ch: Spacing, labels_4ch: np.ndarray, spacing_4ch: Spacing
 ) -> float:
     """LA volume (mL) by the biplane area-length method from the label maps of both views."""
-    areas, lengths = [], []
-    for labels, spacing in ((labels_2ch, spacing_2ch), (labels_4ch, spacing_4ch)):
-        la = np.asarray(labels) == 3
-        if not la.any():
-            raise ValueError("label map has no LA cavity (label 3)")
-        try:
-            base = geometry_from_labels(labels, spacing).base
-        except ValueError:
-            base = None
-        areas.append(area_mm2(largest_component(la), spacing))
-        lengths.append(la_length(la, spacing, base))
-    return 8.0 / (3.0 * math.pi) * areas[0] * areas[1] / min(lengths) / 1000.0
+    (a2, l2), (a4, l4) = la_measure(labels_2ch, spacing_2ch), la_measure(labels_4ch, spacing_4ch)
+    return area_length_volume(a2, a4, min(l2, l4))

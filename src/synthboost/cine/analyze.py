@@ -1,0 +1,209 @@
+"""``analyze``: echo loops → per-frame label maps, ED/ES, volumes, EF, heart rate and files.
+
+An input is any loop :func:`synthboost.data.echo_io.read_echo` reads (DICOM cine, NIfTI/MetaImage
+half-sequence, AVI/MP4) or a folder of them (label files ``*_gt.*`` and still images are left
+out, each with a log line). The view comes from ``view=`` or from the file name
+(``…_2CH…`` / ``…_4CH…``); a 2CH and a 4CH loop whose names share the part before the view
+(``patient0001`` in ``patient0001_2CH_half_sequence``) are one patient's biplane pair.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from synthboost.cine.loop import LoopAnalysis, SegmentOptions, loop_stem, measure_labels, segment_loop
+from synthboost.utils import get_logger, write_json_atomic
+
+log = get_logger("cine")
+
+_VIEW_RE = re.compile(r"^(?P<patient>.+?)_(?P<view>2CH|4CH)(?:_|$)", re.IGNORECASE)
+LOOP_SUFFIXES = (".dcm", ".dicom", ".nii", ".nii.gz", ".mhd", ".mha", ".nrrd", ".avi", ".mp4", ".mov", ".mkv")
+
+
+def _is_label_file(path: Path) -> bool:
+    return loop_stem(path).lower().endswith("_gt")
+
+
+def list_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """The loop files named by ``inputs`` (files as given; folders: their loop files, sorted).
+
+    Raises:
+        FileNotFoundError: an input does not exist. ValueError: nothing to analyse.
+    """
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(LOOP_SUFFIXES)
+            )
+            for p in found:
+                if _is_label_file(p):
+                    log.info("%s: label file, not a loop: left out", p)
+            files += [p for p in found if not _is_label_file(p)]
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    if not files:
+        raise ValueError(f"no echo loop found in {', '.join(str(i) for i in inputs)}")
+    return files
+
+
+def view_of(path: Path, view: str | None) -> str:
+    """``view`` if given, else the ``2CH`` / ``4CH`` in the file name; a clear error otherwise."""
+    if view is not None:
+        if view.upper() not in ("2CH", "4CH"):
+            raise ValueError(f"view must be 2CH or 4CH, got {view!r}")
+        return view.upper()
+    match = _VIEW_RE.match(loop_stem(path))
+    if not match:
+        raise ValueError(f"{path}: cannot tell the view from the file name; pass --view 2CH or 4CH")
+    return match["view"].upper()
+
+
+def patient_of(path: Path) -> str | None:
+    """The part of the file name before ``_2CH`` / ``_4CH`` (``None`` when the name has no view)."""
+    match = _VIEW_RE.match(loop_stem(path))
+    return match["patient"] if match else None
+
+
+def _read_loops(files: list[Path], from_folder: set[Path]) -> list[Any]:
+    from synthboost.data.echo_io import read_echo
+
+    loops = []
+    for path in files:
+        loop = read_echo(path)
+        if loop.n_frames < 2:
+            if path in from_folder:
+                log.info("%s: a still image (1 frame), not a loop: left out", path)
+                continue
+            raise ValueError(f"{path}: a still image (1 frame); analyze needs a loop")
+        loops.append(loop)
+    return loops
+
+
+def _segmenter_and_info(model: str | Path, options: SegmentOptions, device: str | None) -> tuple[Any, dict]:
+    from synthboost.app.segment import Segmenter
+    from synthboost.train.runfolder import resolve_model
+
+    _, settings = resolve_model(model)
+    segmenter = Segmenter.from_pretrained(model, device=device)
+    threshold = segmenter.threshold if options.threshold is None else options.threshold
+    info = {"model": str(model), "prompt_level": settings["prompt"] or "p1", "threshold": float(threshold),
+            "smoothing_sigma_frames": options.smooth_sigma, "phase_prompt": options.phase_prompt,
+            "min_island_fraction": options.min_island}  # fmt: skip
+    return segmenter, info
+
+
+def analyze_loop(
+    loop: Any,
+    view: str,
+    segmenter: Any = None,
+    info: dict[str, Any] | None = None,
+    options: SegmentOptions = SegmentOptions(),
+    attributes: dict[str, Any] | None = None,
+    ground_truth: bool = False,
+) -> LoopAnalysis:
+    """Analyse one read loop with ``segmenter`` (or with the loop's own label maps when ``ground_truth``)."""
+    from synthboost.cine.segment import loop_prompts
+
+    if ground_truth:
+        if loop.labels is None:
+            raise ValueError(f"{loop.source}: no ground-truth label file beside it (…_gt)")
+        return measure_labels(loop, loop.labels, view, {"model": "ground truth", **(info or {})})
+    info = dict(info or {})
+    prompt_sets = loop_prompts(info.get("prompt_level", "p1"), view, options.phase_prompt, attributes)
+    labels = segment_loop(loop, segmenter, prompt_sets, options)
+    return measure_labels(loop, labels, view, {**info, "prompts": prompt_sets})
+
+
+def biplane(analyses: list[LoopAnalysis]) -> dict[str, dict[str, Any]]:
+    """Biplane indices of every patient with one calibrated 2CH and one 4CH loop."""
+    from synthboost.cine.measures import biplane_indices
+
+    pairs: dict[str, dict[str, LoopAnalysis]] = {}
+    for a in analyses:
+        patient = patient_of(Path(a.loop.source))
+        if patient is not None and a.loop.spacing_mm is not None:
+            pairs.setdefault(patient, {})[a.view] = a
+    out = {}
+    for patient, views in sorted(pairs.items()):
+        if set(views) != {"2CH", "4CH"}:
+            continue
+        a2, a4 = views["2CH"], views["4CH"]
+        try:
+            out[patient] = biplane_indices(a2.labels, a2.loop.spacing_mm, a2.phases.cycles,
+                                           a4.labels, a4.loop.spacing_mm, a4.phases.cycles)  # fmt: skip
+        except ValueError as err:
+            log.warning("%s: no biplane indices (%s)", patient, err)
+            continue
+        out[patient].update(method="Simpson's biplane method of discs; LA: biplane area-length",
+                            sources=[str(a2.loop.source), str(a4.loop.source)])  # fmt: skip
+    return out
+
+
+def analyze(
+    inputs: str | Path | Iterable[str | Path],
+    model: str | Path | None = None,
+    view: str | None = None,
+    out: str | Path | None = None,
+    *,
+    options: SegmentOptions = SegmentOptions(),
+    attributes: dict[str, Any] | None = None,
+    ground_truth: bool = False,
+    video: str = "mp4",
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Analyse echo loops; write the outputs to ``out`` when given (docs/formats.md, "Cine analysis").
+
+    Args:
+        inputs: loop files or folders of them.
+        model: run folder, model folder or hub id (not needed with ``ground_truth``).
+        view: ``2CH`` / ``4CH`` for every input (default: from the file names).
+        out: output folder (``<stem>/`` per loop, ``biplane.json``, ``report.html``).
+        options: segmentation settings (smoothing, islands, prompts, batch size).
+        attributes: ``sex``, ``age``, ``quality`` for prompt levels that use them.
+        ground_truth: measure the loops' own label files (``…_gt``) instead of predicting: the method alone.
+        video: ``mp4``, ``gif`` or ``none`` for the overlay video.
+        device: ``cpu``, ``cuda``… (default: the best available).
+
+    Returns:
+        ``{"loops": [LoopAnalysis], "biplane": {patient: indices}, "report": Path | None}``.
+    """
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    inputs = list(inputs)
+    files = list_inputs(inputs)
+    views = {f: view_of(f, view) for f in files}
+    from_folder = {f for f in files if f not in {Path(i) for i in inputs}}
+    if model is None and not ground_truth:
+        raise ValueError("analyze: give a model (run folder) or ground_truth=True")
+    segmenter, info = _segmenter_and_info(model, options, device) if not ground_truth else (None, {})
+    analyses = []
+    for loop in _read_loops(files, from_folder):
+        a = analyze_loop(loop, views[Path(loop.source)], segmenter, info, options, attributes, ground_truth)
+        log.info("%s: ED %s ES %s, EF %s", a.stem, a.summary["ed_frames"], a.summary["es_frames"],
+                 "n/a" if a.summary["ef_percent"] is None else f"{a.summary['ef_percent']:.1f} %")  # fmt: skip
+        analyses.append(a)
+    pairs = biplane(analyses)
+    report = write_outputs(analyses, pairs, out, video) if out is not None else None
+    return {"loops": analyses, "biplane": pairs, "report": report}
+
+
+def write_outputs(analyses: list[LoopAnalysis], pairs: dict[str, Any], out: str | Path, video: str) -> Path:
+    """Every loop's files, ``biplane.json`` and ``report.html`` under ``out``; returns the report path."""
+    from synthboost.cine.outputs import write_loop
+    from synthboost.cine.report import write_report
+
+    out = Path(out)
+    stems = [a.stem for a in analyses]
+    if len(set(stems)) != len(stems):
+        raise ValueError(f"{out}: two inputs share a file name ({stems}); analyse them into separate folders")
+    for a in analyses:
+        write_loop(a, out / a.stem, video)
+    write_json_atomic(out / "biplane.json", pairs)
+    return write_report(out, [a.stem for a in analyses])

@@ -1,0 +1,159 @@
+"""Files of one analysed loop (layout and keys in docs/formats.md, "Cine analysis").
+
+``<out>/<stem>/`` holds ``labels.nii.gz`` (the label maps as one sequence in the input's frame
+geometry), ``frames.csv``, ``summary.json``, ``volume.png`` (the LV curve with ED/ES marked) and
+``overlay.mp4`` (or ``.gif``): the frames with the LV, myocardium and LA contours.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthboost.utils import atomic_path, get_logger, write_json_atomic
+
+log = get_logger("cine.outputs")
+
+#: Overlay colours of LV, myocardium and LA (RGB).
+COLORS: dict[int, tuple[int, int, int]] = {1: (255, 64, 32), 2: (64, 220, 64), 3: (64, 128, 255)}
+VIDEO_FORMATS = ("mp4", "gif", "none")
+FRAME_COLUMNS = (
+    "frame",
+    "time_s",
+    "lv_area",
+    "myo_area",
+    "la_area",
+    "lv_volume_ml",
+    "la_volume_ml",
+    "is_ED",
+    "is_ES",
+)
+
+
+def write_labels_nifti(path: Path, labels: np.ndarray, spacing: tuple[float, float] | None) -> None:
+    """The (T, H, W) label maps as one NIfTI volume: spacing (col mm, row mm, 1 frame); 1 mm when uncalibrated."""
+    import SimpleITK as sitk
+
+    img = sitk.GetImageFromArray(np.ascontiguousarray(labels, dtype=np.uint8))
+    row, col = spacing if spacing is not None else (1.0, 1.0)
+    img.SetSpacing((float(col), float(row), 1.0))
+    with atomic_path(path) as tmp:
+        sitk.WriteImage(img, str(tmp.with_suffix(".nii.gz")), True)
+        tmp.with_suffix(".nii.gz").replace(tmp)
+
+
+def frame_rows(analysis: Any) -> list[dict[str, Any]]:
+    """One ``frames.csv`` row per frame (areas in the unit of ``summary["area_unit"]``)."""
+    m, times = analysis.measures, analysis.loop.frame_times_s
+    ed, es = set(analysis.phases.ed), set(analysis.phases.es)
+    rows = []
+    for t in range(analysis.labels.shape[0]):
+        rows.append({
+            "frame": t, "time_s": float(times[t]) if times is not None else math.nan,
+            "lv_area": m["lv_area"][t], "myo_area": m["myo_area"][t], "la_area": m["la_area"][t],
+            "lv_volume_ml": m["lv_volume"][t], "la_volume_ml": m["la_volume"][t],
+            "is_ED": int(t in ed), "is_ES": int(t in es),
+        })  # fmt: skip
+    return rows
+
+
+def write_frames_csv(path: Path, analysis: Any) -> None:
+    """``frames.csv`` (NaN written as an empty cell)."""
+    import csv
+
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FRAME_COLUMNS)
+        writer.writeheader()
+        for row in frame_rows(analysis):
+            writer.writerow({k: "" if isinstance(v, float) and math.isnan(v) else
+                             (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})  # fmt: skip
+
+
+def overlay_frames(frames: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) uint8: gray frames with each structure lightly tinted and its contour drawn."""
+    from scipy import ndimage
+
+    rgb = np.repeat(np.asarray(frames, np.float32)[..., None], 3, axis=-1)
+    width = max(1, round(max(labels.shape[1:]) / 300))
+    for value, color in COLORS.items():
+        mask = labels == value
+        tint = np.asarray(color, np.float32)
+        rgb[mask] = 0.8 * rgb[mask] + 0.2 * tint
+        eroded = ndimage.binary_erosion(mask, structure=np.ones((1, 3, 3), bool), iterations=width)
+        rgb[mask & ~eroded] = tint
+    return rgb.astype(np.uint8)
+
+
+def write_video(path: Path, rgb: np.ndarray, fps: float) -> None:
+    """Write (T, H, W, 3) frames as H.264 MP4 (yuv420p, even size) or GIF, by ``path``'s suffix, via PyAV."""
+    import av
+
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in ("mp4", "gif"):
+        raise ValueError(f"{path}: overlay video must be .mp4 or .gif")
+    h, w = rgb.shape[1] // 2 * 2, rgb.shape[2] // 2 * 2
+    rate = max(1, round(fps))
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), mode="w", format=fmt) as container:
+            stream = container.add_stream("libx264" if fmt == "mp4" else "gif", rate=rate)
+            stream.width, stream.height = w, h
+            stream.pix_fmt = "yuv420p" if fmt == "mp4" else "rgb8"
+            for frame in rgb[:, :h, :w]:
+                for packet in stream.encode(
+                    av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+                ):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+
+
+def plot_curve(path: Path, analysis: Any) -> None:
+    """PNG of the LV volume (or area) over time with ED (▲) and ES (▼) marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s, m = analysis.summary, analysis.measures
+    volume = s["curve"] == "lv_volume"
+    y = m["lv_volume"] if volume else m["lv_area"]
+    times = analysis.loop.frame_times_s
+    x = np.asarray(times) if times is not None else np.arange(len(y))
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(x, y, "-o", ms=3, color="0.3")
+    for frames, marker, color, name in (
+        (analysis.phases.ed, "^", "tab:red", "ED"),
+        (analysis.phases.es, "v", "tab:blue", "ES"),
+    ):
+        ax.plot(x[list(frames)], y[list(frames)], marker, color=color, ms=9, ls="none", label=name)
+    ax.set_xlabel("time (s)" if times is not None else "frame")
+    ax.set_ylabel("LV volume (mL)" if volume else f"LV area ({s['area_unit']})")
+    ef = f", EF {s['ef_percent']:.1f} %" if s.get("ef_percent") is not None else ""
+    ax.set_title(f"{analysis.stem} ({s['view']}{ef})", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def write_loop(analysis: Any, folder: str | Path, video: str = "mp4") -> dict[str, Path]:
+    """Write every output of one loop into ``folder``; return the paths by name."""
+    if video not in VIDEO_FORMATS:
+        raise ValueError(f"video must be one of {VIDEO_FORMATS}, got {video!r}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"labels": folder / "labels.nii.gz", "frames": folder / "frames.csv",
+             "summary": folder / "summary.json", "plot": folder / "volume.png"}  # fmt: skip
+    write_labels_nifti(paths["labels"], analysis.labels, analysis.loop.spacing_mm)
+    write_frames_csv(paths["frames"], analysis)
+    plot_curve(paths["plot"], analysis)
+    if video != "none":
+        paths["video"] = folder / f"overlay.{video}"
+        fps = analysis.summary.get("frame_rate_hz") or 10.0
+        write_video(paths["video"], overlay_frames(analysis.loop.frames, analysis.labels), fps)
+    write_json_atomic(paths["summary"], {**analysis.summary, "files": {k: p.name for k, p in paths.items()}})
+    return paths

@@ -1,0 +1,119 @@
+"""Every frame of a loop through a VLSM: the three structure prompts, frames batched.
+
+**Prompts.** A loop is segmented at its run's prompt level (``run.json``; P1 when a bare model
+folder is given) with the reference wording (phrasing 0), for the LV, the myocardium and the LA
+(:func:`loop_prompts`). A frame's phase is what the analysis is looking for, so when the level
+names the phase the structure probabilities are the mean of the ``ED`` and the ``ES`` prompt
+(``phase_prompt="both"``, the default) or come from one of them (``"ED"`` / ``"ES"``).
+Attributes the level needs but the caller did not give (sex, age, quality) are left out of the
+sentence, with a warning.
+
+**Shared image encoding.** CLIPSeg's and CRIS's image encoders do not depend on the text, so with
+``shared=True`` each batch of frames is encoded once (``VLSM.encode_image``) and decoded for every
+prompt (``VLSM.decode``); ``shared=False`` runs the full model once per prompt (what three calls of
+a single-prompt segmenter cost; the benchmark compares both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from synthboost.data.format import LABELS
+from synthboost.utils import get_logger, inference_autocast
+
+log = get_logger("cine.segment")
+
+PHASE_PROMPTS = ("both", "ED", "ES")
+
+
+def loop_prompts(
+    level: str,
+    view: str,
+    phase_prompt: str = "both",
+    attributes: dict[str, Any] | None = None,
+) -> list[list[str]]:
+    """Prompt sets to average: one list of (LV, MYO, LA) prompts per phase used.
+
+    Args:
+        level: prompt level ``p0`` … ``p7``.
+        view: ``2CH`` or ``4CH``.
+        phase_prompt: ``both`` (mean of the ED and ES prompts), ``ED`` or ``ES``.
+        attributes: optional ``sex``, ``age``, ``quality`` of the patient.
+    """
+    from synthboost.prompts.templates import LEVEL_ORDER, build_prompts
+
+    if phase_prompt not in PHASE_PROMPTS:
+        raise ValueError(f"phase_prompt must be one of {PHASE_PROMPTS}, got {phase_prompt!r}")
+    attrs = {k: v for k, v in (attributes or {}).items() if k in ("sex", "age", "quality") and v is not None}
+    order = LEVEL_ORDER["camus"]
+    k = int(level.lstrip("pP")) if level.lstrip("pP").isdigit() else -1
+    if not 0 <= k <= len(order):
+        raise ValueError(f"unknown prompt level {level!r} (expected p0..p{len(order)})")
+    missing = [a for a in order[:k] if a in ("sex", "age", "quality") and a not in attrs]
+    if missing:
+        log.warning("prompt level %s uses %s, not given: left out of the prompts", level, ", ".join(missing))
+    phases = ("ED", "ES") if phase_prompt == "both" else (phase_prompt,)
+    if "phase" not in order[:k]:
+        phases = phases[:1]  # the level does not name the phase: one prompt set
+    sets = []
+    for phase in phases:
+        prompts = [build_prompts(s, view, phase, attrs.get("sex"), attrs.get("age"), attrs.get("quality"), None)
+                   for s in LABELS.values()]  # fmt: skip
+        sets.append([p[f"p{k}"] if k == 0 else p[f"p{k}"][0] for p in prompts])
+    return sets
+
+
+def _pixels(frames: np.ndarray, size: int) -> Any:
+    """(T, H, W) uint8 frames resized (bilinear) to the model's square input, as a (T, 1, S, S) tensor."""
+    import torch
+
+    from synthboost.data.imageio import resize
+
+    return torch.from_numpy(np.stack([resize(f, (size, size)) for f in frames]))[:, None]
+
+
+def frame_probabilities(
+    segmenter: Any,
+    frames: np.ndarray,
+    prompt_sets: Sequence[Sequence[str]],
+    batch_size: int = 8,
+    shared: bool = True,
+) -> np.ndarray:
+    """Structure probabilities ``(T, K, S, S)`` float32 at the model's input size ``S``.
+
+    Args:
+        segmenter: a :class:`~synthboost.app.segment.Segmenter` (model, preprocessing, tokenizer, device).
+        frames: (T, H, W) uint8 frames.
+        prompt_sets: one or more lists of ``K`` prompts; the probabilities of the sets are averaged.
+        batch_size: frames per forward pass.
+        shared: encode each batch once for all prompts (``encode_image`` / ``decode``).
+    """
+    import torch
+
+    from synthboost.data.torch_dataset import normalize
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    model, prep, device = segmenter.model, segmenter.preprocessing, segmenter.device
+    prompts = [p for group in prompt_sets for p in group]
+    tokens = segmenter.tokenize(prompts)
+    ids, mask = tokens["input_ids"].to(device), tokens["attention_mask"].to(device)
+    shared = shared and hasattr(model, "encode_image")
+    pixels = _pixels(np.asarray(frames), prep.image_size)
+    out = []
+    with torch.inference_mode(), inference_autocast(device):
+        for start in range(0, len(pixels), batch_size):
+            x = normalize(pixels[start : start + batch_size].to(device), prep.mean, prep.std)
+            n = x.shape[0]
+            feats = model.encode_image(x) if shared else None
+            logits = []
+            for j in range(len(prompts)):
+                i, m = ids[j : j + 1].expand(n, -1), mask[j : j + 1].expand(n, -1)
+                logits.append(model.decode(feats, i, m) if shared else model(x, i, m))
+            out.append(torch.sigmoid(torch.cat(logits, dim=1).float()).cpu().numpy())
+    probs = np.concatenate(out)  # (T, sets × K, S, S)
+    k = len(prompt_sets[0])
+    return probs.reshape(len(probs), len(prompt_sets), k, *probs.shape[-2:]).mean(axis=1)
