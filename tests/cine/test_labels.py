@@ -5,15 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthboost.cine.labels import remove_islands, smooth_probabilities, to_labels
-
-
-def test_highest_probability_wins_above_the_threshold():
-    probs = np.zeros((3, 2, 3), np.float32)
-    probs[0] = [[0.9, 0.6, 0.2], [0.1, 0.3, 0.0]]
-    probs[1] = [[0.8, 0.7, 0.4], [0.2, 0.2, 0.0]]
-    probs[2] = [[0.1, 0.65, 0.45], [0.6, 0.51, 0.0]]
-    np.testing.assert_array_equal(to_labels(probs, 0.5), [[1, 2, 0], [3, 3, 0]])
+from synthboost.cine.labels import remove_islands, smooth_probabilities
 
 
 def test_islands_smaller_than_the_fraction_go_to_background():

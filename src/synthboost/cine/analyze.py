@@ -87,7 +87,7 @@ def _read_loops(files: list[Path], from_folder: set[Path]) -> list[Any]:
 
 
 def _segmenter_and_info(model: str | Path, options: SegmentOptions, device: str | None) -> tuple[Any, dict]:
-    from synthboost.app.segment import Segmenter
+    from synthboost.evaluate.segmenter import Segmenter
     from synthboost.train.runfolder import resolve_model
 
     _, settings = resolve_model(model)

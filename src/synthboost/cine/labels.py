@@ -7,8 +7,9 @@ Three steps, each a small pure function:
    (``scipy.ndimage.gaussian_filter1d``, truncated at 3 σ, edges by repeating the first and last
    frame). ``sigma = 0`` turns it off. It removes frame-to-frame flicker without moving extrema
    in time (the filter is symmetric); σ = 1 frame is :data:`DEFAULT_SIGMA`.
-2. :func:`to_labels` — **conflicts by the highest probability**: a pixel gets the structure whose
-   probability is highest, if that probability is above the threshold; otherwise background.
+2. **conflicts by the highest probability**: a pixel gets the structure whose probability is
+   highest, if that probability is above the threshold; otherwise background
+   (:func:`synthboost.evaluate.segmenter.label_map`, the single-image rule).
 3. :func:`remove_islands` — **small islands removed**: per structure, connected components
    (8-connectivity) smaller than ``min_fraction`` of that structure's largest component are set to
    background.
@@ -41,16 +42,6 @@ def smooth_probabilities(probs: np.ndarray, sigma: float = DEFAULT_SIGMA) -> np.
     if sigma == 0 or probs.shape[0] < 2:
         return probs
     return gaussian_filter1d(probs, sigma, axis=0, mode="nearest", truncate=3.0)
-
-
-def to_labels(probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Label map (H, W) uint8 from structure probabilities (K, H, W): highest probability above ``threshold``."""
-    probs = np.asarray(probs)
-    if probs.ndim != 3:
-        raise ValueError(f"to_labels: expected (structures, rows, cols), got shape {probs.shape}")
-    best = np.argmax(probs, axis=0)
-    keep = np.take_along_axis(probs, best[None], axis=0)[0] > threshold
-    return np.where(keep, best + 1, 0).astype(np.uint8)
 
 
 def remove_islands(labels: np.ndarray, min_fraction: float = DEFAULT_MIN_FRACTION) -> np.ndarray:

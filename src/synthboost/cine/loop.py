@@ -64,19 +64,20 @@ def segment_loop(
     loop: Any, segmenter: Any, prompt_sets: list[list[str]], options: SegmentOptions
 ) -> np.ndarray:
     """Label maps ``(T, H, W)`` uint8 of every frame of ``loop``, in the loop's own frame geometry."""
-    from synthboost.cine.labels import remove_islands, smooth_probabilities, to_labels
-    from synthboost.cine.segment import frame_probabilities
+    from synthboost.cine.labels import remove_islands, smooth_probabilities
+    from synthboost.cine.segment import loop_probabilities
     from synthboost.data.imageio import bilinear_resize
+    from synthboost.evaluate.segmenter import label_map
 
     region = loop.region
     crops = region.crop(region.apply(loop.frames))
-    probs = frame_probabilities(segmenter, crops, prompt_sets, options.batch_size, options.shared)
+    probs = loop_probabilities(segmenter, crops, prompt_sets, options.batch_size, options.shared)
     probs = smooth_probabilities(probs, options.smooth_sigma)
     threshold = segmenter.threshold if options.threshold is None else options.threshold
     shape = crops.shape[-2:]
     labels = [
         remove_islands(
-            to_labels(np.stack([bilinear_resize(p, shape) for p in frame]), threshold), options.min_island
+            label_map(np.stack([bilinear_resize(p, shape) for p in frame]), threshold), options.min_island
         )
         for frame in probs
     ]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from synthboost.data.format import LABELS
-from synthboost.utils import get_logger, inference_autocast
+from synthboost.utils import get_logger
 
 log = get_logger("cine.segment")
 
@@ -66,54 +66,23 @@ def loop_prompts(
     return sets
 
 
-def _pixels(frames: np.ndarray, size: int) -> Any:
-    """(T, H, W) uint8 frames resized (bilinear) to the model's square input, as a (T, 1, S, S) tensor."""
-    import torch
-
-    from synthboost.data.imageio import resize
-
-    return torch.from_numpy(np.stack([resize(f, (size, size)) for f in frames]))[:, None]
-
-
-def frame_probabilities(
+def loop_probabilities(
     segmenter: Any,
     frames: np.ndarray,
     prompt_sets: Sequence[Sequence[str]],
     batch_size: int = 8,
     shared: bool = True,
 ) -> np.ndarray:
-    """Structure probabilities ``(T, K, S, S)`` float32 at the model's input size ``S``.
+    """Structure probabilities ``(T, K, S, S)`` float32 at the model's input size: the mean over the prompt sets.
 
     Args:
-        segmenter: a :class:`~synthboost.app.segment.Segmenter` (model, preprocessing, tokenizer, device).
+        segmenter: a :class:`~synthboost.evaluate.segmenter.Segmenter`.
         frames: (T, H, W) uint8 frames.
-        prompt_sets: one or more lists of ``K`` prompts; the probabilities of the sets are averaged.
+        prompt_sets: one or more lists of ``K`` prompts (:func:`loop_prompts`).
         batch_size: frames per forward pass.
-        shared: encode each batch once for all prompts (``encode_image`` / ``decode``).
+        shared: one image encoding per batch for every prompt.
     """
-    import torch
-
-    from synthboost.data.torch_dataset import normalize
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    model, prep, device = segmenter.model, segmenter.preprocessing, segmenter.device
-    prompts = [p for group in prompt_sets for p in group]
-    tokens = segmenter.tokenize(prompts)
-    ids, mask = tokens["input_ids"].to(device), tokens["attention_mask"].to(device)
-    shared = shared and hasattr(model, "encode_image")
-    pixels = _pixels(np.asarray(frames), prep.image_size)
-    out = []
-    with torch.inference_mode(), inference_autocast(device):
-        for start in range(0, len(pixels), batch_size):
-            x = normalize(pixels[start : start + batch_size].to(device), prep.mean, prep.std)
-            n = x.shape[0]
-            feats = model.encode_image(x) if shared else None
-            logits = []
-            for j in range(len(prompts)):
-                i, m = ids[j : j + 1].expand(n, -1), mask[j : j + 1].expand(n, -1)
-                logits.append(model.decode(feats, i, m) if shared else model(x, i, m))
-            out.append(torch.sigmoid(torch.cat(logits, dim=1).float()).cpu().numpy())
-    probs = np.concatenate(out)  # (T, sets × K, S, S)
     k = len(prompt_sets[0])
+    prompts = [p for group in prompt_sets for p in group]
+    probs = segmenter.frame_probabilities(np.asarray(frames), prompts, batch_size, shared)
     return probs.reshape(len(probs), len(prompt_sets), k, *probs.shape[-2:]).mean(axis=1)

@@ -190,24 +190,54 @@ class Segmenter:
 
     def probabilities(self, image: ImageInput, prompts: list[str]) -> np.ndarray:
         """Foreground probabilities ``(len(prompts), rows, cols)`` float32 from one image encoding."""
-        import torch
-
-        from synthboost.data.imageio import bilinear_resize, resize
-        from synthboost.data.torch_dataset import normalize
+        from synthboost.data.imageio import bilinear_resize
 
         gray = as_grayscale(image)
+        probs = self.frame_probabilities(gray[None], prompts)[0]
+        return np.stack([np.clip(bilinear_resize(p, gray.shape), 0.0, 1.0) for p in probs])
+
+    def frame_probabilities(
+        self, frames: np.ndarray, prompts: list[str], batch_size: int = 8, shared: bool = True
+    ) -> np.ndarray:
+        """Probabilities ``(T, len(prompts), S, S)`` float32 at the model's input size ``S`` of a stack of frames.
+
+        Args:
+            frames: ``(T, rows, cols)`` uint8 grayscale frames (e.g. a cine loop).
+            prompts: the prompts, each applied to every frame.
+            batch_size: frames per forward pass.
+            shared: encode each batch of frames once (``encode_image``) and decode it per prompt;
+                ``False`` runs the whole model once per prompt (what separate single-prompt calls cost).
+        """
+        import torch
+
+        from synthboost.data.imageio import resize
+        from synthboost.data.torch_dataset import normalize
+
+        frames = np.asarray(frames)
+        if frames.ndim != 3 or frames.dtype != np.uint8:
+            raise ValueError(
+                f"Segmenter: expected (frames, rows, cols) uint8, got {frames.dtype} {frames.shape}"
+            )
         if not prompts or not all(isinstance(p, str) for p in prompts):
             raise ValueError(f"Segmenter: prompts must be a non-empty list of strings, got {prompts!r}")
-        size = self.preprocessing.image_size
-        small = torch.from_numpy(np.array(resize(gray, (size, size))))[None, None]
-        pixels = normalize(small, self.preprocessing.mean, self.preprocessing.std).to(self.device)
+        if batch_size < 1:
+            raise ValueError(f"Segmenter: batch_size must be >= 1, got {batch_size}")
+        size, prep, model = self.preprocessing.image_size, self.preprocessing, self.model
+        small = torch.from_numpy(np.stack([resize(f, (size, size)) for f in frames]))[:, None]
         tokens = self.tokenize(list(prompts))
+        ids, mask = tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)
+        out = []
         with torch.inference_mode(), inference_autocast(self.device):
-            features = self.model.encode_image(pixels).expand(len(prompts))
-            logits = self.model.decode(features, tokens["input_ids"].to(self.device),
-                                       tokens["attention_mask"].to(self.device))  # fmt: skip
-        probs = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
-        return np.stack([np.clip(bilinear_resize(p, gray.shape), 0.0, 1.0) for p in probs])
+            for start in range(0, len(small), batch_size):
+                pixels = normalize(small[start : start + batch_size].to(self.device), prep.mean, prep.std)
+                n = pixels.shape[0]
+                features = model.encode_image(pixels) if shared else None
+                logits = []
+                for j in range(len(prompts)):
+                    i, m = ids[j : j + 1].expand(n, -1), mask[j : j + 1].expand(n, -1)
+                    logits.append(model.decode(features, i, m) if shared else model(pixels, i, m))
+                out.append(torch.sigmoid(torch.cat(logits, dim=1).float()).cpu().numpy())
+        return np.concatenate(out)
 
     def __call__(self, image: ImageInput, prompt: str, threshold: float | None = None) -> Segmentation:
         """Segment ``image`` with one prompt (``threshold`` defaults to the segmenter's)."""
