@@ -36,7 +36,7 @@ def analyze_command(
     device: str = typer.Option(None, "--device", help="cpu, cuda, … (default: the best available)."),
 ) -> None:
     """Segment every frame of echo loops; ED/ES, volumes, EF, LA max and heart rate; files in --out."""
-    from synthboost.cine.analyze import analyze
+    from synthboost.cine.analysis import analyze
     from synthboost.cine.loop import SegmentOptions
 
     if model is None and not ground_truth:

@@ -88,10 +88,27 @@ def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _phases(curve: np.ndarray) -> tuple[Phases, str | None]:
+    """ED/ES of the curve, or no phase and the reason (a loop without a usable LV curve)."""
+    try:
+        return find_phases(curve), None
+    except ValueError as err:
+        return Phases((), (), ()), f"no ED/ES found: {err}"
+
+
+def _fac(lv_area: np.ndarray, cycles: tuple[tuple[int, int], ...]) -> float | None:
+    """Fractional area change (%) of the LV, mean over cycles (dimensionless: fine uncalibrated)."""
+    values = [100.0 * (lv_area[ed] - lv_area[es]) / lv_area[ed] for ed, es in cycles if lv_area[ed] > 0]
+    return _finite(float(np.mean(values))) if values else None
+
+
 def measure_labels(
     loop: Any, labels: np.ndarray, view: str, info: dict[str, Any] | None = None
 ) -> LoopAnalysis:
     """Per-frame areas and volumes, ED/ES, cycles, EF, LA max and heart rate of a loop of label maps.
+
+    A loop whose LV curve gives no ED/ES (no LV found, or a flat curve) is kept with empty phases,
+    no indices and the reason in ``summary["message"]``.
 
     Args:
         loop: the loop (``spacing_mm``, ``frame_times_s``, ``calibration``, ``source``).
@@ -100,7 +117,7 @@ def measure_labels(
         info: extra keys for the summary (model, prompts, smoothing, …).
 
     Raises:
-        ValueError: fewer than 2 frames, or an LV curve without a detectable ED and ES.
+        ValueError: fewer than 2 frames.
     """
     labels = np.asarray(labels, dtype=np.uint8)
     if labels.shape[0] < 2:
@@ -109,39 +126,31 @@ def measure_labels(
         )
     spacing = loop.spacing_mm
     m = measure_loop(labels, spacing)
-    calibrated = spacing is not None
-    curve = m["lv_volume"] if calibrated and np.isfinite(m["lv_volume"]).any() else m["lv_area"]
-    try:
-        phases = find_phases(curve)
-    except ValueError as err:
-        raise ValueError(f"{loop.source}: {err}") from None
-    cycles = cycle_indices(m["lv_volume"], phases.cycles) if calibrated else []
+    by_volume = spacing is not None and bool(np.isfinite(m["lv_volume"]).any())
+    phases, problem = _phases(m["lv_volume"] if by_volume else m["lv_area"])
+    cycles = cycle_indices(m["lv_volume"], phases.cycles) if spacing is not None else []
     means = mean_indices(cycles)
-    eda = [float(m["lv_area"][ed]) for ed, _ in phases.cycles]
-    esa = [float(m["lv_area"][es]) for _, es in phases.cycles]
-    fac = float(np.mean([100.0 * (a - b) / a for a, b in zip(eda, esa, strict=True) if a > 0] or [math.nan]))
+    notes = [n for n in (problem, None if spacing is not None else UNCALIBRATED_MESSAGE) if n]
     summary = {
         "source": str(loop.source),
         "view": view,
         "n_frames": int(labels.shape[0]),
         "calibration": loop.calibration,
-        "spacing_mm": list(spacing) if calibrated else None,
+        "spacing_mm": list(spacing) if spacing is not None else None,
         "frame_rate_hz": _finite(loop.frame_rate) if loop.frame_times_s is not None else None,
-        "curve": "lv_volume" if curve is m["lv_volume"] else "lv_area",
+        "curve": "lv_volume" if by_volume else "lv_area",
         "method": f"single-plane method of discs ({N_DISCS} discs); LA: single-plane area-length",
         "ed_frames": list(phases.ed),
         "es_frames": list(phases.es),
         "cycles": [{k: _finite(v) if isinstance(v, float) else v for k, v in c.items()} for c in cycles]
         or [{"ed_frame": ed, "es_frame": es} for ed, es in phases.cycles],
         "frames_used": sorted({f for c in phases.cycles for f in c}),
-        "edv_ml": _finite(means["edv_ml"]),
-        "esv_ml": _finite(means["esv_ml"]),
-        "ef_percent": _finite(means["ef_percent"]),
-        "fac_percent": _finite(fac),
+        **{k: _finite(v) for k, v in means.items()},
+        "fac_percent": _fac(m["lv_area"], phases.cycles),
         "la_max_ml": _finite(float(np.nanmax(m["la_volume"]))) if np.isfinite(m["la_volume"]).any() else None,
         "heart_rate_bpm": _finite(heart_rate(phases, loop.frame_times_s)),
-        "area_unit": "mm2" if calibrated else "px",
-        "message": None if calibrated else UNCALIBRATED_MESSAGE,
+        "area_unit": "mm2" if spacing is not None else "px",
+        "message": "; ".join(notes) or None,
         **(info or {}),
     }
     return LoopAnalysis(loop, view, labels, m, phases, summary)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from synthboost.cine.loop import LoopAnalysis, SegmentOptions, loop_stem, measure_labels, segment_loop
+from synthboost.evaluate.sequence import ANALYSIS_MARKER
 from synthboost.utils import get_logger, write_json_atomic
 
 log = get_logger("cine")
@@ -111,11 +112,11 @@ def analyze_loop(
     """Analyse one read loop with ``segmenter`` (or with the loop's own label maps when ``ground_truth``)."""
     from synthboost.cine.segment import loop_prompts
 
+    info = {"patient": patient_of(Path(loop.source)), **(info or {})}
     if ground_truth:
         if loop.labels is None:
             raise ValueError(f"{loop.source}: no ground-truth label file beside it (…_gt)")
-        return measure_labels(loop, loop.labels, view, {"model": "ground truth", **(info or {})})
-    info = dict(info or {})
+        return measure_labels(loop, loop.labels, view, {**info, "model": "ground truth"})
     prompt_sets = loop_prompts(info.get("prompt_level", "p1"), view, options.phase_prompt, attributes)
     labels = segment_loop(loop, segmenter, prompt_sets, options)
     return measure_labels(loop, labels, view, {**info, "prompts": prompt_sets})
@@ -206,4 +207,5 @@ def write_outputs(analyses: list[LoopAnalysis], pairs: dict[str, Any], out: str 
     for a in analyses:
         write_loop(a, out / a.stem, video)
     write_json_atomic(out / "biplane.json", pairs)
-    return write_report(out, [a.stem for a in analyses])
+    write_json_atomic(out / ANALYSIS_MARKER, {"version": 1, "loops": stems})
+    return write_report(out, stems)
