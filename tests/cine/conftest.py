@@ -1,4 +1,4 @@
-"""Fixtures of the cine tests: one small phantom with half-sequences and DICOM cines, one tiny model."""
+"""Fixtures of the cine tests: one small phantom with half-sequences and DICOM cines, (the tiny model is the root conftest's ``tiny_model``)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,3 @@ def cine_phantom(tmp_path_factory) -> Path:
     return generate_phantom(
         root, n_patients=2, seed=1, image_scale=0.3, sequences=True, n_frames=8, dicom=True
     )
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
-    """A run-like folder whose ``model/`` holds a tiny random CLIPSeg."""
-    import torch
-
-    from synthboost.models import build_model
-
-    torch.manual_seed(0)
-    run = tmp_path_factory.mktemp("run")
-    build_model("clipseg", config="tiny").save_pretrained(run / "model")
-    return run

@@ -39,7 +39,7 @@ def test_ground_truth_half_sequences_give_ed_es_and_the_exact_ef(cine_phantom, t
     assert "patient0001_4CH_half_sequence" in html and "Biplane" in html
 
 
-def test_dicom_cine_goes_through_the_model_end_to_end(cine_phantom, tiny_run, tmp_path):
+def test_dicom_cine_goes_through_the_model_end_to_end(cine_phantom, tiny_model, tmp_path):
     import av
 
     from synthboost.data.echo_io import read_echo
@@ -48,7 +48,7 @@ def test_dicom_cine_goes_through_the_model_end_to_end(cine_phantom, tiny_run, tm
     dcm = cine_phantom / "dicom" / "patient0001_4CH.dcm"
     loop = read_echo(dcm)
     opts = SegmentOptions(batch_size=3)
-    res = analyze([dcm], model=tiny_run, out=tmp_path / "b", options=opts, device="cpu")
+    res = analyze([dcm], model=tiny_model, out=tmp_path / "b", options=opts, device="cpu")
     (a,) = res["loops"]
     out = tmp_path / "b" / "patient0001_4CH"
     labels, spacing = read_medical_array(out / "labels.nii.gz")
@@ -58,19 +58,19 @@ def test_dicom_cine_goes_through_the_model_end_to_end(cine_phantom, tiny_run, tm
     assert not labels[:, ~loop.region.mask].any()  # nothing outside the imaging region
     assert len((out / "frames.csv").read_text().splitlines()) == loop.n_frames + 1
     s = json.loads((out / "summary.json").read_text())
-    assert s["view"] == "4CH" and s["calibration"] == loop.calibration and s["model"] == str(tiny_run)
+    assert s["view"] == "4CH" and s["calibration"] == loop.calibration and s["model"] == str(tiny_model)
     assert s["frame_rate_hz"] == pytest.approx(loop.frame_rate)
     with av.open(str(out / "overlay.mp4")) as video:
         assert sum(1 for _ in video.decode(video=0)) == loop.n_frames
     assert "<video" in res["report"].read_text()
 
 
-def test_shared_encoding_gives_the_probabilities_of_separate_calls(cine_phantom, tiny_run):
+def test_shared_encoding_gives_the_probabilities_of_separate_calls(cine_phantom, tiny_model):
     from synthboost.cine.segment import loop_probabilities, loop_prompts
     from synthboost.data.echo_io import read_echo
     from synthboost.evaluate.segmenter import Segmenter
 
-    seg = Segmenter.from_pretrained(tiny_run, device="cpu")
+    seg = Segmenter.from_pretrained(tiny_model, device="cpu")
     frames = read_echo(cine_phantom / "dicom" / "patient0001_2CH.dcm").frames[:4]
     sets = loop_prompts("p3", "2CH")
     assert len(sets) == 2 and "diastole" in sets[0][0] and "systole" in sets[1][0]

@@ -101,7 +101,12 @@ def evaluate(pred_folder: str | Path, dataset_root: str | Path, out_csv: str | P
     rows = [score_item(item, preds, dataset_root, meta, cache) for item in items]
     df = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
     if out_csv is not None:
-        with atomic_path(out_csv) as tmp:
-            df.to_csv(tmp, index=False, float_format="%.4f")
-        log.info("wrote %d rows to %s", len(df), out_csv)
+        write_metrics_csv(df, out_csv)
     return df
+
+
+def write_metrics_csv(df: Any, out_csv: str | Path) -> None:
+    """Write a metrics table as CSV (4 decimals) through a temporary file and a rename."""
+    with atomic_path(out_csv) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.4f")
+    log.info("wrote %d rows to %s", len(df), out_csv)

@@ -27,7 +27,8 @@ import numpy as np
 
 from synthboost.data.format import LABELS
 from synthboost.evaluate.metrics import compute_dice
-from synthboost.utils import atomic_path, get_logger, read_json
+from synthboost.evaluate.per_image import write_metrics_csv
+from synthboost.utils import get_logger, read_json
 
 log = get_logger("evaluate.sequence")
 
@@ -144,9 +145,7 @@ def evaluate_sequences(
     rows += _biplane_rows(analysis, rows)
     df = pd.DataFrame(rows, columns=list(SEQUENCE_COLUMNS))
     if out_csv is not None:
-        with atomic_path(out_csv) as tmp:
-            df.to_csv(tmp, index=False, float_format="%.4f")
-        log.info("wrote %d rows to %s", len(df), out_csv)
+        write_metrics_csv(df, out_csv)
     return df
 
 
