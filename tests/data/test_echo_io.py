@@ -27,7 +27,7 @@ def test_monochrome2_multiframe(tmp_path: Path) -> None:
     loop = read_echo(p)
     assert loop.frames.dtype == np.uint8 and np.array_equal(loop.frames, MONO)
     assert loop.spacing_mm is None and loop.calibration == "uncalibrated" and loop.frame_times_s is None
-    assert loop.source == p and loop.labels is None
+    assert loop.source == p and loop.labels is None and loop.frames.flags.writeable
 
 
 def test_single_frame_and_monochrome1(tmp_path: Path) -> None:
@@ -45,6 +45,26 @@ def test_sixteen_bit_scaled_by_bits_stored(tmp_path: Path) -> None:
 def test_rgb_to_luma(tmp_path: Path) -> None:
     p = write_dicom(tmp_path / "rgb.dcm", RGB.tobytes(), (12, 16), 3, "RGB")
     assert np.array_equal(read_echo(p).frames, _luma(RGB))
+
+
+def test_rgb_planar_configuration(tmp_path: Path) -> None:
+    planar = np.ascontiguousarray(RGB.transpose(0, 3, 1, 2))  # RRR... GGG... BBB... per frame
+    p = write_dicom(tmp_path / "planar.dcm", planar.tobytes(), (12, 16), 3, "RGB", PlanarConfiguration=1)
+    assert np.array_equal(read_echo(p).frames, _luma(RGB))
+
+
+def test_jpeg2000_lossless(tmp_path: Path) -> None:
+    import pydicom
+    from pydicom.uid import JPEG2000Lossless
+
+    big = np.random.default_rng(1).integers(0, 256, (2, 64, 64), dtype=np.uint8)
+    p = write_dicom(tmp_path / "j2k.dcm", big.tobytes(), (64, 64), 2)
+    ds = pydicom.dcmread(p)
+    ds.compress(JPEG2000Lossless)
+    ds.save_as(p, enforce_file_format=True)
+    assert pydicom.dcmread(p).file_meta.TransferSyntaxUID == JPEG2000Lossless
+    loop = read_echo(p)
+    assert np.array_equal(loop.frames, big) and loop.frames.flags.writeable
 
 
 def test_ybr_full_takes_y(tmp_path: Path) -> None:

@@ -77,39 +77,78 @@ def _scale_bits(arr: np.ndarray, bits: int) -> np.ndarray:
     return np.clip(np.rint(arr.astype(np.float32) * (255.0 / top)), 0, 255).astype(np.uint8)
 
 
+#: Photometric interpretations whose uncompressed 8-bit pixels are read straight from the buffer.
+_DIRECT = ("MONOCHROME1", "MONOCHROME2", "RGB", "YBR_FULL")
+#: Transfer syntaxes Pillow decodes fastest (8-bit JPEG); others use pydicom's first available plugin.
+_PILLOW_FIRST = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")
+
+
+def _direct(ds: Any, path: Path, pi: str, samples: int) -> np.ndarray | None:
+    """Uncompressed 8-bit interleaved pixels as a zero-copy view of the buffer, or None when not that case."""
+    tsyntax = ds.file_meta.TransferSyntaxUID
+    if tsyntax.is_compressed or tsyntax.is_deflated or not tsyntax.is_little_endian:
+        return None
+    if (
+        int(ds.get("BitsAllocated", 0)) != 8
+        or pi not in _DIRECT
+        or int(ds.get("PlanarConfiguration", 0)) != 0
+    ):
+        return None
+    n = int(ds.get("NumberOfFrames", 1) or 1)
+    shape = (n, int(ds.Rows), int(ds.Columns), *((samples,) if samples > 1 else ()))
+    size = int(np.prod(shape))
+    data = ds.PixelData
+    if len(data) < size:
+        raise ValueError(f"{path}: broken pixel data ({len(data)} bytes for {n} frames of {shape[1:]})")
+    return np.frombuffer(data, np.uint8, count=size).reshape(shape)
+
+
+def _decode(ds: Any, path: Path, pi: str, samples: int) -> tuple[np.ndarray, str]:
+    """``(pixels (T, H, W[, 3]), photometric interpretation of what was returned)``; no colour conversion."""
+    from pydicom.pixels import get_decoder
+
+    direct = _direct(ds, path, pi, samples)
+    if direct is not None:
+        return direct, pi
+    tsyntax = ds.file_meta.TransferSyntaxUID
+    try:
+        decoder = get_decoder(tsyntax)
+        plugin = "pillow" if tsyntax in _PILLOW_FIRST and "pillow" in decoder.available_plugins else ""
+        arr, meta = decoder.as_array(ds, as_rgb=False, decoding_plugin=plugin)
+    except (NotImplementedError, RuntimeError) as err:
+        raise ValueError(f"{path}: cannot decode the pixel data: {_decoder_hint(ds)}") from err
+    except (ValueError, KeyError, AttributeError, TypeError, EOFError) as err:
+        raise ValueError(f"{path}: broken pixel data ({str(err).splitlines()[0]})") from err
+    if arr.ndim == (2 if samples == 1 else 3):
+        arr = arr[None]
+    return arr, str(meta.get("photometric_interpretation", pi))
+
+
 def _pixels(ds: Any, path: Path) -> np.ndarray:
     """Decoded pixels, ``(T, H, W)`` uint8 grayscale."""
-    from pydicom.pixels import apply_color_lut, pixel_array
+    from pydicom.pixels import apply_color_lut
 
     if "PixelData" not in ds:
         raise ValueError(f"{path}: DICOM file has no pixel data (not an image)")
     pi = str(ds.get("PhotometricInterpretation", "")).strip()
     samples = int(ds.get("SamplesPerPixel", 1))
     bits = int(ds.get("BitsStored", 8))
-    ybr = pi.startswith("YBR") and not ds.file_meta.TransferSyntaxUID.is_compressed
-    try:
-        # Uncompressed YBR: its Y channel is the luma, no colour conversion needed.
-        arr = pixel_array(ds, raw=ybr)
-    except (NotImplementedError, RuntimeError) as err:
-        raise ValueError(f"{path}: cannot decode the pixel data: {_decoder_hint(ds)}") from err
-    except (ValueError, KeyError, AttributeError, TypeError, EOFError) as err:
-        raise ValueError(f"{path}: broken pixel data ({str(err).splitlines()[0]})") from err
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-    if n_frames == 1:
-        arr = arr[None]
+    arr, pi = _decode(ds, path, pi, samples)
     if pi == "PALETTE COLOR":
         arr = apply_color_lut(arr, ds)
         samples, bits = 3, 16 if arr.dtype != np.uint8 else 8
     if samples == 3:
         arr = _scale_bits(arr, bits)
-        return np.ascontiguousarray(arr[..., 0]) if ybr else _luma(arr)
+        # YBR: the Y channel is the luma; RGB: ITU-R 601 luma.
+        return np.ascontiguousarray(arr[..., 0]) if pi.startswith("YBR") else _luma(arr)
     if samples != 1:
         raise ValueError(f"{path}: {samples} samples per pixel not supported (expected 1 or 3)")
     if pi == "MONOCHROME1":
         arr = (2**bits - 1) - arr.astype(np.int64)
     elif pi != "MONOCHROME2":
         raise ValueError(f"{path}: photometric interpretation {pi!r} not supported")
-    return _scale_bits(arr.astype(np.uint16) if arr.dtype != np.uint8 else arr, bits)
+    out = _scale_bits(arr.astype(np.uint16) if arr.dtype != np.uint8 else arr, bits)
+    return out if out.flags.writeable else out.copy()  # a view of the file's bytes is read-only
 
 
 def _tissue_region(ds: Any) -> Any | None:
