@@ -118,6 +118,21 @@ def test_layout_errors_name_the_file(tmp_path: Path) -> None:
         prepare_echonet(tmp_path, tmp_path / "out")
 
 
+def test_evaluate_without_spacing_leaves_mm_empty(echonet: tuple[Path, Path], tmp_path: Path) -> None:
+    from synthboost.evaluate.per_image import evaluate
+    from synthboost.evaluate.predictions import PredictionWriter
+
+    _, out = echonet
+    info = {"run": "r", "dataset": "e", "split": "test", "prompt_level": "p3", "threshold": 0.5, "model": "m"}
+    with PredictionWriter(tmp_path / "pred", info) as w:
+        for phase in ("ED", "ES"):
+            name = f"0X3C_4CH_{phase}"
+            grid = read_png(out / "masks" / "test" / "mask_1" / f"{name}_gt.png") > 0
+            w.add("test", name, 1, grid, read_png(out / "labels_native" / "test" / f"{name}.png") == 1)
+    df = evaluate(tmp_path / "pred", out)
+    assert df["dice"].tolist() == [100.0, 100.0] and df["hd95_mm"].isna().all()
+
+
 @pytest.mark.slow
 def test_echonet_dataset_trains(echonet: tuple[Path, Path], tmp_path: Path) -> None:
     from synthboost.train.config import load_config

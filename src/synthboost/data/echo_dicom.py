@@ -234,10 +234,11 @@ def read_dicom(path: Path) -> DicomEcho:
 
     try:
         ds = pydicom.dcmread(path, force=False)
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as err:
-        raise ValueError(
-            f"{path}: not a readable DICOM file ({str(err).splitlines()[0] if str(err) else type(err).__name__})"
-        ) from err
+    except InvalidDicomError:
+        raise ValueError(f"{path}: not a DICOM file (no 'DICM' preamble and file meta header)") from None
+    except (EOFError, OSError, ValueError, KeyError, TypeError) as err:
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path}: not a readable DICOM file ({detail})") from err
     frames = _pixels(ds, path)
     if frames.shape[0] == 0 or frames.size == 0:
         raise ValueError(f"{path}: DICOM file holds no frames")

@@ -71,10 +71,12 @@ def score_item(item: Any, preds: Predictions, dataset_root: Path, meta: Any, cac
         raise ValueError(
             f"{preds.root / item.native}: shape {pred_native.shape}, native label {gt_native.shape}"
         )
-    spacing = spacing_mm(m)
     row: dict[str, Any] = {"filename": item.mask.removeprefix("masks/")}
     row.update(grid_scores(pred_grid, gt_grid))
-    row.update(native_scores(pred_native, gt_native, spacing))
+    if m.get("spacing_row_mm") is None and m.get("spacing_col_mm") is None:  # e.g. EchoNet: no spacing stated
+        row.update(hd95_mm=float("nan"), mean_distance_mm=float("nan"))
+    else:
+        row.update(native_scores(pred_native, gt_native, spacing_mm(m)))
     row.update(group=item.group, name=item.name, label=item.label, structure=LABELS[item.label])
     row.update({k: m[k] or "" for k in ("view", "phase", "patient", "quality")})
     return row
