@@ -1,11 +1,7 @@
-"""End-to-end test of the browser app in headless Chromium (needs a browser and a driver).
+"""The real Gradio page in headless Chromium (Selenium): pick or upload, segment, read, switch tab.
 
-Needs either
-- Selenium: ``pip install selenium`` + ``apt-get install chromium chromium-driver``
-  (``/usr/bin/chromium`` and ``chromedriver`` on the PATH), or
-- Playwright: ``pip install playwright`` + ``apt-get install chromium`` (driven through
-  ``executable_path=/usr/bin/chromium``; no ``playwright install`` download needed).
-Skipped, with the missing piece named, when neither set is complete.
+Needs ``pip install selenium`` and ``apt-get install chromium chromium-driver`` (``make browser``);
+skipped with the missing piece named when they are absent, except under CI where it must run.
 """
 
 from __future__ import annotations
@@ -13,9 +9,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,123 +19,124 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
-def _detect() -> tuple[str | None, str]:
-    """The usable backend (``selenium`` or ``playwright``), or ``None`` and what is missing."""
-    have = {name: importlib.util.find_spec(name) is not None for name in ("selenium", "playwright")}
-    if not Path(CHROMIUM).is_file():
-        return None, f"headless browser test: {CHROMIUM} not found (apt-get install chromium)"
-    if have["selenium"] and Path(CHROMEDRIVER).is_file():
-        return "selenium", ""
-    if have["playwright"]:
-        return "playwright", ""
-    return None, (
-        "headless browser test: needs selenium + chromedriver (pip install selenium; apt-get install "
-        "chromium-driver) or playwright (pip install playwright)"
-    )
+def _missing() -> str:
+    """What the browser test lacks ('' when nothing)."""
+    if importlib.util.find_spec("gradio") is None:
+        return "browser test: gradio missing (pip install 'synthboost[app]')"
+    if importlib.util.find_spec("selenium") is None:
+        return "browser test: selenium missing (pip install selenium)"
+    for path, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not Path(path).is_file():
+            return f"browser test: {path} not found (apt-get install {pkg}, or make browser)"
+    return ""
 
 
-BACKEND, MISSING = _detect()
+MISSING = _missing()
 # `make test` installs Chromium where it can (root + apt); CI must never skip this test silently.
-pytestmark = [pytest.mark.skipif(BACKEND is None and not os.environ.get("CI"), reason=MISSING)]
+pytestmark = [pytest.mark.skipif(bool(MISSING) and not os.environ.get("CI"), reason=MISSING)]
 
 
-class Browser:
-    """The few actions the test needs, over Selenium or Playwright."""
+class Page:
+    """The few actions the test needs on a Gradio page."""
 
-    def __init__(self, js: Callable[[str], object], actions: dict[str, Callable]) -> None:
-        self.js, self.actions = js, actions
+    def __init__(self, driver) -> None:
+        from selenium.webdriver.common.by import By
 
-    def wait(self, expr: str, timeout: float = 60.0) -> None:
+        self.d, self.by = driver, By
+
+    def js(self, script: str):
+        return self.d.execute_script(script)
+
+    def wait(self, expr: str, timeout: float = 90.0) -> None:
         end = time.monotonic() + timeout
         while not self.js(f"return Boolean({expr})"):
             if time.monotonic() > end:
                 raise AssertionError(f"timed out waiting for {expr}")
             time.sleep(0.2)
 
-    def __getattr__(self, name: str) -> Callable:
-        return self.actions[name]
+    def text(self, elem_id: str) -> str:
+        """Value of a textbox, or the visible text of a component."""
+        return self.js(f"const e = document.getElementById('{elem_id}'); const t = e.querySelector('textarea, "
+                       f"input'); return t && t.tagName === 'TEXTAREA' ? t.value : e.innerText")  # fmt: skip
+
+    def choose(self, elem_id: str, option: str) -> None:
+        """Pick ``option`` in a Gradio dropdown."""
+        self.d.find_element(self.by.CSS_SELECTOR, f"#{elem_id} input").click()
+        self.wait("document.querySelector('ul[role=listbox] li')")
+        for li in self.d.find_elements(self.by.CSS_SELECTOR, "ul[role=listbox] li"):
+            if li.text.strip() == option:
+                li.click()
+                return
+        raise AssertionError(f"{option!r} not offered in #{elem_id}")
+
+    def upload(self, elem_id: str, path: Path) -> None:
+        self.d.find_element(self.by.CSS_SELECTOR, f"#{elem_id} input[type=file]").send_keys(str(path))
+
+    def click(self, elem_id: str) -> None:
+        self.d.find_element(self.by.ID, elem_id).click()
+
+    def tab(self, title: str) -> None:
+        for b in self.d.find_elements(self.by.CSS_SELECTOR, "button[role=tab]"):
+            if b.text.strip() == title:
+                b.click()
+                return
+        raise AssertionError(f"no tab {title!r}")
 
 
 @pytest.fixture
-def browser() -> Iterator[Browser]:
-    if BACKEND is None:
+def page() -> Iterator[Page]:
+    if MISSING:
         pytest.fail(MISSING)
-    if BACKEND == "selenium":
-        from selenium import webdriver
-        from selenium.webdriver.chrome.options import Options
-        from selenium.webdriver.chrome.service import Service
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import Select
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
 
-        opts = Options()
-        opts.binary_location = CHROMIUM
-        for arg in (
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        ):  # fmt: skip
-            opts.add_argument(arg)
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-        driver.set_page_load_timeout(60)
-        el = lambda i: driver.find_element(By.ID, i)  # noqa: E731
-        actions = {
-            "goto": driver.get,
-            "select": lambda i, v: Select(el(i)).select_by_value(v),
-            "click": lambda i: el(i).click(),
-            "upload": lambda i, p: el(i).send_keys(str(p)),
-        }
-        yield Browser(driver.execute_script, actions)
-        driver.quit()
-    else:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-            page = chromium.new_page()
-            actions = {
-                "goto": page.goto,
-                "select": lambda i, v: page.select_option(f"#{i}", v),
-                "click": lambda i: page.click(f"#{i}"),
-                "upload": lambda i, p: page.set_input_files(f"#{i}", str(p)),
-            }
-            yield Browser(lambda s: page.evaluate(f"() => {{ {s} }}"), actions)
-            chromium.close()
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--window-size=1400,2000",
+    ):  # fmt: skip
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(90)
+    yield Page(driver)
+    driver.quit()
 
 
-@pytest.fixture
-def app_url(segmenter) -> Iterator[str]:
-    from synthboost.app.server import make_server, serve_in_thread
-    from synthboost.app.service import AppService
+def test_segment_label_map_and_four_views_in_the_browser(page, app_url, echo_png, tmp_path):
+    page.d.get(app_url)
+    page.wait("document.querySelector('#case input')")
+    assert "research use only" in page.text("header").lower()
 
-    service = AppService(segmenter, phantom_patients=1, seed=0)
-    server = make_server(service, "127.0.0.1", 0)
-    serve_in_thread(server)
-    watchdog = threading.Timer(300, server.shutdown)
-    watchdog.daemon = True
-    watchdog.start()
-    host, port = server.server_address[:2]
-    yield f"http://{host}:{port}/"
-    watchdog.cancel()
-    server.shutdown()
-    server.server_close()
-    service.close()
+    page.choose("case", "patient0001_2CH_ED")  # fills the pickers; the prompt follows live
+    page.wait("document.querySelector('#prompt textarea').value.includes('two-chamber view')")
+    page.click("segment")
+    page.wait("document.querySelector('#result textarea').value.includes('mm²')")
+    assert page.js("return document.querySelectorAll('#overlay img').length") >= 2  # image + mask
+    assert "two-chamber" in page.text("overlay")  # the legend names what was segmented
 
+    page.click("segment-all")
+    page.wait("document.getElementById('areas').innerText.includes('LA cavity')")
+    assert page.text("overlay").count("cavity") >= 2 and "Myocardium" in page.text("overlay")
 
-def test_segment_and_ef_in_the_browser(browser, app_url, tmp_path):
-    browser.goto(app_url)
-    browser.wait("document.getElementById('case').options.length > 1")
-    browser.select("case", "patient0001_2CH_ED")
-    browser.wait("document.getElementById('prompt').value.includes('two-chamber')")
-    browser.click("run")
-    browser.wait("document.getElementById('overlay').src.startsWith('data:image/png;base64,')")
-    assert "mm²" in browser.js("return document.getElementById('area').textContent")
+    page.upload("upload", echo_png)  # an upload replaces the case
+    page.wait("document.querySelector('#case input').value === ''")
+    page.click("segment")
+    page.wait("document.querySelector('#result textarea').value.includes(' px')")
 
-    browser.select("patient", "patient0001")
-    browser.click("run-vol")
-    browser.wait("!document.getElementById('volumes').hidden")
-    assert browser.js("return document.querySelectorAll('#views img').length") == 4
+    page.tab("Four views")
+    page.choose("patient", "patient0001")
+    page.click("run-volumes")
+    page.wait("document.getElementById('volumes').innerText.includes('EDV')")
+    assert "86.52" in page.text("volumes")  # the phantom's true EDV is the reference
+    assert page.js("return document.querySelectorAll('#overlay-4CH-ES img').length") >= 2
 
-    junk = tmp_path / "notes.txt"
+    junk = tmp_path / "notes.png"
     junk.write_text("not an image")
-    browser.upload("image", junk)
-    browser.click("run")
-    browser.wait("document.getElementById('seg-error').textContent.includes('not an image')")
+    page.d.get(app_url)
+    page.wait("document.querySelector('#upload input[type=file]')")
+    page.upload("upload", junk)
+    page.click("segment")
+    page.wait("document.body.innerText.includes('notes.png: not a readable image')")

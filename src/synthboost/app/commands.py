@@ -60,12 +60,34 @@ def app_command(
     ),
     host: str = typer.Option("127.0.0.1", help="Address to bind (default: this machine only)."),
     port: int = typer.Option(7860, help="Port."),
-    phantom_patients: int = typer.Option(3, help="Phantom patients offered as example cases (0: none)."),
+    phantom_patients: int = typer.Option(
+        1, min=0, max=20, help="Phantom test-split patients offered as example cases (0: none)."
+    ),
+    allow_host: list[str] = typer.Option(
+        [], "--allow-host", help="Host name the app may be reached under, besides this address (repeatable)."
+    ),
+    export_space: Path | None = typer.Option(
+        None,
+        "--export-space",
+        help="Write a Hugging Face Space (app.py, requirements.txt, README) here instead.",
+    ),
+    requirement: str = typer.Option(
+        "synthboost[app]", help="With --export-space: how the Space installs synthboost (pip requirement)."
+    ),
 ) -> None:
-    """Interactive segmentation in the browser: upload or pick an image, prompt, overlay, area, EF."""
-    from synthboost.app.server import run_app
+    """Interactive segmentation in the browser (Gradio): image, label map, four-view EF."""
+    from synthboost.app.ui import require_gradio
 
-    run_app(model, host=host, port=port, phantom_patients=phantom_patients)
+    if export_space is not None:
+        from synthboost.app.space import export_space as export
+
+        folder = export(model, export_space, requirement=requirement)
+        typer.echo(f"Space written to {folder} (push it to a Space repository with sdk: gradio)")
+        return
+    require_gradio()
+    from synthboost.app.serve import run_app
+
+    run_app(model, host=host, port=port, phantom_patients=phantom_patients, allowed_hosts=allow_host)
 
 
 def register(app: typer.Typer) -> None:

@@ -194,6 +194,27 @@ def _write_split_files(root: Path, jobs: list[_Job]) -> None:
         (root / "database_split" / f"subgroup_{name}.txt").write_text("".join(p + "\n" for p in patients))
 
 
+def write_patients(
+    out: str | Path, split: str, numbers: list[int], seed: int = 0, image_scale: float = 1.0
+) -> list[Path]:
+    """Write only the given patients of one split into ``out/<split>/patientNNNN``.
+
+    They are the files :func:`generate_phantom` writes for the same seed, split and numbers (e.g. a
+    few test-split cases for the app, without the training patients).
+
+    Returns:
+        The patient folders.
+    """
+    if split not in SPLIT_CODES:
+        raise ValueError(f"phantom: unknown split {split!r} (expected one of {sorted(SPLIT_CODES)})")
+    folders = []
+    for number in numbers:
+        name = f"patient{number:04d}"
+        folders.append(Path(out) / split / name)
+        _write_patient(_Job(folders[-1], name, seed, split, number, image_scale))
+    return folders
+
+
 def generate_phantom(
     out: Path,
     n_patients: int = 60,

@@ -1,0 +1,150 @@
+"""What the app computes, as plain functions over arrays: it calls the segment and clinical stages.
+
+No maths lives here: masks come from the :class:`~synthboost.app.segment.Segmenter`, label maps from
+:func:`synthboost.clinical.indices.compose_labels`, areas from :func:`synthboost.app.segment.area`,
+EDV/ESV/EF from :func:`synthboost.clinical.indices.indices_from_labels` (Simpson's biplane).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthboost.data.format import LABELS, PHASES, STRUCTURE_TITLES, VIEWS
+
+#: Attributes a prompt can be built from (besides the structure).
+PROMPT_ATTRIBUTES = ("view", "phase", "sex", "age", "quality")
+
+
+def finite(value: Any, what: str, *, low: float | None = None, high: float | None = None) -> float:
+    """``value`` as a finite float within ``[low, high]``; ``ValueError`` naming ``what`` otherwise."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    if (low is not None and x < low) or (high is not None and x > high):
+        raise ValueError(f"{what} must be in [{low}, {high}], got {x}")
+    return x
+
+
+#: What a number field holds when the user gave nothing (Gradio shows an empty number as 0).
+EMPTY = (None, "", 0)
+
+
+def spacing_from_fields(row_mm: Any, col_mm: Any) -> tuple[float, float] | None:
+    """Pixel spacing typed by the user: ``None`` when both are empty (or 0), else two positive finite mm."""
+    if row_mm in EMPTY and col_mm in EMPTY:
+        return None
+    row = finite(row_mm, "pixel spacing (row, mm)", low=1e-6, high=100.0)
+    col = finite(col_mm, "pixel spacing (column, mm)", low=1e-6, high=100.0)
+    return row, col
+
+
+def clean_attributes(raw: dict[str, Any]) -> dict[str, Any]:
+    """Prompt attributes with empty values (age 0 included) as ``None`` and ``age`` as a finite ``int``."""
+    attrs = {k: (raw.get(k) if raw.get(k) not in EMPTY else None) for k in PROMPT_ATTRIBUTES}
+    if attrs["age"] is not None:
+        attrs["age"] = int(finite(attrs["age"], "age", low=0, high=130))
+    return attrs
+
+
+def build_prompt(structure: str | None, attrs: dict[str, Any]) -> str:
+    """The P0–P7 prompt the pickers describe (see :func:`~synthboost.app.segment.prompt_from_attributes`)."""
+    from synthboost.app.segment import prompt_from_attributes
+
+    if not structure:
+        raise ValueError("choose a structure (LV cavity, myocardium or LA cavity) or type a prompt")
+    return prompt_from_attributes(structure, **clean_attributes(attrs))
+
+
+def segment(segmenter: Any, image: np.ndarray, prompt: str, threshold: float) -> np.ndarray:
+    """Boolean mask of ``prompt`` on ``image``."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("the prompt is empty: choose a structure or type a prompt")
+    threshold = finite(threshold, "threshold", low=0.0, high=0.999)
+    return segmenter(image, prompt.strip()) > threshold
+
+
+def label_map(segmenter: Any, image: np.ndarray, attrs: dict[str, Any], threshold: float) -> np.ndarray:
+    """Label map (0 background, 1 LV, 2 myocardium, 3 LA): each structure prompted with ``attrs``."""
+    from synthboost.clinical.indices import compose_labels
+
+    masks = {k: segment(segmenter, image, build_prompt(s, attrs), threshold) for k, s in LABELS.items()}
+    return compose_labels(masks)
+
+
+def areas(labels: np.ndarray, spacing: tuple[float, float] | None) -> list[list[Any]]:
+    """Rows ``[structure title, area, unit]`` of a label map (mm² with a spacing, else pixels)."""
+    from synthboost.app.segment import area
+
+    rows = []
+    for k, key in LABELS.items():
+        value, unit = area(labels == k, spacing)
+        rows.append([STRUCTURE_TITLES[key], round(value, 1), unit])
+    return rows
+
+
+def four_view_indices(
+    labels: dict[tuple[str, str], np.ndarray], spacings: dict[tuple[str, str], tuple[float, float]]
+) -> dict[str, float | None]:
+    """EDV, ESV (mL), EF (%) and LA volume at ES of four label maps (2CH/4CH × ED/ES).
+
+    Values that cannot be computed (no LV found, ...) are ``None``, never NaN.
+    """
+    from synthboost.clinical.indices import indices_from_labels
+
+    missing = [f"{v} {p}" for v in VIEWS for p in PHASES if (v, p) not in labels]
+    if missing:
+        raise ValueError(f"four views are needed, missing {', '.join(missing)}")
+    frames = {
+        key: {
+            "patient": "upload",
+            "group": "app",
+            "name": f"{key[0]}_{key[1]}",
+            "view": key[0],
+            "phase": key[1],
+            "spacing_row_mm": spacings[key][0],
+            "spacing_col_mm": spacings[key][1],
+            "labels": labels[key],
+        }  # fmt: skip
+        for key in labels
+    }
+    values = indices_from_labels(frames, lambda row: row["labels"])
+    return {k: (round(v, 1) if v is not None and math.isfinite(v) else None) for k, v in values.items()}
+
+
+def model_info(model: str | Path) -> dict[str, Any]:
+    """What the header shows: name, strategy, prompt level, validation Dice and threshold of a model.
+
+    They come from the run folder's ``result.json``/``run.json`` (for ``RUN`` or ``RUN/model``);
+    a bare model folder or a hub id has its name only.
+    """
+    from synthboost.train.runfolder import resolve_model
+    from synthboost.utils import read_json
+
+    folder, settings = resolve_model(model)
+    run = Path(folder).parent
+    is_run = (run / "run.json").is_file() or (run / "result.json").is_file()
+    result = read_json(run / "result.json") if (run / "result.json").is_file() else {}
+    local = Path(folder).is_dir()
+    name = (
+        run.name
+        if is_run or (local and Path(folder).name == "model")
+        else Path(folder).name
+        if local
+        else str(model)
+    )
+    dice = result.get("best_val_dice")
+    return {
+        "name": name,
+        "architecture": result.get("model"),
+        "strategy": result.get("strategy"),
+        "prompt": result.get("prompt") or settings.get("prompt"),
+        "val_dice": dice if isinstance(dice, float) and math.isfinite(dice) else None,
+        "threshold": settings.get("threshold"),
+    }

@@ -1,0 +1,251 @@
+"""Serve the Gradio app safely: Gradio's own limits plus what it leaves to the host application.
+
+Gradio (mounted with :func:`gradio.mount_gradio_app` on a FastAPI app, served by uvicorn as
+``launch()`` does) brings the upload limit (``max_file_size``), the bounded queue and the file-access
+rules (no ``allowed_paths``: only its own cache is served). Added here, because neither Gradio nor
+uvicorn does it:
+
+- :class:`HostOriginGuard`: requests whose ``Host`` is not this server (DNS rebinding) or whose
+  ``Origin`` is another site (cross-site posts) are refused with 403 before Gradio sees them;
+- :class:`ReadTimeoutProtocol`: a client that has not sent a whole request within ``read_timeout``
+  seconds is disconnected (slow-loris), on top of uvicorn's keep-alive timeout, and at most
+  ``max_connections`` connections are served at once (uvicorn answers 503 beyond);
+- :func:`run_app`: the app's temporary folder (Gradio's cache, the phantom cases) is removed on
+  exit, after Ctrl-C as after SIGTERM; binding anything but loopback prints a warning.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from synthboost.utils import get_logger
+
+log = get_logger("app")
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+MAX_UPLOAD = "20mb"
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """Connection limits of the server.
+
+    Attributes:
+        read_timeout: seconds a client has to send a whole request (headers and body).
+        keep_alive: seconds an idle keep-alive connection stays open.
+        max_connections: connections served at once (503 beyond).
+        max_file_size: Gradio's upload limit (``"20mb"``).
+    """
+
+    read_timeout: float = 30.0
+    keep_alive: int = 5
+    max_connections: int = 64
+    max_file_size: str = MAX_UPLOAD
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _hostname(value: str) -> str:
+    """The host name of a ``Host`` header value or an ``Origin`` URL, lower case, without port."""
+    netloc = urlsplit(value).netloc if "://" in value else value
+    return (urlsplit(f"//{netloc}").hostname or "").lower()
+
+
+class HostOriginGuard:
+    """ASGI middleware: refuse a foreign ``Host`` (DNS rebinding) or ``Origin`` (cross-site request).
+
+    Args:
+        app: the ASGI app to protect.
+        allowed_hosts: host names accepted besides loopback names; ``None`` accepts any ``Host``
+            (a server bound to all interfaces, reached under names it cannot know).
+    """
+
+    def __init__(self, app: Any, allowed_hosts: Iterable[str] | None = ()) -> None:
+        self.app = app
+        self.hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
+
+    def _host_ok(self, host: str) -> bool:
+        return self.hosts is None or is_loopback(host) or host in self.hosts
+
+    def refusal(self, headers: dict[bytes, bytes]) -> str | None:
+        """Why a request with these headers is refused, or ``None``."""
+        host = _hostname(headers.get(b"host", b"").decode("latin-1"))
+        if not host or not self._host_ok(host):
+            return f"Host {host or '(none)'!r} is not this server"
+        origin = headers.get(b"origin")
+        if origin is not None:
+            name = _hostname(origin.decode("latin-1"))
+            if name != host and not (is_loopback(name) and is_loopback(host)):
+                return f"cross-site request from origin {origin.decode('latin-1')!r} refused"
+        return None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            reason = self.refusal(dict(scope.get("headers") or []))
+            if reason is not None:
+                from starlette.responses import PlainTextResponse
+
+                log.warning("app: %s", reason)
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                await PlainTextResponse(reason + "\n", status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def read_timeout_protocol(read_timeout: float) -> type:
+    """uvicorn's h11 protocol, closing connections that take longer than ``read_timeout`` to send a request."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class ReadTimeoutProtocol(H11Protocol):
+        def _arm(self) -> None:
+            self._disarm()
+            self._read_deadline = self.loop.call_later(read_timeout, self._read_timed_out)
+
+        def _disarm(self) -> None:
+            handle = getattr(self, "_read_deadline", None)
+            if handle is not None:
+                handle.cancel()
+                self._read_deadline = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()  # the next request on this connection has its own deadline
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _read_timed_out(self) -> None:
+            cycle = self.cycle
+            reading = cycle is None or cycle.response_complete or cycle.more_body
+            if reading and not self.transport.is_closing():
+                log.info("app: closed a connection that sent no whole request in %.0f s", read_timeout)
+                self.transport.close()
+
+    return ReadTimeoutProtocol
+
+
+def asgi_app(blocks: Any, allowed_hosts: Iterable[str] | None, limits: ServeLimits) -> Any:
+    """The FastAPI app serving ``blocks`` at ``/`` behind :class:`HostOriginGuard`."""
+    import gradio as gr
+    from fastapi import FastAPI
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(HostOriginGuard, allowed_hosts=allowed_hosts)
+    return gr.mount_gradio_app(
+        app, blocks, path="/", allowed_paths=[], max_file_size=limits.max_file_size, ssr_mode=False,
+        footer_links=["api"], run_history=False, show_error=False,
+    )  # fmt: skip
+
+
+def uvicorn_server(app: Any, limits: ServeLimits) -> Any:
+    """A uvicorn server for ``app`` with the limits (bind it with ``server.run(sockets=[...])``)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, http=read_timeout_protocol(limits.read_timeout), ws="none", lifespan="on",
+        timeout_keep_alive=limits.keep_alive, limit_concurrency=limits.max_connections,
+        log_level="warning", timeout_graceful_shutdown=5, h11_max_incomplete_event_size=64 * 1024,
+    )  # fmt: skip
+    return uvicorn.Server(config)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (``port=0``: any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise ValueError(f"cannot listen on {host}:{port} ({err.strerror})") from None
+    sock.listen(128)
+    return sock
+
+
+def allowed_hosts_for(host: str, extra: Iterable[str] = ()) -> list[str] | None:
+    """``Host`` names accepted by a server bound to ``host``: ``None`` (any) for all interfaces."""
+    if host in ("0.0.0.0", "::", ""):
+        return None
+    return [host.lower(), *(h.lower() for h in extra)]
+
+
+def network_warning(host: str) -> str | None:
+    """The warning printed when the app listens on more than this machine, else ``None``."""
+    if is_loopback(host):
+        return None
+    where = "every network interface" if host in ("0.0.0.0", "::", "") else host
+    return (f"listening on {where}: the app is reachable from the network, with no login; "
+            "anyone who can reach it can run the model on their uploads")  # fmt: skip
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run_app(
+    model: str,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    phantom_patients: int = 1,
+    allowed_hosts: Iterable[str] = (),
+    limits: ServeLimits | None = None,
+) -> None:
+    """Load the model and serve the app until Ctrl-C or SIGTERM; the temporary folder is then removed."""
+    limits = limits or ServeLimits()
+    signal.signal(signal.SIGTERM, _terminate)  # cleanup below also when killed before uvicorn runs
+    workdir = Path(tempfile.mkdtemp(prefix="synthboost-app-"))
+    os.environ["GRADIO_TEMP_DIR"] = str(workdir / "gradio")  # read by gradio at import
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    try:
+        warning = network_warning(host)
+        if warning:
+            log.warning("app: %s", warning)
+        sock = bind(host, port)
+        blocks = build(model, workdir, phantom_patients)
+        server = uvicorn_server(asgi_app(blocks, allowed_hosts_for(host, allowed_hosts), limits), limits)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        log.info("synthboost app on http://%s:%d (Ctrl-C to stop)", shown, sock.getsockname()[1])
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def build(model: str, workdir: Path, phantom_patients: int = 1, segmenter: Any = None) -> Any:
+    """Load the model (unless ``segmenter`` is given), write the phantom cases, build the page."""
+    from synthboost.app.analysis import model_info
+    from synthboost.app.cases import phantom_cases
+    from synthboost.app.segment import Segmenter
+    from synthboost.app.ui import AppState, build_blocks
+
+    info = model_info(model)
+    segmenter = segmenter or Segmenter.from_pretrained(model)
+    cases = phantom_cases(workdir / "cases", phantom_patients) if phantom_patients > 0 else {}
+    return build_blocks(AppState(segmenter, info, cases, workdir))

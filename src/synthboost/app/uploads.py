@@ -1,0 +1,178 @@
+"""Read what a browser uploads, within a decoded-memory budget checked from the header.
+
+A small compressed file can hold a huge image (a 130 KB PNG of 16-bit RGBA pixels decodes to
+gigabytes), so :func:`check_budget` reads only the header (Pillow's lazy ``open``, SimpleITK's
+``ReadImageInformation``) and refuses the file when ``pixels × channels × bytes per sample`` is over
+the budget, before a single pixel is decoded. Error messages name the uploaded file by its own name,
+never the server's cache path.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from synthboost.data.imageio import MEDICAL_SUFFIXES
+
+#: Sample bits of Pillow modes (the others are 8-bit).
+_PIL_BITS = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I;16N": 16, "I": 32, "F": 32}
+#: Endings read with SimpleITK: the medical formats and DICOM.
+SITK_SUFFIXES = (*MEDICAL_SUFFIXES, ".dcm", ".dicom")
+#: MetaImage data files that may come with a ``.mhd`` header.
+MHD_DATA_SUFFIXES = (".raw", ".zraw")
+
+
+@dataclass(frozen=True)
+class DecodeBudget:
+    """What one upload may cost once decoded.
+
+    Attributes:
+        max_pixels: pixels of one frame.
+        max_bytes: bytes of the decoded file (all frames, channels × bytes per sample).
+    """
+
+    max_pixels: int = 4096 * 4096
+    max_bytes: int = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class DecodedSize:
+    """Header facts of an image file: ``shape`` (frames..., rows, cols), channels, bits per sample."""
+
+    shape: tuple[int, ...]
+    channels: int
+    bits: int
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.channels * max(1, self.bits // 8)
+
+    @property
+    def frame_pixels(self) -> int:
+        return int(np.prod(self.shape[-2:], dtype=np.int64))
+
+
+class ImageTooLarge(ValueError):
+    """An upload whose decoded size is over the :class:`DecodeBudget` (refused before decoding)."""
+
+
+def _name(path: Path) -> str:
+    return path.name
+
+
+def decoded_size(path: str | Path) -> DecodedSize:
+    """Shape, channels and bit depth of an image file, from its header only.
+
+    Raises:
+        ValueError: the header cannot be read.
+        ImageTooLarge: Pillow's own decompression-bomb guard refused to open the file.
+    """
+    path = Path(path)
+    if path.name.lower().endswith(SITK_SUFFIXES):
+        return _sitk_size(path)
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            bits = _PIL_BITS.get(im.mode, 8)
+            if any(";16" in str(t[3]) for t in getattr(im, "tile", []) or []):
+                bits = max(bits, 16)  # e.g. a 16-bit RGBA PNG, decoded at 16 bits per sample first
+            return DecodedSize((im.size[1], im.size[0]), len(im.getbands()), bits)
+    except Image.DecompressionBombError as err:
+        raise ImageTooLarge(f"{_name(path)}: {err}") from None
+    except OSError as err:
+        raise ValueError(f"{_name(path)}: not a readable image ({err})") from None
+
+
+def _sitk_size(path: Path) -> DecodedSize:
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        raise ValueError(f"{_name(path)}: cannot read the image header") from None
+    bits = re.search(r"(\d+)-bit", sitk.GetPixelIDValueAsString(reader.GetPixelID()))
+    shape = tuple(int(s) for s in reversed(reader.GetSize()))
+    return DecodedSize(shape, reader.GetNumberOfComponents(), int(bits.group(1)) if bits else 64)
+
+
+def check_budget(path: str | Path, budget: DecodeBudget) -> DecodedSize:
+    """:func:`decoded_size`, refused with :class:`ImageTooLarge` when over ``budget``."""
+    path = Path(path)
+    size = decoded_size(path)
+    dims = "×".join(str(s) for s in size.shape)
+    what = f"{dims} pixels × {size.channels} channel(s) × {size.bits} bit"
+    if size.frame_pixels > budget.max_pixels:
+        raise ImageTooLarge(
+            f"{_name(path)}: {what}: more than the {budget.max_pixels:,} pixels per frame this app decodes"
+        )
+    if size.nbytes > budget.max_bytes:
+        raise ImageTooLarge(
+            f"{_name(path)}: {what} = {size.nbytes / 2**20:,.0f} MiB decoded, more than the "
+            f"{budget.max_bytes / 2**20:,.0f} MiB this app decodes per upload"
+        )
+    return size
+
+
+def read_upload(
+    files: str | Path | list[str | Path], budget: DecodeBudget, workdir: str | Path | None = None
+) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """One uploaded 2-D image as uint8 grayscale, with its spacing (mm) when the file has one.
+
+    Args:
+        files: the uploaded file, or a MetaImage ``.mhd`` with its ``.raw`` data file.
+        budget: refused before decoding when over it.
+        workdir: where a ``.mhd``/``.raw`` pair is put side by side to be read.
+
+    Raises:
+        ValueError: not an image, or not one this app reads (message names the file).
+        ImageTooLarge: over the budget.
+    """
+    paths = [Path(f) for f in ([files] if isinstance(files, str | Path) else files)]
+    if not paths:
+        raise ValueError("upload an image or pick a phantom case")
+    header = _pair_header(paths)
+    if header is None:
+        return _read_one(paths[0], budget)
+    tmp = Path(tempfile.mkdtemp(prefix="mhd-", dir=workdir))
+    try:
+        for p in paths:
+            shutil.copyfile(p, tmp / p.name)
+        return _read_one(tmp / header.name, budget)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pair_header(paths: list[Path]) -> Path | None:
+    """The ``.mhd`` of a header + data pair; ``None`` for a single file."""
+    if len(paths) == 1:
+        return None
+    names = sorted(p.name.lower() for p in paths)
+    mhd = [p for p in paths if p.name.lower().endswith(".mhd")]
+    data = [p for p in paths if p.name.lower().endswith(MHD_DATA_SUFFIXES)]
+    if len(paths) != 2 or len(mhd) != 1 or len(data) != 1:
+        raise ValueError(f"upload one image, or a MetaImage .mhd with its .raw (got {', '.join(names)})")
+    return mhd[0]
+
+
+def _read_one(path: Path, budget: DecodeBudget) -> tuple[np.ndarray, tuple[float, float] | None]:
+    from PIL import Image
+
+    from synthboost.app.segment import read_image
+
+    if path.name.lower().endswith(MHD_DATA_SUFFIXES):
+        raise ValueError(f"{path.name}: a MetaImage data file needs its .mhd header (upload both)")
+    check_budget(path, budget)
+    try:
+        return read_image(path)
+    except Image.DecompressionBombError as err:
+        raise ImageTooLarge(f"{path.name}: {err}") from None
+    except (ValueError, FileNotFoundError) as err:
+        raise ValueError(str(err).replace(str(path), path.name)) from None
