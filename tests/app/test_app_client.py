@@ -136,7 +136,6 @@ def test_perfect_segmenter_gives_the_true_ef(tmp_path):
     """With the phantom's true label maps as 'predictions' the four-view EF is the true EF."""
     from synthboost.app.ui import AppState, four_views_fn
     from synthboost.data.camus import read_frame
-    from synthboost.data.format import LABEL_OF
 
     cases = phantom_cases(tmp_path / "cases", 1, seed=1)
     truth = {}
@@ -146,13 +145,12 @@ def test_perfect_segmenter_gives_the_true_ef(tmp_path):
         truth[image.tobytes()] = labels
 
     class Oracle:
+        """Answers every image with its true label map."""
+
         threshold = 0.5
 
-        def __call__(self, image, prompt):
-            key = (
-                "lv" if prompt.startswith("Left ventricular") else "myo" if prompt.startswith("Myo") else "la"
-            )
-            return (truth[image.tobytes()] == LABEL_OF[key]).astype(np.float32)
+        def segment_all(self, image, **attrs):
+            return truth[image.tobytes()]
 
     state = AppState(Oracle(), {"name": "oracle"}, cases, tmp_path)
     *_, rows, notes = four_views_fn(state)("patient0001", None, None, None, None, None, None)

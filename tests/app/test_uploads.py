@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthboost.app import segment
 from synthboost.app.uploads import DecodeBudget, ImageTooLarge, check_budget, decoded_size, read_upload
+from synthboost.data import echo_io
 
 CHANNELS = {0: 1, 2: 3, 6: 4}  # PNG colour type -> samples per pixel
 
@@ -38,7 +38,7 @@ def no_decoding(monkeypatch):
     def refuse(path):
         raise AssertionError(f"{path} was decoded")
 
-    monkeypatch.setattr(segment, "read_image", refuse)
+    monkeypatch.setattr(echo_io, "read_echo", refuse)
 
 
 def test_bit_depth_and_channels_count(tmp_path):
@@ -84,8 +84,8 @@ def test_metaimage_pair_uploaded_separately_is_read_with_its_spacing(tmp_path):
     a.mkdir(), b.mkdir()
     (tmp_path / "scan.mhd").rename(a / "scan.mhd")
     (tmp_path / "scan.raw").rename(b / "scan.raw")
-    image, spacing = read_upload([a / "scan.mhd", b / "scan.raw"], DecodeBudget(), tmp_path)
-    assert image.shape == (12, 10) and spacing == pytest.approx((0.4, 0.3))
+    loop = read_upload([a / "scan.mhd", b / "scan.raw"], DecodeBudget(), tmp_path)
+    assert loop.frames.shape == (1, 12, 10) and loop.spacing_mm == pytest.approx((0.4, 0.3))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # the side-by-side copy is removed
     with pytest.raises(ValueError, match="upload one image, or a MetaImage .mhd with its .raw"):
         read_upload([a / "scan.mhd", a / "scan.mhd", b / "scan.raw"], DecodeBudget(), tmp_path)

@@ -1,7 +1,7 @@
 """What the app computes, as plain functions over arrays: it calls the segment and clinical stages.
 
-No maths lives here: masks come from the :class:`~synthboost.app.segment.Segmenter`, label maps from
-:func:`synthboost.clinical.indices.compose_labels`, areas from :func:`synthboost.app.segment.area`,
+No maths lives here: masks come from the :class:`~synthboost.evaluate.segmenter.Segmenter`, label maps from
+its ``segment_all``, areas from :func:`synthboost.evaluate.segmenter.area`,
 EDV/ESV/EF from :func:`synthboost.clinical.indices.indices_from_labels` (Simpson's biplane).
 """
 
@@ -54,8 +54,8 @@ def clean_attributes(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_prompt(structure: str | None, attrs: dict[str, Any]) -> str:
-    """The P0–P7 prompt the pickers describe (see :func:`~synthboost.app.segment.prompt_from_attributes`)."""
-    from synthboost.app.segment import prompt_from_attributes
+    """The P0–P7 prompt the pickers describe (see :func:`~synthboost.evaluate.segmenter.prompt_from_attributes`)."""
+    from synthboost.evaluate.segmenter import prompt_from_attributes
 
     if not structure:
         raise ValueError("choose a structure (LV cavity, myocardium or LA cavity) or type a prompt")
@@ -63,24 +63,26 @@ def build_prompt(structure: str | None, attrs: dict[str, Any]) -> str:
 
 
 def segment(segmenter: Any, image: np.ndarray, prompt: str, threshold: float) -> np.ndarray:
-    """Boolean mask of ``prompt`` on ``image``."""
+    """Boolean mask of ``prompt`` on ``image`` (:class:`~synthboost.evaluate.segmenter.Segmenter`)."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("the prompt is empty: choose a structure or type a prompt")
     threshold = finite(threshold, "threshold", low=0.0, high=0.999)
-    return segmenter(image, prompt.strip()) > threshold
+    return segmenter(image, prompt.strip(), threshold=threshold).mask
 
 
 def label_map(segmenter: Any, image: np.ndarray, attrs: dict[str, Any], threshold: float) -> np.ndarray:
-    """Label map (0 background, 1 LV, 2 myocardium, 3 LA): each structure prompted with ``attrs``."""
-    from synthboost.clinical.indices import compose_labels
+    """Label map (0 background, 1 LV, 2 myocardium, 3 LA) of ``image``, prompted with ``attrs``.
 
-    masks = {k: segment(segmenter, image, build_prompt(s, attrs), threshold) for k, s in LABELS.items()}
-    return compose_labels(masks)
+    :meth:`~synthboost.evaluate.segmenter.Segmenter.segment_all`: one image encoding for the three
+    structures, overlaps to the most probable one.
+    """
+    threshold = finite(threshold, "threshold", low=0.0, high=0.999)
+    return segmenter.segment_all(image, threshold=threshold, **clean_attributes(attrs))
 
 
 def areas(labels: np.ndarray, spacing: tuple[float, float] | None) -> list[list[Any]]:
     """Rows ``[structure title, area, unit]`` of a label map (mm² with a spacing, else pixels)."""
-    from synthboost.app.segment import area
+    from synthboost.evaluate.segmenter import area
 
     rows = []
     for k, key in LABELS.items():

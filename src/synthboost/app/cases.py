@@ -59,7 +59,7 @@ def phantom_cases(folder: str | Path, n_patients: int = 1, seed: int = 0) -> dic
 
 def case_image(case: Case) -> tuple[np.ndarray, tuple[float, float] | None]:
     """Image (uint8) and spacing (row, col mm; MetaImages carry it) of a case."""
-    from synthboost.app.segment import read_image
+    from synthboost.evaluate.segmenter import read_image
 
     return read_image(case.path)
 

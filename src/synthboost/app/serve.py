@@ -242,8 +242,8 @@ def build(model: str, workdir: Path, phantom_patients: int = 1, segmenter: Any =
     """Load the model (unless ``segmenter`` is given), write the phantom cases, build the page."""
     from synthboost.app.analysis import model_info
     from synthboost.app.cases import phantom_cases
-    from synthboost.app.segment import Segmenter
     from synthboost.app.ui import AppState, build_blocks
+    from synthboost.evaluate.segmenter import Segmenter
 
     info = model_info(model)
     segmenter = segmenter or Segmenter.from_pretrained(model)

@@ -95,8 +95,8 @@ def _load(state: AppState, files: Any, case_id: str | None, row_mm: Any, col_mm:
     """Image and spacing of an upload (spacing typed in when the file has none) or of a case."""
     typed = analysis.spacing_from_fields(row_mm, col_mm)
     if files:
-        image, spacing = read_upload(files, state.budget, state.workdir)
-        return image, spacing or typed
+        loop = read_upload(files, state.budget, state.workdir)
+        return loop.frames[0], loop.spacing_mm or typed
     if case_id:
         if case_id not in state.cases:
             raise ValueError(f"unknown phantom case {case_id!r}")
@@ -116,7 +116,7 @@ def segment_fn(state: AppState) -> Callable:
     """``/segment``: overlay of one prompt and the result text."""
 
     def run(files: Any, case_id: str | None, prompt: str, threshold: float, row_mm: Any, col_mm: Any):
-        from synthboost.app.segment import area
+        from synthboost.evaluate.segmenter import area
 
         image, spacing = _load(state, files, case_id, row_mm, col_mm)
         mask = analysis.segment(state.segmenter, image, prompt, threshold)

@@ -2,9 +2,10 @@
 
 A small compressed file can hold a huge image (a 130 KB PNG of 16-bit RGBA pixels decodes to
 gigabytes), so :func:`check_budget` reads only the header (Pillow's lazy ``open``, SimpleITK's
-``ReadImageInformation``) and refuses the file when ``pixels × channels × bytes per sample`` is over
-the budget, before a single pixel is decoded. Error messages name the uploaded file by its own name,
-never the server's cache path.
+``ReadImageInformation``, pydicom without pixel data, the video stream's size and frame count) and
+refuses the file when ``frames × pixels × channels × bytes per sample`` is over the budget, before a
+single pixel is decoded. Accepted files are read by :func:`synthboost.data.echo_io.read_echo`.
+Error messages name the uploaded file by its own name, never the server's cache path.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from synthboost.data.echo_io import DICOM_SUFFIXES, VIDEO_SUFFIXES
 from synthboost.data.imageio import MEDICAL_SUFFIXES
 
 #: Sample bits of Pillow modes (the others are 8-bit).
 _PIL_BITS = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I;16N": 16, "I": 32, "F": 32}
-#: Endings read with SimpleITK: the medical formats and DICOM.
-SITK_SUFFIXES = (*MEDICAL_SUFFIXES, ".dcm", ".dicom")
 #: MetaImage data files that may come with a ``.mhd`` header.
 MHD_DATA_SUFFIXES = (".raw", ".zraw")
 
@@ -38,6 +39,10 @@ class DecodeBudget:
 
     max_pixels: int = 4096 * 4096
     max_bytes: int = 64 * 2**20
+
+
+#: The budget of a cine loop upload (all its frames).
+LOOP_BUDGET = DecodeBudget(max_pixels=2048 * 2048, max_bytes=512 * 2**20)
 
 
 @dataclass(frozen=True)
@@ -66,15 +71,26 @@ def _name(path: Path) -> str:
 
 
 def decoded_size(path: str | Path) -> DecodedSize:
-    """Shape, channels and bit depth of an image file, from its header only.
+    """Shape, channels and bit depth of an image, loop or video file, from its header only.
 
     Raises:
         ValueError: the header cannot be read.
         ImageTooLarge: Pillow's own decompression-bomb guard refused to open the file.
     """
+    from synthboost.data.echo_dicom import is_dicom
+
     path = Path(path)
-    if path.name.lower().endswith(SITK_SUFFIXES):
+    name = path.name.lower()
+    if name.endswith(MEDICAL_SUFFIXES):
         return _sitk_size(path)
+    if name.endswith(DICOM_SUFFIXES) or is_dicom(path):
+        return _dicom_size(path)
+    if name.endswith(VIDEO_SUFFIXES):
+        return _video_size(path)
+    return _pil_size(path)
+
+
+def _pil_size(path: Path) -> DecodedSize:
     from PIL import Image
 
     try:
@@ -87,6 +103,31 @@ def decoded_size(path: str | Path) -> DecodedSize:
         raise ImageTooLarge(f"{_name(path)}: {err}") from None
     except OSError as err:
         raise ValueError(f"{_name(path)}: not a readable image ({err})") from None
+
+
+def _dicom_size(path: Path) -> DecodedSize:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+        channels, bits = int(getattr(ds, "SamplesPerPixel", 1)), int(getattr(ds, "BitsAllocated", 8))
+    except Exception as err:  # noqa: BLE001 - pydicom raises many types for a broken header
+        raise ValueError(f"{_name(path)}: not a readable DICOM header ({type(err).__name__})") from None
+    return DecodedSize((frames, rows, cols) if frames > 1 else (rows, cols), channels, bits)
+
+
+def _video_size(path: Path) -> DecodedSize:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            frames = stream.frames or int(float(stream.duration * stream.time_base * stream.average_rate))
+            return DecodedSize((frames, stream.codec_context.height, stream.codec_context.width), 3, 8)
+    except (av.error.FFmpegError, OSError, IndexError, TypeError) as err:
+        raise ValueError(f"{_name(path)}: not a readable video ({type(err).__name__})") from None
 
 
 def _sitk_size(path: Path) -> DecodedSize:
@@ -123,8 +164,8 @@ def check_budget(path: str | Path, budget: DecodeBudget) -> DecodedSize:
 
 def read_upload(
     files: str | Path | list[str | Path], budget: DecodeBudget, workdir: str | Path | None = None
-) -> tuple[np.ndarray, tuple[float, float] | None]:
-    """One uploaded 2-D image as uint8 grayscale, with its spacing (mm) when the file has one.
+) -> Any:
+    """One uploaded image or loop as an :class:`~synthboost.data.echo_io.EchoLoop` (uint8 frames, spacing).
 
     Args:
         files: the uploaded file, or a MetaImage ``.mhd`` with its ``.raw`` data file.
@@ -162,16 +203,16 @@ def _pair_header(paths: list[Path]) -> Path | None:
     return mhd[0]
 
 
-def _read_one(path: Path, budget: DecodeBudget) -> tuple[np.ndarray, tuple[float, float] | None]:
+def _read_one(path: Path, budget: DecodeBudget) -> Any:
     from PIL import Image
 
-    from synthboost.app.segment import read_image
+    from synthboost.data.echo_io import read_echo
 
     if path.name.lower().endswith(MHD_DATA_SUFFIXES):
         raise ValueError(f"{path.name}: a MetaImage data file needs its .mhd header (upload both)")
     check_budget(path, budget)
     try:
-        return read_image(path)
+        return read_echo(path)
     except Image.DecompressionBombError as err:
         raise ImageTooLarge(f"{path.name}: {err}") from None
     except (ValueError, FileNotFoundError) as err:
