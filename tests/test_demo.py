@@ -6,13 +6,30 @@ from pathlib import Path
 
 import pytest
 
-from synthboost.demo import DemoConfig, run_demo
+from synthboost.demo import STRATEGIES, DemoConfig, plan_runs, run_demo
+from synthboost.train import runfolder
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("demo")
     return out, run_demo(out, quick=True)
+
+
+def test_plan_has_equal_compute_baselines_and_seeded_headline() -> None:
+    cfg = DemoConfig.preset(quick=False)
+    runs = plan_runs(cfg)
+    assert len(runs) == len(cfg.models) * len(cfg.levels) * len(STRATEGIES) + (cfg.seeds - 1) * len(
+        STRATEGIES
+    )
+    headline = {r.seed for r in runs if (r.model, r.level) == cfg.headline}
+    assert len(headline) == cfg.seeds == 3
+    for run in runs:  # each run comes after the runs it depends on
+        before = runs[: runs.index(run)]
+        if run.strategy == "ptft":
+            assert run.sibling("synthetic") in before
+        if run.strategy == "real-equal-steps":
+            assert run.sibling("ptft") in before
 
 
 def test_quick_demo_runs_every_stage(demo: tuple[Path, dict]) -> None:
@@ -30,13 +47,28 @@ def test_quick_demo_runs_every_stage(demo: tuple[Path, dict]) -> None:
     ):
         assert (out / folder).is_dir(), folder
     runs = sorted(p.name for p in (out / "runs").iterdir())
-    assert len(runs) == len(cfg.models) * len(cfg.levels) * 3
+    assert len(runs) == len(plan_runs(cfg))
     assert all((out / "runs" / r / "DONE").is_file() for r in runs)
     summary = res["summary"]
-    assert set(summary["strategy"]) == {"real", "synthetic", "synth-pt-real-ft"}
+    assert set(summary["strategy"]) == {"real", "real-equal-steps", "synthetic", "synth-pt-real-ft"}
     assert set(summary["model"]) == {"clipseg", "cris"}
-    assert summary["n"].tolist() == [3 * 4] * 6  # 3 structures x 4 frames of the one test patient
+    n = 3 * 4 * cfg.test_patients  # 3 structures x 4 frames per test patient, first seed only
+    assert summary["n"].tolist() == [n] * 8
     assert ((summary["mean"] >= 0) & (summary["mean"] <= 100)).all()
+
+
+def test_equal_compute_baseline_trains_pt_plus_ft_steps(demo: tuple[Path, dict]) -> None:
+    out, res = demo
+    for seed in (42, 43):
+        steps = {s: runfolder.read_result(out / "runs" / f"{s}_cris_p2_s{seed}")["optimizer_steps"]
+                 for s in STRATEGIES}  # fmt: skip
+        assert steps["real-equal-steps"] == steps["synthetic"] + steps["ptft"] > steps["real"] > 0
+    claims = res["claims"]
+    assert set(claims["baseline"]) == {"real", "real-equal-steps"}
+    eq = claims[claims["baseline"] == "real-equal-steps"]
+    assert (eq["steps_boosted"] == eq["steps_baseline"]).all()
+    assert (claims["n_patients"] == DemoConfig.preset(quick=True).test_patients).all()
+    assert len(res["claims_across_seeds"]) == 2 and (res["claims_across_seeds"]["n_seeds"] == 2).all()
 
 
 def test_report_has_tables_figures_and_clinical_section(demo: tuple[Path, dict]) -> None:
@@ -44,14 +76,31 @@ def test_report_has_tables_figures_and_clinical_section(demo: tuple[Path, dict])
     html = res["report"].read_text()
     for needle in (
         "Table 1",
+        "Best run",
+        f"validation Dice {100 * res['selection'].val_dice:.2f}",
+        "Claimed boosts",
+        "equal compute",
+        "patient-level",
+        "image-level (images of one patient are correlated)",
         "Paired tests",
+        "Runs: compute and validation",
         "Figure 2",
+        "Worst, median and best",
         "Clinical indices",
         "not comparable with the paper",
     ):
         assert needle in html, needle
-    assert html.count("data:image/png;base64,") >= 4
+    assert html.count("data:image/png;base64,") >= 5
     assert (res["clinical"] / "clinical_summary.json").is_file()
+
+
+def test_best_run_is_chosen_on_validation_among_real_validated_runs(demo: tuple[Path, dict]) -> None:
+    out, res = demo
+    best = res["best"]
+    assert best.strategy != "synthetic"  # validated on synthetic images: not comparable
+    real = [p for p in (out / "runs").iterdir() if not p.name.startswith("synthetic")]
+    top = max(runfolder.read_result(p)["best_val_dice"] for p in real)
+    assert res["selection"].val_dice == top and res["selection"].run.name == best.name
 
 
 def test_second_run_reuses_finished_stages(demo: tuple[Path, dict], caplog: pytest.LogCaptureFixture) -> None:

@@ -43,13 +43,29 @@ def demo(
     from synthboost.demo import run_demo
 
     res = run_demo(out, quick=quick)
-    summary = res["summary"]
-    typer.echo("\nTest Dice (mean ± std over images and structures, x100):")
-    for _, row in summary.iterrows():
+    preset = "quick" if quick else "default"
+    typer.echo(f"\nTest Dice (demo preset {preset}; x100, mean ± sd over images and structures; first seed):")
+    for _, row in res["summary"].iterrows():
         typer.echo(
             f"  {row['strategy']:<18} {row['model']:<8} {row['prompt']:<3} {row['mean']:6.2f} ± {row['std']:5.2f}"
         )
-    typer.echo(f"\nBest run: {'_'.join(res['best'])}; clinical indices in {res['clinical']}")
+    typer.echo("\nSynth-PT → real-FT gains (patient-level 95% CI and Wilcoxon p; steps PT+FT vs baseline):")
+    for _, r in res["claims"].iterrows():
+        typer.echo(
+            f"  {r['model']:<8} {r['prompt']} seed {r['seed']}  vs {r['baseline']:<17} {r['gain']:+6.2f}"
+            f" [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]  p = {r['p_wilcoxon']:.3g}"
+            f"  steps {r['steps_boosted']} vs {r['steps_baseline']}"
+        )
+    for _, r in res["claims_across_seeds"].iterrows():
+        typer.echo(
+            f"  {r['model']:<8} {r['prompt']} {r['n_seeds']} seeds vs {r['baseline']:<17} {r['gain']:+6.2f}"
+            f" [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] (t 95% CI across seeds)"
+        )
+    sel = res["selection"]
+    typer.echo(
+        f"\nBest run (validation Dice, never test): {res['best'].name}, val Dice {100 * sel.val_dice:.2f};"
+        f" clinical indices in {res['clinical']}"
+    )
     typer.echo(f"Report: {res['report']}")
 
 

@@ -1,9 +1,10 @@
 """``synthboost demo``: the whole chain on the procedural phantom, on a CPU, with no download.
 
 phantom → prepare + prompts → synthetic set (perturbed masks rendered by the speckle renderer)
-→ train tiny CLIPSeg and CRIS (real, synthetic, synth-PT → real-FT) → predict → evaluate →
-clinical indices → HTML report. Every stage writes a folder under ``out``; a second run reuses
-the finished ones. The numbers come from tiny randomly initialised models trained for a few
+→ train tiny CLIPSeg and CRIS (synthetic, synth-PT → real-FT, real with the same epochs as the
+fine-tuning, real with the optimiser steps of PT + FT) → predict → evaluate → best run chosen on
+validation Dice → clinical indices → HTML report. Every stage writes a folder under ``out``; a
+second run reuses the finished ones. The numbers come from tiny randomly initialised models trained for a few
 epochs on phantom data: they show the pipeline working, not the paper's results.
 """
 
@@ -14,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from synthboost.report.results import EQUAL_STEPS
 from synthboost.utils import get_logger
 
 log = get_logger("demo")
@@ -26,25 +28,62 @@ NOTE = (
 
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
-    """Sizes of the demo; ``quick`` is the variant the test suite runs."""
+    """Sizes of the demo; ``quick`` is the variant the test suite runs.
 
-    patients: int = 60
+    Every (model, level) gets the paper's three strategies plus the equal-compute baseline;
+    the headline comparison (``headline`` model and level) is repeated over ``seeds`` seeds.
+    """
+
+    patients: int = 48
+    test_patients: int = 12  # more test patients than the phantom's 1 in 10: patient-level tests
     image_size: int = 128
     per_mask: int = 1
-    levels: tuple[str, ...] = ("p2", "p5")
+    levels: tuple[str, ...] = ("p2",)
     models: tuple[str, ...] = ("clipseg", "cris")
     epochs: int = 6
     seed: int = 0
+    headline: tuple[str, str] = ("cris", "p2")
+    seeds: int = 3
 
     @classmethod
     def preset(cls, quick: bool) -> DemoConfig:
-        """The default demo (about 10 minutes on 2 cores) or the quick one (about 2 minutes)."""
-        return cls(patients=12, levels=("p2",), epochs=2) if quick else cls()
+        """The default demo (about 5 minutes on 2 cores) or the quick one (about 1 minute)."""
+        return cls(patients=12, test_patients=2, epochs=2, seeds=2) if quick else cls()
 
 
-#: Training strategies of the demo (train-stage names), in dependency order: PT→FT starts from
-#: the synthetic run.
-STRATEGIES = ("real", "synthetic", "ptft")
+#: Demo strategies (results-folder names), in dependency order: PT→FT starts from the synthetic
+#: run; the equal-compute baseline trains on real data for as many optimiser steps as PT + FT.
+STRATEGIES = ("synthetic", "ptft", "real", EQUAL_STEPS)
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoRun:
+    """One training run of the demo: results-folder strategy, model, prompt level, training seed."""
+
+    strategy: str
+    model: str
+    level: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """Folder name ``<strategy>_<model>_<level>_s<seed>``."""
+        return f"{self.strategy}_{self.model}_{self.level}_s{self.seed}"
+
+    def sibling(self, strategy: str) -> DemoRun:
+        """The run of another strategy for the same model, level and seed."""
+        return dataclasses.replace(self, strategy=strategy)
+
+
+def plan_runs(cfg: DemoConfig) -> list[DemoRun]:
+    """Every run of the demo, dependencies first."""
+    runs = []
+    for model in cfg.models:
+        for level in cfg.levels:
+            repeats = cfg.seeds if (model, level) == cfg.headline else 1
+            seeds = [42 + cfg.seed + i for i in range(repeats)]
+            runs += [DemoRun(s, model, level, seed) for seed in seeds for s in STRATEGIES]
+    return runs
 
 
 def _claim(out: Path, cfg: DemoConfig) -> None:
@@ -78,7 +117,9 @@ def make_data(out: Path, cfg: DemoConfig) -> dict[str, Path]:
 
     p = {k: out / k for k in ("phantom_raw", "camus", "perturbed", "rendered", "synthetic")}
     if not _stage("phantom", p["phantom_raw"]):
-        generate_phantom(p["phantom_raw"], n_patients=cfg.patients, seed=cfg.seed, workers=2)
+        generate_phantom(
+            p["phantom_raw"], n_patients=cfg.patients, seed=cfg.seed, workers=2, n_test=cfg.test_patients
+        )
     if not _stage("prepare", p["camus"] / "anns"):
         prepare_camus(p["phantom_raw"], p["camus"], image_size=cfg.image_size, overwrite=True)
         write_annotations(p["camus"])
@@ -92,77 +133,75 @@ def make_data(out: Path, cfg: DemoConfig) -> dict[str, Path]:
     return p
 
 
-def run_name(strategy: str, model: str, level: str) -> str:
-    """Folder name of one demo run."""
-    return f"{strategy}_{model}_{level}"
+def _overrides(run: DemoRun, runs: dict[DemoRun, Path], data: dict[str, Path], cfg: DemoConfig) -> dict:
+    from synthboost.train.strategies import pretrain_prompt
+
+    synthetic = run.strategy == "synthetic"
+    sets: dict[str, Any] = {
+        "name": run.name,
+        "data.root": data["synthetic" if synthetic else "camus"],
+        "data.prompt": pretrain_prompt(run.level, "sdm") if synthetic else run.level,
+        "strategy.name": "real" if run.strategy == EQUAL_STEPS else run.strategy,
+        "trainer.max_epochs": cfg.epochs,
+        "trainer.min_epochs": 1,
+        "trainer.seed": run.seed,
+    }
+    if run.strategy == "ptft":
+        sets["strategy.init_from"] = runs[run.sibling("synthetic")]
+    if run.strategy == EQUAL_STEPS:
+        sets["trainer.match_steps_of"] = runs[run.sibling("ptft")]
+    return sets
 
 
-def train_runs(out: Path, data: dict[str, Path], cfg: DemoConfig) -> dict[tuple[str, str, str], Path]:
-    """Train every (strategy, model, level) of the demo; finished runs are skipped by ``train``."""
+def train_runs(out: Path, data: dict[str, Path], cfg: DemoConfig) -> dict[DemoRun, Path]:
+    """Train every run of :func:`plan_runs`; finished runs are skipped by ``train``."""
     from synthboost.configs import find_config
     from synthboost.train.config import load_config
     from synthboost.train.run import train
-    from synthboost.train.strategies import pretrain_prompt
 
-    runs: dict[tuple[str, str, str], Path] = {}
-    for model in cfg.models:
-        path = find_config(f"experiment/demo_tiny_{model}.yaml")
-        for level in cfg.levels:
-            for strategy in STRATEGIES:
-                synthetic = strategy == "synthetic"
-                sets = {
-                    "name": run_name(strategy, model, level),
-                    "data.root": data["synthetic" if synthetic else "camus"],
-                    "data.prompt": pretrain_prompt(level, "sdm") if synthetic else level,
-                    "strategy.name": strategy,
-                    "trainer.max_epochs": cfg.epochs,
-                    "trainer.min_epochs": 1,
-                    "trainer.seed": 42 + cfg.seed,
-                }
-                if strategy == "ptft":
-                    sets["strategy.init_from"] = runs[("synthetic", model, level)]
-                run = out / "runs" / run_name(strategy, model, level)
-                log.info("[train] %s", run.name)
-                train(load_config(path, [f"{k}={v}" for k, v in sets.items()]), run, resume=True)
-                runs[(strategy, model, level)] = run
+    runs: dict[DemoRun, Path] = {}
+    for run in plan_runs(cfg):
+        path = find_config(f"experiment/demo_tiny_{run.model}.yaml")
+        folder = out / "runs" / run.name
+        log.info("[train] %s", run.name)
+        sets = _overrides(run, runs, data, cfg)
+        train(load_config(path, [f"{k}={v}" for k, v in sets.items()]), folder, resume=True)
+        runs[run] = folder
     return runs
 
 
-def evaluate_runs(
-    out: Path, camus: Path, runs: dict[tuple[str, str, str], Path]
-) -> tuple[Path, dict[tuple[str, str, str], Path]]:
+def evaluate_runs(out: Path, camus: Path, runs: dict[DemoRun, Path]) -> tuple[Path, dict[DemoRun, Path]]:
     """Predict the test split with every run and score it into ``results/`` (docs/formats.md)."""
     from synthboost.evaluate.per_image import evaluate
     from synthboost.evaluate.predict import predict
 
     results, preds = out / "results", {}
-    for (strategy, model, level), run in runs.items():
+    for run, folder in runs.items():
         pred = out / "predictions" / run.name
         if not _stage(f"predict {run.name}", pred):
-            predict(run, camus, split="test", out=pred, prompt=level, device="auto")
-        csv = results / strategy / model / "trained" / level / "metrics.csv"
+            predict(folder, camus, split="test", out=pred, prompt=run.level, device="auto")
+        csv = results.joinpath(
+            run.strategy, run.model, "trained", run.level, f"seed_{run.seed}", "metrics.csv"
+        )
         if not _stage(f"evaluate {run.name}", csv):
             evaluate(pred, camus, csv)
-        preds[(strategy, model, level)] = pred
+        preds[run] = pred
     return results, preds
 
 
-def _best(results: Path) -> tuple[tuple[str, str, str], Any]:
-    """The (strategy, model, level) of the highest mean test Dice, and the summary table."""
-    from synthboost.report.results import TRAIN_STRATEGIES, load_results
-    from synthboost.report.stats import summarize
-
-    summary = summarize(load_results(results))
-    top = summary.sort_values("mean", ascending=False).iloc[0]
-    train_name = {v: k for k, v in TRAIN_STRATEGIES.items()}.get(top["strategy"], top["strategy"])
-    return (str(train_name), str(top["model"]), str(top["prompt"])), summary
-
-
 def run_demo(out: str | Path, quick: bool = False) -> dict[str, Any]:
-    """Run the demo chain under ``out``; return the report path, the summary and the folders."""
+    """Run the demo chain under ``out``; return the report path, the summary and the folders.
+
+    The best run (clinical indices, overlays) is chosen on validation Dice among the runs
+    validated on the real phantom (:func:`synthboost.train.selection.select_best_run`), never on test.
+    """
     from synthboost.clinical import run_clinical
     from synthboost.clinical.agreement import clinical_html
-    from synthboost.report.html import build_report
+    from synthboost.evaluate.per_image import evaluate
+    from synthboost.report.html import build_report, first_seed
+    from synthboost.report.results import load_results
+    from synthboost.report.stats import summarize
+    from synthboost.train.selection import select_best_run
 
     cfg = DemoConfig.preset(quick)
     out = Path(out)
@@ -170,18 +209,32 @@ def run_demo(out: str | Path, quick: bool = False) -> dict[str, Any]:
     data = make_data(out, cfg)
     runs = train_runs(out, data, cfg)
     results, preds = evaluate_runs(out, data["camus"], runs)
-    best, summary = _best(results)
-    log.info("[clinical] from the predictions of %s", run_name(*best))
+    selection = select_best_run(runs.values(), dataset=data["camus"])
+    best = next(run for run, folder in runs.items() if folder == selection.run)
+    log.info("[clinical] from the predictions of %s (best validation Dice)", best.name)
     clinical = out / "clinical"
     run_clinical(preds[best], data["camus"], clinical)
     log.info("[report] writing %s", out / "report")
-    logs = {run.name: run / "metrics.csv" for run in runs.values()}
     report = build_report(
         results,
         out / "report",
-        logs=logs,
+        runs={run.name: folder for run, folder in runs.items()},
+        dataset=data["camus"],
+        overlay=(evaluate(preds[best], data["camus"]), data["camus"], preds[best]),
         title="synthboost demo (phantom)",
         note=NOTE,
-        extra_sections=[clinical_html(clinical, title=f"Clinical indices ({run_name(*best)})")],
+        extra_sections=[
+            clinical_html(clinical, title=f"Clinical indices ({best.name}, best validation Dice)")
+        ],
     )
-    return {"report": report, "summary": summary, "best": best, **data, "clinical": clinical}
+    summary = summarize(first_seed(load_results(results)))
+    claims = _read_csv(report.parent / "claims.csv")
+    seeds = _read_csv(report.parent / "claims_across_seeds.csv")
+    return {"report": report, "summary": summary, "claims": claims, "claims_across_seeds": seeds, "best": best,
+            "selection": selection, **data, "clinical": clinical}  # fmt: skip
+
+
+def _read_csv(path: Path) -> Any:
+    import pandas as pd
+
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame()

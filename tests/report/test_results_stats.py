@@ -62,14 +62,34 @@ def test_paired_tests_match_scipy_and_patient_level():
     x = rng.normal(80, 5, 20)
     y = x - 1 + rng.normal(0, 1, 20)
     a, b = _runs(x, y)
-    w = stats.paired_test(a, b, alternative="greater", n_boot=500)
+    w = stats.paired_test(a, b, alternative="greater", level="image", n_boot=500)
     assert w.p_value == pytest.approx(sps.wilcoxon(x, y, alternative="greater").pvalue)
-    t = stats.paired_test(a, b, test="ttest", n_boot=500)
+    t = stats.paired_test(a, b, test="ttest", level="image", n_boot=500)
     assert t.p_value == pytest.approx(sps.ttest_rel(x, y).pvalue)
     assert t.mean_diff == pytest.approx((x - y).mean()) and t.ci_low < t.mean_diff < t.ci_high
-    pt = stats.paired_test(a, b, test="ttest", level="patient", n_boot=500)
+    pt = stats.paired_test(a, b, test="ttest", n_boot=500)  # patient level is the default
     xm, ym = x.reshape(10, 2).mean(1), y.reshape(10, 2).mean(1)
-    assert pt.n == 10 and pt.p_value == pytest.approx(sps.ttest_rel(xm, ym).pvalue)
+    assert pt.level == "patient" and pt.n == 10 and pt.p_value == pytest.approx(sps.ttest_rel(xm, ym).pvalue)
+    diffs = xm - ym  # the bootstrap resamples patients: same CI as bootstrapping the patient differences
+    assert (pt.ci_low, pt.ci_high) == pytest.approx(stats.bootstrap_ci(diffs, n_boot=500))
+
+
+def test_patient_level_default_does_not_pseudo_replicate():
+    """No systematic effect, only patient-level variation: image-level tests reject far too often."""
+    n_pat, per = 12, 12
+    keys = [f"mask_1/patient{i // per:04d}_{i % per}_gt.png" for i in range(n_pat * per)]
+    frame = {"key": keys, "patient": [f"patient{i // per:04d}" for i in range(n_pat * per)]}
+    rejected = {"image": 0, "patient": 0}
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        shift = np.repeat(rng.normal(0, 3, n_pat), per)  # A better on some patients, worse on others
+        a = pd.DataFrame({**frame, "dice": 80 + shift + rng.normal(0, 0.5, n_pat * per)})
+        b = pd.DataFrame({**frame, "dice": 80 + rng.normal(0, 0.5, n_pat * per)})
+        for level in rejected:
+            rejected[level] += stats.paired_test(a, b, level=level, n_boot=0).p_value < 0.05
+    assert rejected == {"image": 11, "patient": 0}  # nominal rate 5 %: 1 of 20
+    assert stats.paired_test(a, b, n_boot=0).level == "patient" and stats.LEVELS[0] == "patient"
+    assert "correlated" in stats.LEVEL_LABELS["image"]
 
 
 def test_pairing_errors_and_bad_options():
@@ -84,6 +104,13 @@ def test_pairing_errors_and_bad_options():
 def test_holm_known_values():
     np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
     np.testing.assert_allclose(stats.holm([0.5, 0.6]), [1.0, 1.0])
+
+
+def test_holm_leaves_nan_out_of_the_family():
+    np.testing.assert_allclose(
+        stats.holm([0.01, np.nan, 0.04, 0.03, np.nan]), [0.03, np.nan, 0.06, 0.06, np.nan]
+    )
+    assert np.isnan(stats.holm([np.nan])).all() and stats.holm([]).size == 0
 
 
 def test_bootstrap_seeded():
@@ -117,6 +144,7 @@ def test_compare_runs_adds_holm(results_dir):
     res = stats.compare_runs(df, comps, test="ttest", n_boot=200)
     assert len(res) == 4 and (res["p_holm"] >= res["p_value"]).all()
     assert (res.loc[res.a.str.startswith("synthetic"), "mean_diff"] < 0).all()
+    assert res["a"].iloc[0] in {"synthetic · CRIS · P1", "synthetic · CRIS · P2"}  # readable names
 
 
 def test_paired_test_with_one_pair_is_nan_not_a_warning() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -86,8 +87,11 @@ def test_html_report_contains_every_table_and_figure(results_dir, tmp_path):
     )
     page = path.read_text()
     assert "Table 1: Dice, encoders trained" in page and "Table 2: Dice, encoders frozen" in page
-    for caption in ("Figure 2", "Figure 3", "box plots", "per structure", "per epoch", "median and worst"):
-        assert caption in page
+    for caption in ("Figure 2", "Figure 3", "box plots", "per structure", "per epoch", "Worst, median and best",
+                    "Dice ×100 on the test split, mean ± sd over images", "Bold: the highest mean",
+                    "patient-level", "image-level (images of one patient are correlated)", "Claimed boosts",
+                    "equal epochs"):  # fmt: skip
+        assert caption in page, caption
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 6 and all(base64.b64decode(i)[:4] == b"\x89PNG" for i in images)
     assert 'src="http' not in page and "<b>" in page
@@ -97,6 +101,37 @@ def test_html_report_contains_every_table_and_figure(results_dir, tmp_path):
         assert (out / f).is_file(), f
     tests = pd.read_csv(out / "paired_tests.csv")
     assert set(tests["level"]) == {"image", "patient"} and "p_holm" in tests
+    assert "synth-pt-real-ft · CRIS · P1" in set(tests["a"])
+    assert page.index("patient-level") < page.index("image-level (images")  # patient-level first
+
+
+def test_one_run_report_has_no_empty_figure(tmp_path):
+    results = write_results(tmp_path / "res", models=("CRIS",), encoders=("trained",))
+    for folder in ("synthetic", "synth-pt-real-ft"):
+        shutil.rmtree(results / folder)
+    for p in ("p0", "p1"):
+        shutil.rmtree(results / "real" / "CRIS" / "trained" / p)
+    page = build_report(results, tmp_path / "rep", n_boot=10).read_text()
+    assert "Figure 2" not in page and "<h2>Paired tests" not in page and "Claimed boosts" not in page
+    assert page.count("data:image/png;base64,") == 2  # box plot and per-structure bars, both with data
+
+
+def test_many_lines_get_distinct_colours_and_legends_stay_off_the_data(tmp_path):
+    logs = {}
+    for i in range(14):
+        logs[f"run{i}"] = tmp_path / f"log{i}.csv"
+        pd.DataFrame({"epoch": [0, 1], "val_dice": [0.1 * i, 0.1 * i + 0.05]}).to_csv(
+            logs[f"run{i}"], index=False
+        )
+    fig = plots.fig_convergence(logs, synthetic={"run3"})
+    ax = fig.axes[0]
+    colours = {tuple(np.round(line.get_color(), 4)) for line in ax.get_lines()}
+    assert len(colours) == 14 and ax.get_lines()[3].get_linestyle() == "--"
+    assert "run3 (val: synthetic)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    fig.canvas.draw()
+    legend, axes_box = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 >= axes_box.x1  # right of the axes, not over the curves
+    assert len(set(map(tuple, plots.distinct_colors(25)))) == 25
 
 
 def test_report_cli(tmp_path):

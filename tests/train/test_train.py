@@ -30,6 +30,8 @@ class Probe(L.Callback):
         self.state = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
         self.optimizer_state_size = len(trainer.optimizers[0].state)
         self.lr = trainer.optimizers[0].param_groups[0]["lr"]
+        self.epoch = trainer.current_epoch
+        self.stop_best = float(trainer.early_stopping_callback.best_score)
 
 
 class Crash(L.Callback):
@@ -106,10 +108,35 @@ def test_ptft_loads_synthetic_weights_with_fresh_optimizer(real_root, synth_run,
         torch.testing.assert_close(probe.state[key], value)
     assert runfolder.is_done(out)
 
+    assert probe.epoch == 0 and probe.stop_best == float("-inf")
+
+    # --resume-compat is a Lightning resume of the synthetic best.ckpt, as the reference did.
     compat = Probe()
-    extra["strategy.resume_compat"] = "true"
-    train(tiny_config(CLIPSEG, real_root, **extra), tmp_path / "compat", callbacks=[compat])
+    extra.update({"strategy.resume_compat": "true", "trainer.max_epochs": "4"})
+    run = train(tiny_config(CLIPSEG, real_root, **extra), tmp_path / "compat", callbacks=[compat])
+    pt = torch.load(synth_run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
     assert compat.optimizer_state_size > 0
+    assert compat.epoch == pt["epoch"] + 1  # the epoch counter carries on
+    assert compat.stop_best == pytest.approx(runfolder.read_result(synth_run)["best_val_dice"], rel=1e-4)
+    rows = runfolder.read_metrics(run)
+    assert [int(r["epoch"]) for r in rows] == list(range(pt["epoch"] + 1, 4))
+    assert runfolder.read_result(run)["optimizer_steps"] == rows[-1]["step"] > 0
+
+
+def test_runs_record_steps_and_the_equal_step_baseline_matches_pt_plus_ft(real_root, synth_run, tmp_path):
+    ptft = {"data.prompt": "p7", "strategy.name": "ptft", "strategy.init_from": str(synth_run),
+            "trainer.max_epochs": "1"}  # fmt: skip
+    ft = train(tiny_config(CLIPSEG, real_root, **ptft), tmp_path / "ptft")
+    pt_steps, ft_steps = (runfolder.read_result(r)["optimizer_steps"] for r in (synth_run, ft))
+    assert pt_steps > 0 and ft_steps > 0 and runfolder.chain_steps(ft) == pt_steps + ft_steps
+    base = {"data.prompt": "p7", "trainer.match_steps_of": str(ft), "trainer.early_stop_patience": "100"}
+    out = train(tiny_config(CLIPSEG, real_root, **base), tmp_path / "equal")
+    res = runfolder.read_result(out)
+    assert res["optimizer_steps"] == res["max_steps"] == pt_steps + ft_steps
+    assert res["wall_s"] > 0 and res["epochs"] > 1 and res["match_steps_of"] == str(ft)
+    train(tiny_config(CLIPSEG, real_root, **base), out)  # rerun: same resolved budget, nothing to do
+    with pytest.raises(ValueError, match="match_steps_of' is for a baseline"):
+        tiny_config(CLIPSEG, real_root, **ptft, **{"trainer.match_steps_of": str(ft)})
 
 
 def test_ptft_mismatches_are_clear_errors(real_root, synth_root, synth_run, tmp_path) -> None:
@@ -124,7 +151,7 @@ def test_ptft_mismatches_are_clear_errors(real_root, synth_root, synth_run, tmp_
         train(tiny_config(CLIPSEG, tmp_path / "nowhere"), tmp_path / "d")
     compat = {"strategy.name": "ptft", "strategy.init_from": str(synth_run / "model"),
               "strategy.resume_compat": "true", "data.prompt": "p6"}  # fmt: skip
-    with pytest.raises(ValueError, match="no checkpoints/best.ckpt with optimiser state"):
+    with pytest.raises(ValueError, match="no checkpoints/best.ckpt with Lightning state"):
         train(tiny_config(CLIPSEG, real_root, **compat), tmp_path / "e")
 
 

@@ -9,8 +9,9 @@ Layout written (read unchanged by the CAMUS reader)::
 
 Split rule: with ``n_patients >= 10``, ``max(1, n_patients // 10)`` patients go to ``testing/``
 (numbered from 0001 again, as in CAMUS) and the rest to ``training/``; with fewer than 10 all
-are training patients. Each patient is drawn from ``SeedSequence([seed, split, number])``, so a
-patient's files depend only on the seed, its split and its number, never on ``n_patients``.
+are training patients; ``n_test`` sets the number of testing patients instead. Each patient is
+drawn from ``SeedSequence([seed, split, number])``, so a patient's files depend only on the
+seed, its split and its number, never on ``n_patients``.
 
 The images are 2-D MetaImages with ``ElementSpacing = col_mm row_mm``. ``Info_<view>.cfg``
 carries ``ED``, ``ES``, ``NbFrame``, ``Sex``, ``Age``, ``ImageQuality`` (per view) and the LV
@@ -70,9 +71,12 @@ class CineOptions:
     dicom_dir: Path | None  # also write each cine as a DICOM file here
 
 
-def split_counts(n_patients: int) -> tuple[int, int]:
+def split_counts(n_patients: int, n_test: int | None = None) -> tuple[int, int]:
     """Numbers of (training, testing) patients for ``n_patients`` (see the module docstring)."""
-    n_test = max(1, n_patients // TEST_EVERY) if n_patients >= TEST_EVERY else 0
+    if n_test is None:
+        n_test = max(1, n_patients // TEST_EVERY) if n_patients >= TEST_EVERY else 0
+    if not 0 <= n_test < n_patients:
+        raise ValueError(f"phantom: n_test must be in [0, {n_patients - 1}], got {n_test}")
     return n_patients - n_test, n_test
 
 
@@ -166,9 +170,16 @@ def _write_patient(job: _Job) -> str:
     return job.patient
 
 
-def _jobs(root: Path, n_patients: int, seed: int, image_scale: float, cine: CineOptions | None) -> list[_Job]:
+def _jobs(
+    root: Path,
+    n_patients: int,
+    seed: int,
+    image_scale: float,
+    cine: CineOptions | None,
+    n_test: int | None = None,
+) -> list[_Job]:
     """One job per patient: 2019 layout (numbering restarts in testing/) or, with ``cine``, 2023 layout."""
-    n_train, n_test = split_counts(n_patients)
+    n_train, n_test = split_counts(n_patients, n_test)
     jobs = []
     for split, count in (("training", n_train), ("testing", n_test)):
         for number in range(1, count + 1):
@@ -227,6 +238,7 @@ def generate_phantom(
     n_frames: int | None = None,
     frame_rate: float = 50.0,
     dicom: bool = False,
+    n_test: int | None = None,
 ) -> Path:
     """Write a synthetic CAMUS-layout dataset of apical 2CH/4CH echo frames (and cines).
 
@@ -242,6 +254,7 @@ def generate_phantom(
         n_frames: frames per half-sequence (default: each acquisition's own, 12-25).
         frame_rate: frames per second of the cines (``FrameRate`` in the cfg).
         dicom: also write each cine as a multi-frame DICOM under ``<out>/dicom/`` (implies ``sequences``).
+        n_test: testing patients (default: the split rule of the module docstring).
 
     Returns:
         ``out``.
@@ -260,7 +273,7 @@ def generate_phantom(
     sequences = sequences or dicom
     with atomic_dir(out, overwrite=overwrite) as tmp:
         cine = CineOptions(n_frames, frame_rate, tmp / "dicom" if dicom else None) if sequences else None
-        jobs = _jobs(tmp, n_patients, seed, image_scale, cine)
+        jobs = _jobs(tmp, n_patients, seed, image_scale, cine, n_test)
         if cine is not None:
             _write_split_files(tmp, jobs)
             if cine.dicom_dir is not None:
@@ -279,10 +292,10 @@ def generate_phantom(
             tmp / PHANTOM_MARKER,
             {"generator": "synthboost.data.phantom", "n_patients": n_patients, "seed": seed,
              "image_scale": image_scale, "layout": "2023" if sequences else "2019", "sequences": sequences,
-             "n_frames": n_frames, "frame_rate": frame_rate if sequences else None, "dicom": dicom,
+             "n_frames": n_frames, "frame_rate": frame_rate if sequences else None, "dicom": dicom, "n_test": n_test,
              "volumes": "LVedv/LVesv/LVef in Info_*.cfg are exact 3-D model volumes"},
         )  # fmt: skip
-    n_train, n_test = split_counts(n_patients)
+    n_train, n_test = split_counts(n_patients, n_test)
     log.info(
         "phantom: %d training + %d testing patients (%d frames) in %s", n_train, n_test, 4 * n_patients, out
     )

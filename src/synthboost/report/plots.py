@@ -32,6 +32,21 @@ def _panels(n: int, width: float = 4.5, height: float = 3.4) -> tuple[Any, list[
     return fig, list(axes[0])
 
 
+def distinct_colors(n: int) -> list[Any]:
+    """``n`` distinguishable colours: tab10 up to 10, tab20 up to 20, evenly spaced turbo beyond."""
+    plt = _plt()
+    if n <= 10:
+        return list(plt.get_cmap("tab10").colors[:n])
+    if n <= 20:
+        return list(plt.get_cmap("tab20").colors[:n])
+    return [plt.get_cmap("turbo")(x) for x in np.linspace(0.02, 0.98, n)]
+
+
+def _legend_outside(ax: Any, **kwargs: Any) -> None:
+    """Legend to the right of the axes, never over the data."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
+
+
 def save_figure(fig: Any, out_dir: str | Path, stem: str) -> dict[str, Path]:
     """Write ``<stem>.png`` (150 dpi) and ``<stem>.pdf``; close the figure."""
     out_dir = Path(out_dir)
@@ -47,20 +62,22 @@ def _grouped_bars(ax: Any, table: Any, ylabel: str) -> None:
     """Bars of a (x index × series columns) frame."""
     n = max(1, len(table.columns))
     x = np.arange(len(table.index))
-    for i, col in enumerate(table.columns):
-        ax.bar(x + (i - (n - 1) / 2) * 0.8 / n, table[col].to_numpy(float), 0.8 / n, label=str(col))
+    for i, (col, color) in enumerate(zip(table.columns, distinct_colors(n), strict=False)):
+        ax.bar(
+            x + (i - (n - 1) / 2) * 0.8 / n, table[col].to_numpy(float), 0.8 / n, label=str(col), color=color
+        )
     ax.set_xticks(x, [str(v).upper() for v in table.index])
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    _legend_outside(ax)
 
 
 def fig_prompt_difference(summary: Any, base: str = "real", encoders: str = "trained") -> Any:
     """Figure 2: mean Dice of each strategy minus ``base``, per prompt, one panel per model."""
     s = summary[summary["encoders"] == encoders] if "encoders" in summary.columns else summary
     models = sorted(s["model"].unique())
-    if s.empty or base not in set(s["strategy"]):
-        return None
+    if s.empty or base not in set(s["strategy"]) or set(s["strategy"]) == {base}:
+        return None  # nothing to compare with: no empty panel
     fig, axes = _panels(len(models))
     for ax, model in zip(axes, models, strict=True):
         wide = s[s["model"] == model].pivot(index="prompt", columns="strategy", values="mean")
@@ -103,7 +120,7 @@ def fig_prompt_boxplots(df: Any, value: str = "dice", encoders: str = "trained")
     strategies = sorted(d["strategy"].unique(), key=strategy_sort_key)
     prompts = sorted(d["prompt"].unique(), key=prompt_sort_key)
     fig, axes = _panels(len(models), width=6)
-    colors = _plt().rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = distinct_colors(len(strategies))
     n = len(strategies)
     for ax, model in zip(axes, models, strict=True):
         for i, strategy in enumerate(strategies):
@@ -121,7 +138,7 @@ def fig_prompt_boxplots(df: Any, value: str = "dice", encoders: str = "trained")
         ax.set_xticks(np.arange(len(prompts)), [p.upper() for p in prompts])
         ax.set_ylabel(value)
         ax.set_title(model)
-        ax.legend(fontsize=7)
+        _legend_outside(ax)
     return fig
 
 
@@ -139,12 +156,13 @@ def fig_structure_bars(df: Any, value: str = "dice", encoders: str = "trained") 
         cols = sorted(mean.columns, key=strategy_sort_key)
         n = len(cols)
         x = np.arange(len(mean.index))
-        for i, col in enumerate(cols):
-            ax.bar(x + (i - (n - 1) / 2) * 0.8 / n, mean[col], 0.8 / n, yerr=std[col], capsize=2, label=col)
+        for i, (col, color) in enumerate(zip(cols, distinct_colors(n), strict=True)):
+            ax.bar(x + (i - (n - 1) / 2) * 0.8 / n, mean[col], 0.8 / n, yerr=std[col], capsize=2, label=col,
+                   color=color)  # fmt: skip
         ax.set_xticks(x, [str(s) for s in mean.index])
-        ax.set_ylabel(f"mean {value}")
+        ax.set_ylabel(f"mean {value} (± sd)")
         ax.set_title(model)
-        ax.legend(fontsize=7)
+        _legend_outside(ax)
     return fig
 
 
@@ -161,17 +179,23 @@ def read_log(path: str | Path) -> Any:
     return log_df.dropna(subset=["val_dice"]).groupby("epoch", as_index=False)["val_dice"].last()
 
 
-def fig_convergence(logs: Mapping[str, str | Path]) -> Any:
-    """Validation Dice per epoch for each labelled run log."""
+def fig_convergence(logs: Mapping[str, str | Path], synthetic: set[str] = frozenset()) -> Any:
+    """Validation Dice per epoch for each labelled run log, one distinct colour per run.
+
+    Runs named in ``synthetic`` were validated on synthetic images: drawn dashed and labelled.
+    """
     if not logs:
         return None
-    fig, (ax,) = _panels(1, width=6)
-    for label, path in logs.items():
+    fig, (ax,) = _panels(1, width=7.5, height=4.2)
+    for (label, path), color in zip(logs.items(), distinct_colors(len(logs)), strict=True):
         curve = read_log(path)
-        ax.plot(curve["epoch"], curve["val_dice"], marker=".", label=label)
+        dashed = label in synthetic
+        name = f"{label} (val: synthetic)" if dashed else label
+        ax.plot(curve["epoch"], curve["val_dice"], marker=".", color=color, label=name,
+                linestyle="--" if dashed else "-")  # fmt: skip
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation Dice")
-    ax.legend(fontsize=7)
+    _legend_outside(ax, ncol=1 if len(logs) <= 16 else 2)
     return fig
 
 
@@ -184,26 +208,36 @@ def pick_cases(df: Any, value: str = "dice") -> dict[str, Any]:
 
 
 def fig_overlays(metrics: Any, dataset_root: str | Path, pred_folder: str | Path) -> Any:
-    """Image with ground-truth (green) and predicted (red) contours: best, median, worst Dice.
+    """Grid of test images with ground-truth (green) and predicted (red) contours.
 
-    ``metrics`` is the frame :func:`~synthboost.evaluate.per_image.evaluate` returned
-    (columns group, name, label, dice).
+    One row per structure (or one row), columns worst / median / best Dice. ``metrics`` is the
+    frame :func:`~synthboost.evaluate.per_image.evaluate` returned (columns group, name, label, dice).
     """
+    from matplotlib.lines import Line2D
+
     from synthboost.data.format import image_path, mask_path
     from synthboost.data.imageio import read_png
     from synthboost.evaluate.predictions import grid_relpath, load_mask
 
-    cases = pick_cases(metrics)
-    fig, axes = _panels(len(cases), width=3.6, height=3.8)
-    for ax, (title, row) in zip(axes, cases.items(), strict=True):
-        group, name, label = row["group"], row["name"], int(row["label"])
-        img = read_png(image_path(dataset_root, group, name))
-        gt = load_mask(mask_path(dataset_root, group, label, name))
-        pred = load_mask(Path(pred_folder) / grid_relpath(group, label, name))
-        # pixel centres at integer mask coordinates, where contour() draws
-        ax.imshow(img, cmap="gray", extent=(-0.5, gt.shape[1] - 0.5, gt.shape[0] - 0.5, -0.5))
-        ax.contour(gt, levels=[0.5], colors="lime", linewidths=1)
-        ax.contour(pred, levels=[0.5], colors="red", linewidths=1)
-        ax.set_title(f"{title}: {name} {row.get('structure', label)}\nDice {row['dice']:.1f}", fontsize=8)
-        ax.axis("off")
+    groups = [g for _, g in metrics.groupby("label")] if "label" in metrics.columns else [metrics]
+    fig, axes = _plt().subplots(len(groups), 3, figsize=(3 * 3.2, 3.3 * len(groups)), squeeze=False,
+                                constrained_layout=True)  # fmt: skip
+    for row_axes, rows in zip(axes, groups, strict=True):
+        for ax, (title, row) in zip(row_axes, pick_cases(rows).items(), strict=True):
+            group, name, label = row["group"], row["name"], int(row["label"])
+            img = read_png(image_path(dataset_root, group, name))
+            gt = load_mask(mask_path(dataset_root, group, label, name))
+            pred = load_mask(Path(pred_folder) / grid_relpath(group, label, name))
+            # pixel centres at integer mask coordinates, where contour() draws
+            ax.imshow(img, cmap="gray", extent=(-0.5, gt.shape[1] - 0.5, gt.shape[0] - 0.5, -0.5))
+            for mask, color in ((gt, "lime"), (pred, "red")):
+                if mask.any() and not mask.all():
+                    ax.contour(mask, levels=[0.5], colors=color, linewidths=1)
+            ax.set_title(f"{title}: {name} {row.get('structure', label)}\nDice {row['dice']:.1f}", fontsize=8)
+            ax.axis("off")
+    handles = [
+        Line2D([], [], color="lime", label="ground truth"),
+        Line2D([], [], color="red", label="prediction"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=8)
     return fig

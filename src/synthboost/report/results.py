@@ -35,8 +35,17 @@ REFERENCE_STRATEGIES: dict[str, str] = {
 REFERENCE_MODELS: dict[str, str] = {"cris": "CRIS", "clip_seg_bs_128": "CLIPSeg", "clip_seg": "CLIPSeg-bs32"}
 #: Strategy names of the train stage (run folders, ``synthboost train``) -> names in tables.
 TRAIN_STRATEGIES: dict[str, str] = {"zero_shot": "zeroshot", "ptft": "synth-pt-real-ft"}
+#: Real-only baseline trained for the optimiser steps of synthetic PT + real FT (equal compute).
+EQUAL_STEPS = "real-equal-steps"
 #: Order of strategies in tables and figures (others follow alphabetically).
-STRATEGY_ORDER: tuple[str, ...] = ("zeroshot", "synthetic", "real", "synth-pt-real-ft", "joint")
+STRATEGY_ORDER: tuple[str, ...] = ("zeroshot", "synthetic", "real", EQUAL_STEPS, "synth-pt-real-ft", "joint")
+#: What each strategy's baseline means, for captions.
+STRATEGY_NOTES: dict[str, str] = {
+    "real": "real data only, as many epochs as the fine-tuning (the paper's baseline: equal epochs, not equal compute)",
+    EQUAL_STEPS: "real data only, as many optimiser steps as synthetic pre-training + real fine-tuning (equal compute)",
+    "synthetic": "synthetic data only (validated on synthetic images)",
+    "synth-pt-real-ft": "pre-trained on synthetic data, fine-tuned on real data",
+}
 _PROMPT_RE = re.compile(r"^p(\d+)$")
 _SEED_RE = re.compile(r"^seed_?(\d+)$")
 _PATIENT_RE = re.compile(r"(patient\d+)")

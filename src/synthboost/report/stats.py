@@ -2,21 +2,30 @@
 
 Runs are paired by ``key`` (``mask_<k>/<file>``, see :mod:`synthboost.report.results`).
 Standard deviations use ``ddof=1`` (pandas' default), as the paper's tables.
+
+Paired tests and bootstrap intervals are **patient-level by default**: a patient's pairs are
+averaged first, so the unit of the test is the patient. Image-level results (``level="image"``)
+treat the images of one patient as independent although they are correlated; they are kept for
+comparison with the paper and always labelled so (:data:`LEVEL_LABELS`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from synthboost.report.results import RUN_COLUMNS
-
 TESTS: tuple[str, ...] = ("wilcoxon", "ttest")
 ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
-LEVELS: tuple[str, ...] = ("image", "patient")
+LEVELS: tuple[str, ...] = ("patient", "image")
+#: How each level is named wherever a result is shown.
+LEVEL_LABELS: dict[str, str] = {
+    "patient": "patient-level",
+    "image": "image-level (images of one patient are correlated)",
+}
 
 
 def summarize(
@@ -92,7 +101,7 @@ def paired_test(
     value: str = "dice",
     test: str = "wilcoxon",
     alternative: str = "two-sided",
-    level: str = "image",
+    level: str = "patient",
     n_boot: int = 10_000,
     seed: int = 0,
 ) -> PairedTest:
@@ -104,9 +113,11 @@ def paired_test(
         value: metric column.
         test: ``wilcoxon`` (signed-rank) or ``ttest`` (paired t-test).
         alternative: ``two-sided``, ``greater`` (A > B) or ``less``.
-        level: ``image`` or ``patient`` (a patient's pairs are averaged first). With fewer than
-            two pairs the statistic and p-value are NaN.
-        n_boot: bootstrap resamples for the 95 % CI of the mean difference.
+        level: ``patient`` (default: a patient's pairs are averaged first) or ``image`` (pairs
+            of one patient treated as independent). With fewer than two pairs the statistic and
+            p-value are NaN.
+        n_boot: bootstrap resamples for the 95 % CI of the mean difference (of patient means at
+            patient level, so the bootstrap resamples patients); 0: no CI (NaN).
         seed: bootstrap seed.
     """
     from scipy import stats
@@ -120,21 +131,30 @@ def paired_test(
     statistic = p_value = float("nan")  # a test needs two pairs or more (e.g. one test patient)
     if len(x) >= 2:
         fn = stats.wilcoxon if test == "wilcoxon" else stats.ttest_rel
-        res = fn(x, y, alternative=alternative)
+        with warnings.catch_warnings():  # all-zero differences: scipy warns and returns NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = fn(x, y, alternative=alternative)
         statistic, p_value = float(res.statistic), float(res.pvalue)
-    lo, hi = bootstrap_ci(x - y, n_boot=n_boot, seed=seed)
+    lo, hi = bootstrap_ci(x - y, n_boot=n_boot, seed=seed) if n_boot > 0 else (float("nan"),) * 2
     return PairedTest(
         test, alternative, level, len(x), x.mean(), y.mean(), (x - y).mean(), statistic, p_value, lo, hi,
     )  # fmt: skip
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
+    """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1).
+
+    NaN p-values (a test that could not run) stay NaN and are not part of the family: ``m`` is
+    the number of finite p-values.
+    """
     p = np.asarray(p_values, dtype=float)
-    m = p.size
-    order = np.argsort(p)
+    out = np.full(p.size, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = finite.size
+    if m == 0:
+        return out
+    order = finite[np.argsort(p[finite], kind="stable")]
     adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
     out[order] = np.minimum(adjusted, 1.0)
     return out
 
@@ -148,15 +168,23 @@ def compare_runs(df: Any, comparisons: Sequence[tuple[dict, dict]], **kwargs: An
     rows = []
     for where_a, where_b in comparisons:
         res = paired_test(select_run(df, **where_a), select_run(df, **where_b), **kwargs)
-        rows.append({"a": _describe(where_a), "b": _describe(where_b), **res.as_dict()})
+        rows.append({"a": describe_run(where_a), "b": describe_run(where_b), **res.as_dict()})
     out = pd.DataFrame(rows)
     if not out.empty:
         out["p_holm"] = holm(out["p_value"])
     return out
 
 
-def _describe(where: dict) -> str:
-    return " ".join(str(where[k]) for k in RUN_COLUMNS if k in where) or "all"
+def describe_run(where: dict) -> str:
+    """A readable run name: ``synth-pt-real-ft · CRIS · P2 · seed 42`` (encoders only when frozen)."""
+    parts = [str(where[k]) for k in ("strategy", "model") if k in where]
+    if "prompt" in where:
+        parts.append(str(where["prompt"]).upper())
+    if where.get("encoders") == "frozen":
+        parts.append("frozen encoders")
+    if where.get("seed") not in (None, 0):
+        parts.append(f"seed {where['seed']}")
+    return " · ".join(parts) or "all"
 
 
 def across_seeds(

@@ -96,8 +96,8 @@ def to_csv(cells: Any, decimals: int = 2) -> str:
     return out.reset_index().to_csv(index=False)
 
 
-def to_html(cells: Any, decimals: int = 2) -> str:
-    """HTML ``<table>`` with the best cells in ``<b>``."""
+def to_html(cells: Any, decimals: int = 2, caption: str = "") -> str:
+    """HTML ``<table>`` with the best cells in ``<b>`` and an optional ``<caption>``."""
     head = "".join(
         f"<th>{escape(h)}</th>" for h in ["Strategy", "Model", *[p.upper() for p in cells.columns]]
     )
@@ -105,7 +105,8 @@ def to_html(cells: Any, decimals: int = 2) -> str:
     for (strategy, model), row in cells.iterrows():
         tds = "".join(f"<td>{_fmt(c, decimals, ('<b>', '</b>'))}</td>" for c in row)
         body.append(f"<tr><td>{escape(str(strategy))}</td><td>{escape(str(model))}</td>{tds}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def write_tables(summary: Any, out_dir: str | Path, stem: str, caption: str = "") -> dict[str, Path]:

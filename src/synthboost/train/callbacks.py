@@ -22,20 +22,23 @@ def _value(metrics: dict, key: str) -> float | None:
 class EpochRecorder(L.Callback):
     """Append one row per finished epoch to ``<run>/metrics.csv`` (rank zero only).
 
-    On resume, rows of epochs that are run again are dropped and the elapsed time continues
-    from the last kept row, so ``elapsed_s`` counts training time across interruptions.
+    On resume, rows of epochs that are run again are dropped and the elapsed time and the step
+    count continue from the last kept row, so ``elapsed_s`` and ``step`` (optimiser steps of this
+    run) count across interruptions.
     """
 
     def __init__(self, run: str | Path) -> None:
         self.run = Path(run)
         self.rows: list[dict] = []
         self._start = 0.0
+        self._step0 = 0
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.rows = [r for r in read_metrics(self.run) if r["epoch"] < trainer.current_epoch]
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
+        self._step0 = trainer.global_step
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
@@ -43,8 +46,10 @@ class EpochRecorder(L.Callback):
         m = trainer.callback_metrics
         seconds = time.perf_counter() - self._start
         elapsed = (self.rows[-1]["elapsed_s"] if self.rows else 0.0) + seconds
+        steps = (int(self.rows[-1].get("step") or 0) if self.rows else 0) + trainer.global_step - self._step0
         self.rows.append({
             "epoch": trainer.current_epoch,
+            "step": steps,
             "train_loss": _value(m, "train_loss"),
             "val_loss": _value(m, "val_loss"),
             "val_dice": _value(m, "val_dice"),

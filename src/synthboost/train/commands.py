@@ -49,7 +49,10 @@ def train_cmd(
     prompt: str = typer.Option(None, "--prompt", help="Prompt level p0..p7."),
     init_from: str = typer.Option(None, "--init-from", help="Synthetic run to fine-tune from (PT→FT)."),
     resume_compat: bool = typer.Option(
-        False, "--resume-compat", help="PT→FT: keep optimiser/scheduler state."
+        False,
+        "--resume-compat",
+        help="PT→FT as the reference: resume the synthetic run's Lightning state (optimiser, scheduler, "
+        "early stopping, epoch counter).",
     ),
     freeze_encoders: bool = typer.Option(False, "--freeze-encoders", help="Freeze image and text encoders."),
     adapter: str = typer.Option(None, "--adapter", help="lora or none: LoRA on the encoders (peft)."),

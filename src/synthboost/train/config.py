@@ -100,6 +100,8 @@ class TrainerConfig:
 
     max_epochs: int = 1000
     min_epochs: int = 10
+    max_steps: int = -1  # optimiser steps (-1: no limit); set from match_steps_of when that is given
+    match_steps_of: str | None = None  # a finished run: train as many optimiser steps as it and its PT run
     early_stop_patience: int = 20
     early_stop_min_delta: float = 1e-4
     precision: str = "auto"
@@ -119,7 +121,7 @@ class StrategyConfig:
 
     name: str = "real"
     init_from: str | None = None  # ptft: the synthetic run (or a model folder)
-    resume_compat: bool = False  # ptft: also restore optimiser and scheduler state
+    resume_compat: bool = False  # ptft: resume the synthetic run's Lightning state (reference)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,6 +249,11 @@ def validate(cfg: TrainConfig, source: str) -> TrainConfig:
         raise ValueError(f"{source}: key 'data.mix_ratio' = {cfg.data.mix_ratio} must be in [0, 1]")
     if cfg.data.batch_size < 1:
         raise ValueError(f"{source}: key 'data.batch_size' must be >= 1")
+    if cfg.trainer.match_steps_of and cfg.strategy.name in ("zero_shot", "ptft"):
+        raise ValueError(
+            f"{source}: key 'trainer.match_steps_of' is for a baseline trained from scratch, "
+            f"not strategy {cfg.strategy.name!r}"
+        )
     adapter = cfg.model.adapter
     if adapter.method != "none" and cfg.strategy.name == "zero_shot":
         raise ValueError(f"{source}: strategy 'zero_shot' trains nothing: 'model.adapter.method' must be none "

@@ -7,7 +7,6 @@ the run's threshold, averaged over samples).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -28,9 +27,6 @@ class SegmentationModule(L.LightningModule):
         model: a ``synthboost.models`` VLSM.
         loss: resolved loss weights and threshold.
         optim: optimiser and scheduler settings.
-        restore_optimizer_from: checkpoint whose optimiser and scheduler state are loaded at the
-            start of fitting (synth-PT → real-FT with ``resume_compat``).
-        trust_pickle: allow that checkpoint to need pickle (see :mod:`synthboost.checkpoints`).
     """
 
     def __init__(
@@ -38,12 +34,9 @@ class SegmentationModule(L.LightningModule):
         model: torch.nn.Module,
         loss: ResolvedLoss,
         optim: OptimConfig,
-        restore_optimizer_from: str | Path | None = None,
-        trust_pickle: bool = False,
     ) -> None:
         super().__init__()
         self.model, self.loss_cfg, self.optim_cfg = model, loss, optim
-        self.restore_optimizer_from, self.trust_pickle = restore_optimizer_from, trust_pickle
         prep = model.preprocessing
         self.mean, self.std = tuple(prep.mean), tuple(prep.std)
 
@@ -84,25 +77,3 @@ class SegmentationModule(L.LightningModule):
             "optimizer": opt,
             "lr_scheduler": {"scheduler": sched, "monitor": "val_loss", "interval": "epoch"},
         }
-
-    def on_fit_start(self) -> None:
-        """Restore optimiser/scheduler state of another run when asked (reference behaviour)."""
-        if not self.restore_optimizer_from or self.trainer.ckpt_path:
-            return
-        from synthboost.checkpoints import load_checkpoint
-
-        ckpt = load_checkpoint(self.restore_optimizer_from, trust_pickle=self.trust_pickle)
-        opt_states, sched_states = ckpt.get("optimizer_states", []), ckpt.get("lr_schedulers", [])
-        if not opt_states:
-            raise ValueError(
-                f"{self.restore_optimizer_from}: no optimiser state to restore (--resume-compat)"
-            )
-        try:
-            self.trainer.optimizers[0].load_state_dict(opt_states[0])
-        except ValueError as err:
-            raise ValueError(
-                f"{self.restore_optimizer_from}: optimiser state does not fit this model ({err})"
-            ) from err
-        if sched_states:
-            self.trainer.lr_scheduler_configs[0].scheduler.load_state_dict(sched_states[0])
-        log.info("restored optimiser and scheduler state from %s", self.restore_optimizer_from)

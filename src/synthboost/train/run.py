@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,8 @@ def _trainer(cfg: TrainConfig, out: Path, callbacks: Sequence[Any], trust_pickle
                             min_delta=t.early_stop_min_delta)  # fmt: skip
     logs = out / "logs"
     return L.Trainer(
-        default_root_dir=out, max_epochs=t.max_epochs, min_epochs=min(t.min_epochs, t.max_epochs),
+        default_root_dir=out, max_epochs=t.max_epochs, max_steps=t.max_steps,
+        min_epochs=min(t.min_epochs, t.max_epochs) if t.max_epochs >= 0 else t.min_epochs,
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
         precision=auto_precision(t.precision, t.accelerator), gradient_clip_val=cfg.optim.grad_clip,
         callbacks=[ckpt, stop, cb.LearningRateMonitor("epoch"), EpochRecorder(out), *callbacks],
@@ -166,7 +168,20 @@ def _result(cfg: TrainConfig, loss: Any, metrics: dict[str, float], model: Any) 
     }
 
 
-def _finish_training(cfg: TrainConfig, out: Path, module: Any, trainer: Any, loss: Any) -> None:
+def resolve_step_budget(cfg: TrainConfig) -> TrainConfig:
+    """``trainer.match_steps_of`` → ``trainer.max_steps`` (PT + FT steps of that run), epochs unbounded.
+
+    The equal-compute baseline of a synth-PT → real-FT run: trained from scratch on the real data
+    for as many optimiser steps as the pre-training and the fine-tuning together (early stopping
+    still applies, as in the runs it is compared with).
+    """
+    if not cfg.trainer.match_steps_of:
+        return cfg
+    steps = runfolder.chain_steps(cfg.trainer.match_steps_of)
+    return replace(cfg, trainer={"max_steps": steps, "max_epochs": -1})
+
+
+def _finish_training(cfg: TrainConfig, out: Path, module: Any, trainer: Any, loss: Any, start: float) -> None:
     from synthboost.checkpoints import load_checkpoint
     from synthboost.models.adapters import save_model
 
@@ -183,7 +198,11 @@ def _finish_training(cfg: TrainConfig, out: Path, module: Any, trainer: Any, los
         "best_val_iou": best_row.get("val_iou"),
         "best_epoch": int(best_row["epoch"]) if best_row else None,
         "epochs": len(rows),
+        "optimizer_steps": int(rows[-1]["step"]) if rows else 0,
+        "max_steps": cfg.trainer.max_steps,
+        "match_steps_of": cfg.trainer.match_steps_of,
         "seconds": rows[-1]["elapsed_s"] if rows else None,
+        "wall_s": time.perf_counter() - start,
     }
     runfolder.finish(out, _result(cfg, loss, metrics, module.model))
 
@@ -193,13 +212,9 @@ def _zero_shot(cfg: TrainConfig, out: Path, module: Any, dm: Any, loss: Any) -> 
     metrics = trainer.validate(module, datamodule=dm, verbose=False)[0]
     if trainer.is_global_zero:
         module.model.save_pretrained(out / "model")
-        vals = {"best_val_dice": metrics.get("val_dice"), "best_val_iou": metrics.get("val_iou"), "epochs": 0}
-        runfolder.finish(
-            out,
-            _result(
-                cfg, loss, {k: float(v) if v is not None else None for k, v in vals.items()}, module.model
-            ),
-        )
+        vals = {"best_val_dice": metrics.get("val_dice"), "best_val_iou": metrics.get("val_iou")}
+        vals = {k: float(v) if v is not None else None for k, v in vals.items()}
+        runfolder.finish(out, _result(cfg, loss, {**vals, "epochs": 0, "optimizer_steps": 0}, module.model))
 
 
 def train(
@@ -227,9 +242,11 @@ def train(
     from synthboost.train.module import SegmentationModule
     from synthboost.train.strategies import build
 
+    start = time.perf_counter()
     out = Path(out)
     if not isinstance(config, TrainConfig):
         config = load_config(config)
+    config = resolve_step_budget(config)
     if _prepare_folder(config, out, resume, force):
         return out
     lc = config.loss
@@ -237,23 +254,33 @@ def train(
     L.seed_everything(config.trainer.seed, workers=True, verbose=False)
     model, init = build(config, trust_pickle)
     dm = _datamodule(config, model)
-    restore = init.checkpoint if init is not None and config.strategy.resume_compat else None
-    module = SegmentationModule(
-        model, loss, config.optim, restore_optimizer_from=restore, trust_pickle=trust_pickle
-    )
+    module = SegmentationModule(model, loss, config.optim)
     _write_provenance(config, out, loss)
     if config.strategy.name == "zero_shot":
         _zero_shot(config, out, module, dm, loss)
         return out
-    last = out / "checkpoints" / "last.ckpt"
     trainer = _trainer(config, out, callbacks, trust_pickle)
-    trainer.fit(module, datamodule=dm, ckpt_path=last if resume and last.is_file() else None)
+    trainer.fit(module, datamodule=dm, ckpt_path=_fit_checkpoint(config, out, resume, init))
     if trainer.interrupted:
         log.warning("%s: training interrupted; continue with --resume", out)
         return out
     if trainer.is_global_zero:
-        _finish_training(config, out, module, trainer, loss)
+        _finish_training(config, out, module, trainer, loss, start)
     return out
+
+
+def _fit_checkpoint(cfg: TrainConfig, out: Path, resume: bool, init: Any) -> Path | None:
+    """Checkpoint ``fit`` resumes from: this run's ``last.ckpt`` (``resume``), else for PT→FT with
+    ``resume_compat`` the synthetic run's ``best.ckpt`` — a Lightning resume as the reference did:
+    optimiser, scheduler, early-stopping and checkpoint state, epoch and step counters carry on
+    (so ``max_epochs`` counts the pre-training epochs too)."""
+    last = out / "checkpoints" / "last.ckpt"
+    if resume and last.is_file():
+        return last
+    if init is not None and cfg.strategy.resume_compat:
+        log.info("resume-compat: continuing the Lightning state of %s", init.checkpoint)
+        return init.checkpoint
+    return None
 
 
 def train_seeds(

@@ -5,7 +5,7 @@
     <run>/config.yaml            resolved TrainConfig
     <run>/run.json               provenance: git commit, seed, strategy, loss preset, threshold, ...
     <run>/checkpoints/           best.ckpt (best val Dice) and last.ckpt (Lightning)
-    <run>/metrics.csv            one row per epoch: METRIC_COLUMNS
+    <run>/metrics.csv            one row per epoch: METRIC_COLUMNS (step = optimiser steps so far)
     <run>/logs/csv/version_*/    Lightning CSVLogger files; logs/tb/ TensorBoard events
     <run>/convergence.json       epochs and seconds to reach 99 % of the best val Dice
     <run>/model/                 best model (save_pretrained, or a peft adapter folder) + README.md model card
@@ -20,11 +20,21 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from synthboost.utils import get_logger, read_json, write_json_atomic, write_text_atomic
+from synthboost.utils import get_logger, read_json, read_yaml_mapping, write_json_atomic, write_text_atomic
 
 log = get_logger("train.runfolder")
 
-METRIC_COLUMNS = ("epoch", "train_loss", "val_loss", "val_dice", "val_iou", "lr", "epoch_time_s", "elapsed_s")
+METRIC_COLUMNS = (
+    "epoch",
+    "step",
+    "train_loss",
+    "val_loss",
+    "val_dice",
+    "val_iou",
+    "lr",
+    "epoch_time_s",
+    "elapsed_s",
+)
 CONVERGENCE_FRACTION = 0.99
 
 
@@ -94,7 +104,8 @@ def model_card(result: dict[str, Any]) -> str:
         "|---|---|",
     ]
     keys = ("model", "strategy", "prompt", "dataset", "freeze_encoders", "adapter", "trainable_params",
-            "total_params", "loss_preset", "threshold", "seed", "best_epoch", "epochs", "seconds")  # fmt: skip
+            "total_params", "loss_preset", "threshold", "seed", "best_epoch", "epochs", "optimizer_steps",
+            "seconds", "wall_s")  # fmt: skip
     lines += [f"| {k} | {result.get(k)} |" for k in keys]
     lines.append(f"| best val Dice | {dice:.4f} |" if isinstance(dice, float) else "| best val Dice | n/a |")
     iou = result.get("best_val_iou")
@@ -128,6 +139,26 @@ def finish(run: str | Path, result: dict[str, Any]) -> None:
 def read_result(run: str | Path) -> dict[str, Any]:
     """``<run>/result.json`` of a finished run."""
     return read_json(Path(run) / "result.json")
+
+
+def chain_steps(run: str | Path) -> int:
+    """Optimiser steps of a finished run plus those of the runs it was initialised from (PT + FT).
+
+    Raises:
+        FileNotFoundError: ``run`` (or a run of its chain) is not a finished run folder.
+        ValueError: a run of the chain predates step counting (no ``optimizer_steps``).
+    """
+    run = Path(run)
+    if not is_done(run):
+        raise FileNotFoundError(f"{run}: not a finished run folder (no DONE); train it first")
+    steps = read_result(run).get("optimizer_steps")
+    if not isinstance(steps, int):
+        raise ValueError(f"{run}/result.json: no optimizer_steps (run trained by an older synthboost)")
+    strategy = read_yaml_mapping(run / "config.yaml").get("strategy", {})
+    init = strategy.get("init_from") if strategy.get("name") == "ptft" else None
+    if init and (Path(init) / "result.json").is_file():
+        steps += chain_steps(init)
+    return steps
 
 
 def push_to_hub(run: str | Path, repo_id: str, private: bool = True, token: str | None = None) -> str:

@@ -4,7 +4,8 @@
 - ``real`` / ``synthetic``: train on ``data.root`` (a CAMUS or a synthetic dataset);
 - ``ptft``: synthetic pre-training → real fine-tuning: start from ``strategy.init_from`` (the
   synthetic run folder, or a model folder) with a fresh optimiser, scheduler and early stopping;
-  ``resume_compat`` restores the synthetic run's optimiser and scheduler state as the reference did;
+  ``resume_compat`` resumes the synthetic run's Lightning checkpoint instead, as the reference did:
+  optimiser, scheduler, early-stopping state and the epoch/step counters carry on;
 - ``joint``: real + synthetic datasets together, domain in the prompt, ``data.mix_ratio``.
 
 Synthetic (SDM) prompts have no image-quality clause and stop at P6, so a CAMUS P7 fine-tuning
@@ -90,7 +91,7 @@ def check_init(cfg: TrainConfig, init: InitSource) -> None:
         )
     if cfg.strategy.resume_compat and init.checkpoint is None:
         raise ValueError(
-            f"{cfg.strategy.init_from}: no checkpoints/best.ckpt with optimiser state to restore "
+            f"{cfg.strategy.init_from}: no checkpoints/best.ckpt with Lightning state to resume "
             "(--resume-compat needs the synthetic run folder, not a model folder)"
         )
     if init.run_config is None or not init.run_config.data.root:

@@ -1,0 +1,63 @@
+"""What each run cost and what it was chosen on: optimiser steps, wall time, validation Dice.
+
+Reads run folders written by ``synthboost train`` (``result.json``, docs/formats.md "Run
+folder") and names each run as the results folder does (:func:`run_descriptor`), so a table
+that compares strategies can show the compute behind each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from synthboost.report.results import EQUAL_STEPS, TRAIN_STRATEGIES, strategy_sort_key
+from synthboost.train import runfolder
+
+RUN_TABLE_COLUMNS: tuple[str, ...] = (
+    "run", "strategy", "model", "encoders", "prompt", "seed", "validated_on", "val_dice", "epochs",
+    "optimizer_steps", "train_s", "wall_s",
+)  # fmt: skip
+
+
+def run_descriptor(result: Mapping[str, Any]) -> dict[str, Any]:
+    """``strategy, model, encoders, prompt, seed`` of a run as the results folder names them.
+
+    A ``real`` run trained with ``trainer.match_steps_of`` is the equal-compute baseline
+    (:data:`~synthboost.report.results.EQUAL_STEPS`); ``ptft`` reads ``synth-pt-real-ft``.
+    """
+    strategy = str(result.get("strategy"))
+    strategy = EQUAL_STEPS if strategy == "real" and result.get("match_steps_of") else strategy
+    return {
+        "strategy": TRAIN_STRATEGIES.get(strategy, strategy),
+        "model": result.get("model"),
+        "encoders": "frozen" if result.get("freeze_encoders") else "trained",
+        "prompt": result.get("prompt"),
+        "seed": result.get("seed"),
+    }
+
+
+def runs_table(runs: Mapping[str, str | Path]) -> Any:
+    """One row per finished run: :data:`RUN_TABLE_COLUMNS` (val Dice ×100, seconds)."""
+    import pandas as pd
+
+    rows = []
+    for name, folder in runs.items():
+        result = runfolder.read_result(folder)
+        dice = result.get("best_val_dice")
+        rows.append({
+            "run": name, **run_descriptor(result),
+            "validated_on": "synthetic" if result.get("strategy") == "synthetic" else "real",
+            "val_dice": 100 * dice if isinstance(dice, (int, float)) else None,
+            "epochs": result.get("epochs"), "optimizer_steps": result.get("optimizer_steps"),
+            "train_s": result.get("seconds"), "wall_s": result.get("wall_s"),
+        })  # fmt: skip
+    df = pd.DataFrame(rows, columns=list(RUN_TABLE_COLUMNS))
+    order = df["strategy"].map(strategy_sort_key)
+    return df.assign(_o=order).sort_values(["model", "prompt", "seed", "_o"]).drop(columns="_o")
+
+
+def steps_by_run(table: Any) -> dict[tuple, int]:
+    """``(strategy, model, encoders, prompt, seed) -> optimiser steps`` from :func:`runs_table`."""
+    keys = ["strategy", "model", "encoders", "prompt", "seed"]
+    return {tuple(r[k] for k in keys): r["optimizer_steps"] for r in table.to_dict("records")}
