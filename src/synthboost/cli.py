@@ -7,8 +7,10 @@ Each stage package owns a ``commands.py`` with ``register(app)``; those modules 
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
+import traceback
 
 import typer
 
@@ -23,11 +25,41 @@ app = typer.Typer(
 )
 
 
+#: Set by ``--verbose``: user errors then show their traceback too.
+_state = {"verbose": False}
+
+#: System errors a user causes (permissions, a full or read-only disk, the wrong kind of path).
+USER_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+     errno.ENOENT, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTEMPTY}
+)  # fmt: skip
+
+
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging; tracebacks of user errors."),
+) -> None:
+    _state["verbose"] = verbose
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
+
+
+def user_error_message(err: BaseException) -> str | None:
+    """The one-line message of an error the user caused (bad input, permissions, full disk), or
+    ``None`` for an internal error, which must keep its traceback (bugs stay visible)."""
+    if isinstance(err, OSError) and err.errno in USER_ERRNOS:
+        names = [str(n) for n in (err.filename, err.filename2) if n is not None]
+        return ": ".join(
+            [" → ".join(names), err.strerror or str(err)] if names else [err.strerror or str(err)]
+        )
+    if isinstance(err, (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)):
+        return str(err)
+    if isinstance(err, UnicodeEncodeError):
+        return f"a file name or text is not valid UTF-8 ({err.object[err.start : err.end]!r}): {err.reason}"
+    if isinstance(err, ValueError):
+        return str(err)
+    return None
 
 
 for _stage in STAGES:
@@ -70,11 +102,18 @@ def demo(
 
 
 def main() -> None:
-    """Console-script entry point: user errors print one clear line and exit with status 2."""
+    """Console-script entry point: user errors print one clear line and exit with status 2
+    (``--verbose`` adds the traceback); internal errors keep their traceback."""
     try:
         app()
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
-        typer.secho(f"error: {err}", fg="red", err=True)
+    except Exception as err:
+        message = user_error_message(err)
+        if message is None:
+            raise
+        if _state["verbose"]:
+            traceback.print_exc()
+        line = "; ".join(part.strip() for part in message.splitlines() if part.strip()) or type(err).__name__
+        typer.secho(f"error: {line}".encode("utf-8", "backslashreplace").decode("utf-8"), fg="red", err=True)
         raise SystemExit(2) from None
 
 

@@ -48,3 +48,18 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_dataset import write_tiny_dataset
 
     return write_tiny_dataset(tmp_path_factory.mktemp("data") / "tiny", "phantom", seed=0)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print how the bad inputs of the hardening tests ended (the counts of issue 10)."""
+    from hardening_helpers import TALLY
+
+    if TALLY["bad inputs tried"]:
+        keys = (
+            "bad inputs tried",
+            "handled cleanly (one line, exit 2)",
+            "tracebacks",
+            "data loss",
+            "code execution",
+        )
+        terminalreporter.write_line("hardening: " + ", ".join(f"{k}: {TALLY[k]}" for k in keys))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hardening_helpers import Payload, one_line_error, write_evil
+from hardening_helpers import Payload, assert_no_code_ran, one_line_error, write_evil
 from PIL import Image
 
 CRIS = "configs/experiment/demo_tiny_cris.yaml"
@@ -54,7 +54,8 @@ def test_convert_cris_refuses_pickle(cli, tmp_path: Path, marker: Path, wrap) ->
     evil = write_evil(tmp_path / "cris_best.pth", marker, wrap)
     result = cli("convert-cris", evil, tmp_path / "out", "--config", "tiny")
     one_line_error(result, f"{evil}: refused to load", "--trust-pickle")
-    assert not marker.exists() and not (tmp_path / "out").exists()
+    assert_no_code_ran(marker)
+    assert not (tmp_path / "out").exists()
 
 
 def test_trust_pickle_is_the_way_in(cli, tmp_path: Path, marker: Path) -> None:
@@ -90,7 +91,8 @@ def test_train_resume_refuses_a_pickled_last_ckpt(cli, tiny_root: Path, tmp_path
     last = write_evil(run / "checkpoints" / "last.ckpt", marker, lambda p: {"state_dict": {}, "epoch": p})
     result = cli("train", CRIS, "--out", run, "--resume", *sets)
     one_line_error(result, f"{last}: refused to load", "--trust-pickle")
-    assert not marker.exists() and not (run / "DONE").exists()
+    assert_no_code_ran(marker)
+    assert not (run / "DONE").exists()
 
 
 def test_train_resume_compat_refuses_a_pickled_best_ckpt(
@@ -102,7 +104,8 @@ def test_train_resume_compat_refuses_a_pickled_best_ckpt(
     result = cli("train", CRIS, "--out", tmp_path / "ft", "--init-from", pre, "--resume-compat",
                  *TINY, "--set", f"data.root={tiny_root}")  # fmt: skip
     one_line_error(result, f"{best}: refused to load", "--trust-pickle")
-    assert not marker.exists() and not (tmp_path / "ft" / "DONE").exists()
+    assert_no_code_ran(marker)
+    assert not (tmp_path / "ft" / "DONE").exists()
 
 
 def test_init_from_refuses_pickled_weights(
@@ -113,7 +116,7 @@ def test_init_from_refuses_pickled_weights(
     result = cli("train", CRIS, "--out", tmp_path / "ft", "--init-from", model, *TINY,
                  "--set", f"data.root={tiny_root}")  # fmt: skip
     one_line_error(result, f"{model / 'model.safetensors'}: not a valid safetensors file")
-    assert not marker.exists()
+    assert_no_code_ran(marker)
 
 
 def test_pretrained_checkpoint_in_config_is_refused(
@@ -123,7 +126,7 @@ def test_pretrained_checkpoint_in_config_is_refused(
     result = cli("train", CRIS, "--out", tmp_path / "run", *TINY, "--set", f"data.root={tiny_root}",
                  "--set", f"model.pretrained={evil}")  # fmt: skip
     one_line_error(result, f"{evil}: refused to load", "--trust-pickle")
-    assert not marker.exists()
+    assert_no_code_ran(marker)
 
 
 @pytest.fixture
@@ -146,7 +149,8 @@ def test_predict_refuses_pickled_model_files(
         result = cli("predict", folder, tiny_root, "--out", tmp_path / f"pred_{folder.name}", "--prompt", "p2",
                      "--device", "cpu")  # fmt: skip
         one_line_error(result, str(folder), message)
-        assert not marker.exists() and not (tmp_path / f"pred_{folder.name}").exists()
+        assert_no_code_ran(marker)
+        assert not (tmp_path / f"pred_{folder.name}").exists()
 
 
 def test_segment_refuses_pickled_model_files(cli, tmp_path: Path, marker: Path, evil_models) -> None:
@@ -157,7 +161,8 @@ def test_segment_refuses_pickled_model_files(cli, tmp_path: Path, marker: Path, 
             "segment", image, "--model", folder, "--prompt", "left ventricle", "--out", tmp_path / "m.png"
         )
         one_line_error(result, str(folder), message)
-        assert not marker.exists() and not (tmp_path / "m.png").exists()
+        assert_no_code_ran(marker)
+        assert not (tmp_path / "m.png").exists()
 
 
 @pytest.fixture
@@ -191,7 +196,7 @@ def test_sdm_sample_render_and_resume_refuse_pickle(
 
     result = cli("synth", "train", tiny_root, evil_sdm_run, "--view", "2CH", "--device", "cpu")
     one_line_error(result, str(evil_sdm_run / "model000001.pt"), "refused to load", "--trust-pickle")
-    assert not marker.exists()
+    assert_no_code_ran(marker)
 
 
 def test_loader_refuses_every_pickle_flavour(tmp_path: Path, marker: Path) -> None:
@@ -203,5 +208,5 @@ def test_loader_refuses_every_pickle_flavour(tmp_path: Path, marker: Path) -> No
             load_checkpoint(evil)
     with pytest.raises(UntrustedCheckpointError):
         load_state_dict(tmp_path / "e0.pt")
-    assert not marker.exists()
+    assert_no_code_ran(marker)
     assert isinstance(Payload(marker).__reduce__(), tuple)

@@ -17,6 +17,7 @@ The layout is detected from the folders present; anything else is an error, neve
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ SEX_WORDS = {"f": "female", "m": "male", "female": "female", "male": "male"}
 #: cfg keys read as numbers when present (CAMUS 2019 uses LVef, the 2023 release may write EF).
 NUMERIC_KEYS = ("ED", "ES", "NbFrame", "Age", "LVedv", "LVesv", "LVef", "EF", "FrameRate")
 REQUIRED_KEYS = ("ED", "ES", "NbFrame", "Sex", "Age", "ImageQuality")
+MAX_AGE = 120
 NIFTI_SPLIT_FILES = {
     "train": "subgroup_training.txt",
     "val": "subgroup_validation.txt",
@@ -101,6 +103,13 @@ def parse_cfg(path: str | Path) -> PatientInfo:
                 nums[key] = float(values[key])
             except ValueError:
                 raise ValueError(f"{path}: {key} is not a number: {values[key]!r}") from None
+            if not math.isfinite(nums[key]):
+                raise ValueError(f"{path}: {key} is not a finite number: {values[key]!r}")
+    if not 0 <= nums["Age"] <= MAX_AGE:
+        raise ValueError(f"{path}: Age must be between 0 and {MAX_AGE} years, got {values['Age']!r}")
+    for key in ("ED", "ES", "NbFrame"):
+        if nums[key] < 1 or nums[key] != int(nums[key]):
+            raise ValueError(f"{path}: {key} must be a frame number ≥ 1, got {values[key]!r}")
     sex = SEX_WORDS.get(values["Sex"].lower())
     quality = QUALITY_WORDS.get(values["ImageQuality"].lower())
     if sex is None:
@@ -143,7 +152,22 @@ def detect_layout(root: str | Path) -> str:
 
 
 def _patients(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and PATIENT_RE.match(p.name))
+    """Patient folders of a release folder; an entry named like a patient that is not one
+    (``Patient0002``, ``patient2``, a broken link or a symlink loop) is an error, never skipped."""
+    names = []
+    for p in sorted(folder.iterdir()):
+        if not p.name.lower().startswith("patient"):
+            continue
+        if not PATIENT_RE.match(p.name):
+            raise ValueError(f"{p}: looks like a patient folder but is not named patientNNNN (4 digits)")
+        try:
+            p.resolve(strict=True)
+        except (OSError, RuntimeError) as err:  # a symlink loop or a dangling link
+            raise ValueError(f"{p}: unreadable patient entry ({err.__class__.__name__}: {err})") from err
+        if not p.is_dir():
+            raise ValueError(f"{p}: a patient entry that is not a folder")
+        names.append(p.name)
+    return names
 
 
 def reference_val_count(n_training: int) -> int:
@@ -255,6 +279,8 @@ def list_sequences(root: str | Path, split_file: str | Path | None = None) -> li
 def check_labels(path: Path, labels: np.ndarray) -> np.ndarray:
     """``labels`` as uint8 after checking its values are CAMUS labels 0..3 (the error names ``path``)."""
     values = np.unique(labels)
+    if values.tolist() == [0]:
+        raise ValueError(f"{path}: label map is all zero (no structure annotated)")
     allowed = np.array([0, *LABELS])
     if not np.isin(values, allowed).all() or not np.allclose(labels, np.rint(labels)):
         raise ValueError(f"{path}: label values {values.tolist()[:10]} outside 0-3 (0 bg, 1 LV, 2 MYO, 3 LA)")

@@ -14,6 +14,31 @@ from synthboost.utils import atomic_path
 MEDICAL_SUFFIXES = (".mhd", ".mha", ".nii", ".nii.gz", ".nrrd")
 
 
+def _mhd_header(path: Path) -> dict[str, str]:
+    fields = {}
+    for line in path.read_text(encoding="latin-1").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def _check_raw_size(path: Path, expected: int) -> None:
+    """Refuse a MetaImage whose uncompressed data file is larger than its header says (ITK reads
+    the first bytes silently; a shorter file is already an ITK error)."""
+    header = _mhd_header(path)
+    data_file = header.get("ElementDataFile", "")
+    compressed = header.get("CompressedData", "False").lower() == "true"
+    if compressed or data_file in ("", "LOCAL", "LIST") or header.get("HeaderSize", "0") != "0":
+        return
+    raw = path.parent / data_file
+    if raw.is_file() and raw.stat().st_size != expected:
+        raise ValueError(
+            f"{raw}: holds {raw.stat().st_size} bytes but the header {path.name} describes {expected} "
+            "(DimSize × ElementType); the image would be garbled"
+        )
+
+
 def read_medical_array(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, ...]]:
     """Read a MetaImage / NIfTI / NRRD file of any dimension with SimpleITK.
 
@@ -36,7 +61,15 @@ def read_medical_array(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float
         msg = str(err).strip().splitlines()
         detail = next((m for m in msg if "ERROR" in m or "rror" in m), msg[-1] if msg else "")
         raise ValueError(f"{path}: cannot read image (header or data broken: {detail.strip()})") from err
-    return sitk.GetArrayFromImage(img), tuple(reversed([float(s) for s in img.GetSpacing()]))
+    if path.suffix.lower() == ".mhd":
+        n_bytes = (
+            int(np.prod(img.GetSize())) * img.GetNumberOfComponentsPerPixel() * img.GetSizeOfPixelComponent()
+        )
+        _check_raw_size(path, n_bytes)
+    arr = sitk.GetArrayFromImage(img)
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        raise ValueError(f"{path}: {int((~np.isfinite(arr)).sum())} pixels are NaN or infinite")
+    return arr, tuple(reversed([float(s) for s in img.GetSpacing()]))
 
 
 def read_medical(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float]]:

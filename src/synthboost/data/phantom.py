@@ -271,7 +271,7 @@ def generate_phantom(
     if not 1.0 <= frame_rate <= 1000.0:
         raise ValueError(f"{out}: frame_rate must be in [1, 1000] frames/s, got {frame_rate}")
     sequences = sequences or dicom
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, markers=(PHANTOM_MARKER,)) as tmp:
         cine = CineOptions(n_frames, frame_rate, tmp / "dicom" if dicom else None) if sequences else None
         jobs = _jobs(tmp, n_patients, seed, image_scale, cine, n_test)
         if cine is not None:

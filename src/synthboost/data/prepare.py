@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ def write_dataset(
     records: Iterable[Record],
     n: int | None = None,
     overwrite: bool = False,
+    inputs: Sequence[str | Path] = (),
 ) -> Path:
     """Write records into a new processed dataset at ``out`` (atomically: temp folder, then rename).
 
@@ -75,12 +76,14 @@ def write_dataset(
         info: content of ``dataset.json``.
         records: the images (any iterable; consumed once).
         n: number of records, for the progress bar.
-        overwrite: replace an existing dataset.
+        overwrite: replace an existing dataset (only a folder holding ``dataset.json``, never one of
+            ``inputs`` or a folder containing one).
+        inputs: the folders the records are read from.
     """
     out = Path(out)
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, markers=("dataset.json",), inputs=inputs) as tmp:
         for rec in _progress(records, f"Writing {out.name}", n):
             key = (rec.meta["group"], rec.meta["name"])
             if key in seen:
@@ -121,14 +124,14 @@ def _camus_meta(
     }
 
 
-def camus_records(frames: list) -> Iterable[Record]:
-    """Read CAMUS frames lazily and turn them into records.
+def camus_records(frames: list, cfg_cache: dict[Path, Any] | None = None) -> Iterable[Record]:
+    """Read CAMUS frames lazily and turn them into records (``cfg_cache``: already parsed cfg files).
 
     ``frame`` is the 0-based cfg index of ED / ES (``ED - 1``, ``ES - 1``); ``phase_position`` 0 / 1.
     """
     from synthboost.data.camus import parse_cfg, read_frame
 
-    cfg_cache: dict[Path, Any] = {}
+    cfg_cache = dict(cfg_cache or {})
     for fr in frames:
         if fr.cfg not in cfg_cache:
             cfg_cache[fr.cfg] = parse_cfg(fr.cfg)
@@ -190,7 +193,7 @@ def prepare_camus(
     """
     import itertools
 
-    from synthboost.data.camus import list_frames, list_sequences
+    from synthboost.data.camus import list_frames, list_sequences, parse_cfg
     from synthboost.data.phantom import PHANTOM_MARKER
 
     raw = Path(raw)
@@ -205,5 +208,9 @@ def prepare_camus(
                "half_sequences": half_sequences},
     )  # fmt: skip
     log.info("%s: CAMUS %s layout, %d frames, %d half-sequences", raw, layout, len(frames), len(sequences))
-    records = itertools.chain(camus_records(frames), camus_sequence_records(sequences))
-    return write_dataset(out, info, records, n=None if sequences else len(frames), overwrite=overwrite)
+    infos = {fr.cfg: parse_cfg(fr.cfg) for fr in frames}  # every metadata file is valid before any write
+    records = itertools.chain(camus_records(frames, infos), camus_sequence_records(sequences))
+    inputs = [raw, *filter(None, [split_file])]
+    return write_dataset(
+        out, info, records, n=None if sequences else len(frames), overwrite=overwrite, inputs=inputs
+    )

@@ -45,7 +45,7 @@ def read_info(root: str | Path) -> DatasetInfo:
     path = Path(root) / "dataset.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found; is {root} a processed dataset (synthboost prepare)?")
-    return DatasetInfo.from_json(read_json(path), path)
+    return DatasetInfo.from_json(read_json(path, expect=dict), path)
 
 
 def _parse_age(value: str) -> int | None:

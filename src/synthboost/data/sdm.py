@@ -190,4 +190,5 @@ def prepare_sdm(
         image_size=image_size,
         extra={"raw": str(root.resolve()), "camus_raw": str(camus_raw or "")},
     )
-    return write_dataset(out, info, records, n=n, overwrite=overwrite)
+    inputs = [root, *(Path(p) for p in (camus_raw, attributes) if p)]
+    return write_dataset(out, info, records, n=n, overwrite=overwrite, inputs=inputs)

@@ -73,7 +73,10 @@ def predict(
     grid_size = read_info(dataset).image_size
     info = {"run": str(run), "dataset": str(dataset), "split": split, "prompt_level": prompt,
             "threshold": float(threshold), "model": model.model_type}  # fmt: skip
-    with PredictionWriter(out, info, overwrite=overwrite) as writer, torch.inference_mode():
+    with (
+        PredictionWriter(out, info, overwrite=overwrite, inputs=[run, dataset]) as writer,
+        torch.inference_mode(),
+    ):
         for batch in DataLoader(ds, batch_size=batch_size, shuffle=False):
             pixels = normalize(batch["image"].to(dev), prep.mean, prep.std)
             with inference_autocast(dev):

@@ -13,6 +13,7 @@ on :meth:`PredictionWriter.close`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,13 @@ class PredictionWriter:
     :meth:`close` / :meth:`abort` yourself.
     """
 
-    def __init__(self, out: str | Path, info: dict[str, Any], overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        out: str | Path,
+        info: dict[str, Any],
+        overwrite: bool = False,
+        inputs: Sequence[str | Path] = (),
+    ) -> None:
         missing = [k for k in REQUIRED_INFO if k not in info]
         if missing:
             raise ValueError(f"{Path(out) / PREDICTION_JSON}: info lacks keys {missing}")
@@ -70,7 +77,7 @@ class PredictionWriter:
         self.info = dict(info)
         self.items: list[PredictionItem] = []
         self._seen: set[tuple[str, str, int]] = set()
-        self._cm = atomic_dir(self.out, overwrite=overwrite)
+        self._cm = atomic_dir(self.out, overwrite=overwrite, markers=(PREDICTION_JSON,), inputs=inputs)
         self._tmp = self._cm.__enter__()
 
     def add(self, group: str, name: str, label: int, grid_mask: np.ndarray, native_mask: np.ndarray) -> None:
@@ -133,7 +140,7 @@ def read_predictions(folder: str | Path) -> Predictions:
     path = folder / PREDICTION_JSON
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: prediction folder not found")
-    doc = read_json(path)
+    doc = read_json(path, expect=dict)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected a JSON object")
     if doc.get("version") != PREDICTION_VERSION:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthboost.models.base import (
+    CONFIG_NAME,
     IMAGENET_MEAN,
     IMAGENET_STD,
     VLSM,
@@ -173,10 +174,14 @@ class CLIPSegVLSM(VLSM):
         return cls(model, Preprocessing(**{**prep.to_dict(), **prep_over}))
 
     def save_pretrained(self, folder: str | Path) -> Path:
-        """Write the ``transformers`` folder (``config.json`` + ``model.safetensors``) with our preprocessing."""
+        """Write the ``transformers`` folder (``config.json`` + ``model.safetensors``) with our preprocessing,
+        replacing ``folder`` atomically (only an empty folder or a model folder is replaced)."""
+        from synthboost.utils import atomic_dir
+
         folder = Path(folder)
         setattr(self.model.config, PREPROCESSING_KEY, self.preprocessing.to_dict())
-        self.model.save_pretrained(str(folder))
+        with atomic_dir(folder, overwrite=True, markers=(CONFIG_NAME, WEIGHTS_NAME)) as tmp:
+            self.model.save_pretrained(str(tmp))
         return folder
 
     def encoder_modules(self) -> dict[str, nn.Module]:

@@ -175,7 +175,7 @@ class CRISModel(VLSM):
 
         folder = Path(folder)
         tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        with atomic_dir(folder, overwrite=True) as tmp:
+        with atomic_dir(folder, overwrite=True, markers=(CONFIG_NAME, WEIGHTS_NAME)) as tmp:
             write_json_atomic(tmp / CONFIG_NAME, self.config.to_dict())
             save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "model_type": "cris"})
         return folder
@@ -186,7 +186,11 @@ class CRISModel(VLSM):
         from synthboost.checkpoints import load_safetensors
 
         config_path, weights_path = resolve_files(folder)
-        model = cls(CRISConfig.from_dict(read_json(config_path), **overrides))
+        try:
+            config = CRISConfig.from_dict(read_json(config_path, expect=dict), **overrides)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{config_path}: not a CRIS config ({err})") from err
+        model = cls(config)
         from synthboost.models.cris_checkpoint import load_cris_state_dict
 
         load_cris_state_dict(model, load_safetensors(weights_path), source=str(weights_path))

@@ -141,12 +141,12 @@ def read_model_config(folder_or_hub_id: str | Path) -> dict[str, Any]:
     if is_adapter_folder(path):
         return read_model_config(base_reference(path))
     if path.is_dir():
-        return read_json(path / CONFIG_NAME)
+        return read_json(path / CONFIG_NAME, expect=dict)
     if path.exists() or str(folder_or_hub_id).count("/") != 1:
         raise FileNotFoundError(f"{folder_or_hub_id}: not a model folder or hub id")
     from huggingface_hub import hf_hub_download
 
-    return read_json(hf_hub_download(str(folder_or_hub_id), CONFIG_NAME))
+    return read_json(hf_hub_download(str(folder_or_hub_id), CONFIG_NAME), expect=dict)
 
 
 def load_pretrained(

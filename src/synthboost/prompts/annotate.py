@@ -126,7 +126,7 @@ def write_annotations(
     """
     root = Path(root)
     info_path = root / "dataset.json"
-    raw_info = read_json(info_path)
+    raw_info = read_json(info_path, expect=dict)
     info = DatasetInfo.from_json(raw_info, info_path)
     frames = read_frames(root)
     shapes = _ShapeSource(root, shape_source, Path(shape_cache) if shape_cache else None)

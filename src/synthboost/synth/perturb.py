@@ -149,7 +149,7 @@ def perturb_dataset(dataset_root: Path, out: Path, per_mask: int = 5, seed: int 
         raise ValueError(f"{dataset_root / 'meta.csv'}: no train/val rows to perturb")
     attributes: dict[str, dict] = {}
     taken: Counter[str] = Counter()  # perturbations already named per (patient, view, phase, split)
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, markers=("attributes.json",), inputs=[dataset_root]) as tmp:
         for row in rows:
             _, labels, sector = load_frame(dataset_root, row, size)
             frame_seed = [seed, zlib.crc32(f"{row['group']}/{row['name']}".encode())]

@@ -126,7 +126,8 @@ def render_folder(
     render = get_renderer(renderer, trust_pickle)
     attributes = _read_attributes(shapes_dir)
     stems = sorted(attributes)
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    run = [renderer[4:]] if renderer.startswith("sdm:") else []
+    with atomic_dir(out, overwrite=overwrite, markers=("attributes.json",), inputs=[shapes_dir, *run]) as tmp:
         for start in range(0, len(stems), BATCH):
             batch = stems[start : start + BATCH]
             labels = [read_png(_map_dir(shapes_dir, attributes, s) / "labels" / f"{s}.png") for s in batch]

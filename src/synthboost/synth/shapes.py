@@ -77,7 +77,7 @@ def write_shape_masks(
     attributes: dict[str, dict[str, Any]] = {}
     numbers = dict.fromkeys(SHAPE_SPLITS, 0)
     rejected, index, max_patients = 0, 0, 10 * count + 10
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, markers=("attributes.json",)) as tmp:
         while len(attributes) < count:
             if index >= max_patients:
                 raise RuntimeError(f"{out}: only {len(attributes)} plausible maps after {index} patients")

@@ -16,7 +16,13 @@ from typing import Any
 
 from synthboost.train import runfolder
 from synthboost.train.config import TrainConfig, load_config, replace, to_dict, to_yaml
-from synthboost.utils import get_logger, read_yaml_mapping, write_json_atomic, write_text_atomic
+from synthboost.utils import (
+    check_replaceable,
+    get_logger,
+    read_yaml_mapping,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 log = get_logger("train.run")
 
@@ -65,6 +71,8 @@ def _prepare_folder(cfg: TrainConfig, out: Path, resume: bool, force: bool) -> b
     last = out / "checkpoints" / "last.ckpt"
     if force:
         if out.exists() and runfolder.is_rank_zero():
+            inputs = [p for p in (cfg.data.root, cfg.data.synthetic_root, cfg.strategy.init_from) if p]
+            check_replaceable(out, markers=("run.json",), inputs=inputs)
             shutil.rmtree(out)
         return False
     if (runfolder.is_done(out) or last.is_file()) and (out / "config.yaml").is_file():

@@ -138,7 +138,7 @@ def finish(run: str | Path, result: dict[str, Any]) -> None:
 
 def read_result(run: str | Path) -> dict[str, Any]:
     """``<run>/result.json`` of a finished run."""
-    return read_json(Path(run) / "result.json")
+    return read_json(Path(run) / "result.json", expect=dict)
 
 
 def chain_steps(run: str | Path) -> int:
@@ -191,5 +191,5 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, dict[str, Any]]:
     run_json = Path(path) / "run.json"
     if Path(folder) != Path(path) / RUN_MODEL_DIR or not run_json.is_file():
         return folder, {"prompt": None, "threshold": None}
-    info = read_json(run_json)
+    info = read_json(run_json, expect=dict)
     return folder, {"prompt": info.get("prompt"), "threshold": info.get("loss", {}).get("threshold")}
