@@ -230,7 +230,7 @@ def save_adapter(model: VLSM, folder: str | Path) -> Path:
     folder = Path(folder)
     config = adapter_config(model)
     tensors = adapter_state_dict(model)
-    with atomic_dir(folder, overwrite=True) as tmp:
+    with atomic_dir(folder, overwrite=True, markers=(ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME)) as tmp:
         saved = copy.copy(config)
         if config.base_model_name_or_path is None:
             unload(copy.deepcopy(model), merge=False).save_pretrained(tmp / BASE_FOLDER)
@@ -275,8 +275,8 @@ def load_adapter(folder: str | Path, merge: bool = False, **overrides: Any) -> V
         **overrides: configuration fields of the base (``build_model`` overrides).
     """
     from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
 
+    from synthboost.checkpoints import load_safetensors
     from synthboost.models.factory import load_pretrained
 
     folder = Path(folder)
@@ -290,7 +290,7 @@ def load_adapter(folder: str | Path, merge: bool = False, **overrides: Any) -> V
     weights_path = folder / ADAPTER_WEIGHTS_NAME
     if not weights_path.is_file():
         raise FileNotFoundError(f"{weights_path}: missing (expected an adapter folder)")
-    tensors = {k.removeprefix(PEFT_PREFIX): v for k, v in load_file(str(weights_path)).items()}
+    tensors = {k.removeprefix(PEFT_PREFIX): v for k, v in load_safetensors(weights_path).items()}
     prefixes = encoder_prefixes(model)
     head = {k: v for k, v in tensors.items() if not _under(k, prefixes)}
     lora = {k: v for k, v in tensors.items() if _under(k, prefixes)}
