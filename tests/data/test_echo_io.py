@@ -182,14 +182,59 @@ def test_jpeg_baseline_ybr_422(tmp_path: Path) -> None:
     assert np.abs(loop.frames.astype(int) - grey).max() <= 3  # lossy, but grey stays grey
 
 
+def _h264(frames: np.ndarray) -> bytes:
+    """Frames as a raw H.264 (Annex B) stream, lossless (qp 0), with PyAV."""
+    import io
+
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"qp": "0"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="gray")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def test_mpeg4_avc_video_syntax(tmp_path: Path) -> None:
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import MPEG4HP41
+
+    grey = np.tile(np.linspace(0, 255, 64, dtype=np.uint8)[None, None, :], (6, 48, 1))
+    grey[3, :8, :8] = 0  # frames differ
+    data = _h264(grey)
+    fragments = encapsulate([data[: len(data) // 2], data[len(data) // 2 :]], fragments_per_frame=2)
+    p = write_dicom(tmp_path / "h264.dcm", fragments, (48, 64), 6, "YBR_PARTIAL_420",
+                    transfer_syntax=MPEG4HP41, FrameTime="40")  # fmt: skip
+    loop = read_echo(p)
+    assert loop.frames.shape == (6, 48, 64) and np.abs(loop.frames.astype(int) - grey).max() <= 2
+    assert loop.frame_times_s == pytest.approx(np.arange(6) * 0.04)
+
+
 def test_undecodable_syntax_names_the_problem(tmp_path: Path) -> None:
     from pydicom.encaps import encapsulate
     from pydicom.uid import MPEG4HP41
 
     p = write_dicom(tmp_path / "h264.dcm", encapsulate([b"\0" * 64]), (12, 16), 1, transfer_syntax=MPEG4HP41)
-    with pytest.raises(ValueError, match=r"h264\.dcm: cannot decode .*MPEG-4.*AVI/MP4") as err:
+    with pytest.raises(ValueError, match=r"h264\.dcm: .*video.*MPEG-4 AVC") as err:
         read_echo(p)
     assert "\n" not in str(err.value)
+    from pydicom.uid import JPEG2000
+
+    # pydicom writes only syntaxes it knows: write JPEG 2000, then turn its UID into an unknown one
+    unknown = write_dicom(
+        tmp_path / "unknown.dcm", encapsulate([b"\0" * 64]), (12, 16), 1, transfer_syntax=JPEG2000
+    )
+    unknown.write_bytes(unknown.read_bytes().replace(JPEG2000.encode(), b"1.2.840.10008.1.2.4.99"))
+    with pytest.raises(
+        ValueError, match=r"unknown\.dcm: cannot decode the pixel data: unknown transfer syntax"
+    ):
+        read_echo(unknown)
 
 
 @pytest.mark.parametrize(

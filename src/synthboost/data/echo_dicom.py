@@ -12,6 +12,10 @@ What is read (docs/formats.md, "DICOM echo"):
   guessed spacing. A region in other units gives the rectangle but no spacing;
 - frame times: ``FrameTimeVector`` (ms increments, first 0), else ``FrameTime`` (ms), else
   ``CineRate`` (frames/s); none of them → unknown.
+
+Compressed pixel data decodes through pydicom's plugins (JPEG family, JPEG 2000, RLE); the video
+transfer syntaxes (MPEG-2, MPEG-4 AVC/H.264, HEVC/H.265), whose fragments form one video stream,
+through PyAV. A syntax nothing decodes is an error naming it and the package that would.
 """
 
 from __future__ import annotations
@@ -37,9 +41,12 @@ DECODER_PACKAGES: dict[str, str] = {
     "High-Throughput JPEG 2000": "pylibjpeg and pylibjpeg-openjpeg",
     "RLE": "pylibjpeg-rle (pydicom's own decoder should handle it)",
     "Deflated": "zlib (part of Python)",
-    "MPEG": "none: pydicom cannot decode MPEG video syntaxes; export the loop uncompressed or as AVI/MP4",
-    "HEVC": "none: pydicom cannot decode HEVC video syntaxes; export the loop uncompressed or as AVI/MP4",
 }
+#: DICOM video transfer syntaxes (MPEG-2, MPEG-4 AVC/H.264, HEVC/H.265): decoded by PyAV (FFmpeg).
+VIDEO_SYNTAXES = frozenset(
+    f"1.2.840.10008.1.2.4.{n}" for n in ("100", "100.1", "101", "101.1", "102", "102.1", "103", "103.1",
+                                          "104", "104.1", "105", "105.1", "106", "106.1", "107", "108")
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +61,8 @@ class DicomEcho:
 
 
 def _decoder_hint(ds: Any) -> str:
+    if not ds.file_meta.TransferSyntaxUID.is_transfer_syntax:
+        return f"unknown transfer syntax {ds.file_meta.TransferSyntaxUID}"
     name = ds.file_meta.TransferSyntaxUID.name
     for family, package in DECODER_PACKAGES.items():
         if name.startswith(family) or family in name:
@@ -103,14 +112,36 @@ def _direct(ds: Any, path: Path, pi: str, samples: int) -> np.ndarray | None:
     return np.frombuffer(data, np.uint8, count=size).reshape(shape)
 
 
+def _decode_video(ds: Any, path: Path) -> np.ndarray:
+    """The grey frames of a DICOM video transfer syntax: its fragments are one MPEG/H.264/HEVC stream."""
+    import io
+
+    from pydicom.encaps import generate_fragments
+
+    from synthboost.data.echo_video import decode_video
+
+    try:
+        stream = b"".join(generate_fragments(ds.PixelData))
+    except (ValueError, KeyError, EOFError) as err:
+        raise ValueError(f"{path}: broken encapsulated pixel data ({err})") from err
+    try:
+        return decode_video(io.BytesIO(stream), path)[0]
+    except ValueError as err:
+        raise ValueError(f"{err} ({_decoder_hint(ds)})") from err
+
+
 def _decode(ds: Any, path: Path, pi: str, samples: int) -> tuple[np.ndarray, str]:
     """``(pixels (T, H, W[, 3]), photometric interpretation of what was returned)``; no colour conversion."""
     from pydicom.pixels import get_decoder
 
+    tsyntax = ds.file_meta.TransferSyntaxUID
+    if not tsyntax.is_transfer_syntax:
+        raise ValueError(f"{path}: cannot decode the pixel data: {_decoder_hint(ds)}")
+    if tsyntax in VIDEO_SYNTAXES:
+        return _decode_video(ds, path), "MONOCHROME2"  # FFmpeg's grey conversion is the luma
     direct = _direct(ds, path, pi, samples)
     if direct is not None:
         return direct, pi
-    tsyntax = ds.file_meta.TransferSyntaxUID
     try:
         decoder = get_decoder(tsyntax)
         plugin = "pillow" if tsyntax in _PILLOW_FIRST and "pillow" in decoder.available_plugins else ""
@@ -134,6 +165,7 @@ def _pixels(ds: Any, path: Path) -> np.ndarray:
     samples = int(ds.get("SamplesPerPixel", 1))
     bits = int(ds.get("BitsStored", 8))
     arr, pi = _decode(ds, path, pi, samples)
+    samples = arr.shape[-1] if arr.ndim == 4 else 1
     if pi == "PALETTE COLOR":
         arr = apply_color_lut(arr, ds)
         samples, bits = 3, 16 if arr.dtype != np.uint8 else 8

@@ -1,6 +1,7 @@
 """Echo videos (AVI, MP4, ...) through PyAV: grayscale frames and the container's frame times.
 
-EchoNet-Dynamic ships its loops as AVI files (112×112, MJPEG/XVID); scanner exports are often MP4.
+EchoNet-Dynamic ships its loops as AVI files (112×112, MJPEG/XVID); scanner exports are often MP4,
+and DICOM's MPEG-2 / MPEG-4 AVC / HEVC transfer syntaxes hold such a stream (:func:`decode_video`).
 Frames are converted to 8-bit grayscale by FFmpeg's ``gray`` conversion (luma). Frame times are
 the presentation times of the decoded frames relative to the first, or ``index / average rate``
 when the stream gives no timestamps.
@@ -9,6 +10,7 @@ when the stream gives no timestamps.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -19,10 +21,15 @@ def read_video(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     Raises:
         ValueError: the container cannot be opened or decoded, has no video stream, or no frames.
     """
+    return decode_video(str(path), path)
+
+
+def decode_video(source: str | BinaryIO, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`read_video` of a file name or a file-like object (its format probed); errors name ``path``."""
     import av
 
     try:
-        container = av.open(str(path))
+        container = av.open(source)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a readable video ({err})") from err
     with container:
