@@ -13,7 +13,7 @@ from synthboost.data import heart_model as hm
 from synthboost.data.camus import parse_cfg
 from synthboost.data.echo_io import read_echo
 from synthboost.data.phantom import generate_phantom, patient_rngs
-from synthboost.data.phantom_cine import phase_positions, read_truth
+from synthboost.data.phantom_cine import model_positions, read_truth
 
 SCALE, FRAMES = 0.2, 8
 
@@ -53,9 +53,9 @@ def test_truth_volumes_are_exact(cine_root: Path) -> None:
     patient = _patient(2)
     seq = cine_root / "database_nifti/patient0002/patient0002_4CH_half_sequence.nii.gz"
     truth = read_truth(seq)
-    s = phase_positions(FRAMES)
+    s = model_positions(FRAMES)
     assert s[0] == 0.0 and s[-1] == 1.0 and np.all(np.diff(s) > 0)
-    assert truth["phase_position"] == pytest.approx(s.tolist(), abs=0)
+    assert truth["model_position"] == pytest.approx(s.tolist(), abs=0)
     expected = [hm.lv_volume_ml(patient.anatomy, float(x)) for x in s]
     assert truth["lv_volume_ml"] == pytest.approx(expected, rel=1e-12)
     assert truth["lv_volume_ml"][0] == pytest.approx(hm.lv_volume_ml(patient.anatomy, "ED"), rel=1e-12)

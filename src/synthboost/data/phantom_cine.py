@@ -1,6 +1,6 @@
 """Phantom cines: CAMUS-2023-style ED→ES half-sequences, every frame labelled, with exact volumes.
 
-Frame ``k`` of ``T`` sits at phase position ``s_k = (1 - cos(pi k / (T - 1))) / 2`` between
+Frame ``k`` of ``T`` sits at model position ``s_k = (1 - cos(pi k / (T - 1))) / 2`` between
 end-diastole (``s = 0``, frame 0) and end-systole (``s = 1``, frame ``T - 1``): slow at both ends
 as ejection is. Every dimension of the 3-D model is interpolated at ``s_k``
 (:meth:`synthboost.data.heart_model.Anatomy.chamber`), so each frame's LV is an exact truncated
@@ -26,8 +26,8 @@ TRUTH_SUFFIX = "_half_sequence_truth.json"
 DEFAULT_FRAME_RATE = 50.0
 
 
-def phase_positions(n_frames: int) -> np.ndarray:
-    """Positions in [0, 1] (0 = ED, 1 = ES) of ``n_frames`` frames from ED to ES."""
+def model_positions(n_frames: int) -> np.ndarray:
+    """Model positions in [0, 1] (0 = ED geometry, 1 = ES geometry) of ``n_frames`` frames from ED to ES."""
     if n_frames < 2:
         raise ValueError(f"phantom cine: need at least 2 frames from ED to ES, got {n_frames}")
     return (1.0 - np.cos(np.pi * np.arange(n_frames) / (n_frames - 1))) / 2.0
@@ -59,7 +59,7 @@ def render_cine(
     """Render ``acq.n_frames`` frames from ED to ES of one view (independent speckle per frame)."""
     from synthboost.data.phantom import render_frame
 
-    positions = phase_positions(acq.n_frames)
+    positions = model_positions(acq.n_frames)
     frames, labels = zip(*(render_frame(patient, view, float(s), rng, acq) for s in positions), strict=True)
     volumes = np.array([hm.lv_volume_ml(patient.anatomy, float(s)) for s in positions])
     return Cine(np.stack(frames), np.stack(labels), positions, volumes, frame_rate, acq.spacing)
@@ -83,7 +83,7 @@ def truth_dict(cine: Cine, patient: str, view: str, dicom: dict[str, Any] | None
         "es_frame": len(cine.positions) - 1,
         "frame_rate_hz": cine.frame_rate,
         "frame_times_s": [float(t) for t in cine.times_s],
-        "phase_position": [float(s) for s in cine.positions],
+        "model_position": [float(s) for s in cine.positions],
         "lv_volume_ml": [float(v) for v in cine.volumes_ml],
         "lv_edv_ml": edv,
         "lv_esv_ml": esv,
@@ -109,7 +109,7 @@ def read_truth(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err.msg})") from None
     n = truth.get("n_frames")
-    for key in ("frame_times_s", "phase_position", "lv_volume_ml"):
+    for key in ("frame_times_s", "model_position", "lv_volume_ml"):
         if not isinstance(truth.get(key), list) or len(truth[key]) != n:
             raise ValueError(f"{path}: {key} must list one value per frame ({n})")
     if not all(math.isfinite(v) and v > 0 for v in truth["lv_volume_ml"]):
