@@ -46,7 +46,8 @@ def write_echonet(root: Path, untraced: bool = True) -> Path:
             frames[:, 0, 0] = np.arange(N_FRAMES) * 20  # each frame knows its index
             write_video(root / "Videos" / f"{name}.avi", frames, fps=50)
         if untraced:
-            w.writerow(["0X4D", 50, 40, 80, SIZE, SIZE, 50, N_FRAMES, "TRAIN"])
+            w.writerow(["0X4D", 50, 40, 80, SIZE, SIZE, 50, N_FRAMES, "TRAIN"])  # no tracings
+            w.writerow(["0X5E", 50, 40, 80, SIZE, SIZE, 50, N_FRAMES, "TRAIN"])  # traced beyond its end
     with (root / "VolumeTracings.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["FileName", "X1", "Y1", "X2", "Y2", "Frame"])
@@ -55,6 +56,10 @@ def write_echonet(root: Path, untraced: bool = True) -> Path:
             for frame, half_width in order:
                 for row in chords(half_width):
                     w.writerow([f"{name}.avi", *row, frame])
+        if untraced:
+            for frame, half_width in ((1, 18.0), (N_FRAMES + 3, 12.0)):
+                for row in chords(half_width):
+                    w.writerow(["0X5E.avi", *row, frame])
     return root
 
 
@@ -78,7 +83,10 @@ def test_processed_dataset_is_valid_with_lv_only(echonet: tuple[Path, Path]) -> 
     assert check_dataset(out) == []
     info = json.loads((out / "dataset.json").read_text())
     assert info["source"] == "echonet" and info["labels"] == {"1": "lv"} and info["image_size"] == SIZE
-    assert info["extra"]["untraced"] == ["0X4D"]
+    assert info["extra"]["left_out"] == {
+        "0X4D": "no tracings",
+        "0X5E": f"traced frame {N_FRAMES + 3} beyond NumberOfFrames {N_FRAMES}",
+    }
     assert not (out / "masks" / "train" / "mask_2").exists()
     rows = {r["name"]: r for r in read_meta(out)}
     assert sorted(rows) == sorted(f"{n}_4CH_{p}" for n in VIDEOS for p in ("ED", "ES"))

@@ -15,9 +15,11 @@ EF, EDV and ESV come from ``FileList.csv``; its ``Split`` (TRAIN / VAL / TEST) i
 gives no pixel spacing (videos are resampled to 112×112), no sex, age or image quality, and traces
 only the LV: the processed dataset's ``labels`` is ``{"1": "lv"}``.
 
-A video listed without tracings is left out and named in the log and in ``dataset.json``
-(``extra.untraced``), as the official loader leaves them out; anything else that is missing or
-inconsistent is an error naming the file.
+A listed video whose tracings cannot give ED and ES — none, at other than two frames, or at a frame
+beyond its ``NumberOfFrames`` — is left out, with its reason, in the log and in ``dataset.json``
+(``extra.left_out``), as the official loader leaves untraced videos out; anything else that is
+missing or inconsistent (a missing video, a tracing of an unlisted video, a non-number) is an error
+naming the file.
 """
 
 from __future__ import annotations
@@ -88,15 +90,29 @@ def read_tracings(path: Path) -> dict[str, dict[int, np.ndarray]]:
     return {stem: {f: np.asarray(c, np.float64) for f, c in frames.items()} for stem, frames in rows.items()}
 
 
-def list_videos(root: str | Path) -> tuple[list[EchoNetVideo], list[str]]:
-    """The traced videos of an EchoNet-Dynamic folder, and the names of the listed but untraced ones."""
+def _unusable(tracings: dict[int, np.ndarray] | None, n_frames: str) -> str | None:
+    """Why a video's tracings cannot give ED and ES (None when they can)."""
+    if not tracings:
+        return "no tracings"
+    if len(tracings) != 2:
+        return f"tracings at {len(tracings)} frames {sorted(tracings)[:4]} (expected 2)"
+    try:
+        count = int(float(n_frames))
+    except ValueError:
+        return None  # NumberOfFrames absent or not a number: the video itself is checked when read
+    beyond = [f for f in tracings if f >= count]
+    return f"traced frame {beyond[0]} beyond NumberOfFrames {count}" if beyond else None
+
+
+def list_videos(root: str | Path) -> tuple[list[EchoNetVideo], dict[str, str]]:
+    """The usable videos of an EchoNet-Dynamic folder, and ``{name: reason}`` of the listed ones left out."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: EchoNet-Dynamic folder not found")
     filelist = root / "FileList.csv"
     listing = _read_csv(filelist, FILELIST_COLUMNS)
     tracings = read_tracings(root / "VolumeTracings.csv")
-    videos, untraced = [], []
+    videos, left_out = [], {}
     for line, row in enumerate(listing, start=2):
         name = Path(row["FileName"].strip()).stem
         split = SPLIT_WORDS.get(row["Split"].strip().upper())
@@ -104,23 +120,24 @@ def list_videos(root: str | Path) -> tuple[list[EchoNetVideo], list[str]]:
             raise ValueError(
                 f"{filelist}: line {line}: bad FileName {row['FileName']!r} or Split {row['Split']!r}"
             )
-        if name not in tracings:
-            untraced.append(name)
+        reason = _unusable(tracings.get(name), row.get("NumberOfFrames") or "")
+        if reason is not None:
+            left_out[name] = reason
             continue
         video = root / "Videos" / f"{name}.avi"
         if not video.is_file():
             raise FileNotFoundError(f"{video}: video listed in {filelist.name} not found")
         ef, esv, edv = (_number(filelist, line, row, k) for k in ("EF", "ESV", "EDV"))
         videos.append(EchoNetVideo(name, split, ef, esv, edv, video, tracings[name]))
-    listed = {v.name for v in videos} | set(untraced)
+    listed = {v.name for v in videos} | set(left_out)
     unknown = sorted(set(tracings) - listed)
     if unknown:
         raise ValueError(
             f"{root / 'VolumeTracings.csv'}: tracings of videos not in FileList.csv: {unknown[:3]}"
         )
     if not videos:
-        raise ValueError(f"{root}: no traced videos")
-    return videos, untraced
+        raise ValueError(f"{root}: no usable traced videos ({len(left_out)} left out)")
+    return videos, left_out
 
 
 def tracing_polygon(chords: np.ndarray) -> np.ndarray:
@@ -198,17 +215,16 @@ def prepare_echonet(
     from synthboost.data.prepare import write_dataset
 
     root = Path(root)
-    videos, untraced = list_videos(root)
-    if untraced:
-        log.warning(
-            "%s: %d listed videos have no tracings and are left out: %s", root, len(untraced), untraced[:5]
-        )
+    videos, left_out = list_videos(root)
+    if left_out:
+        shown = "; ".join(f"{k}: {v}" for k, v in list(left_out.items())[:5])
+        log.warning("%s: %d listed videos left out (%s)", root, len(left_out), shown)
     info = DatasetInfo(
         name=Path(out).name,
         source="echonet",
         image_size=image_size,
         labels={"1": "lv"},
-        extra={"raw": str(root.resolve()), "untraced": untraced, "ed_es_rule": "larger traced LV area is ED"},
+        extra={"raw": str(root.resolve()), "left_out": left_out, "ed_es_rule": "larger traced LV area is ED"},
     )
     log.info("%s: EchoNet-Dynamic, %d traced videos", root, len(videos))
     return write_dataset(out, info, echonet_records(videos), n=2 * len(videos), overwrite=overwrite)
