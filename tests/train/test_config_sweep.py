@@ -150,6 +150,26 @@ def test_paper_sweep_grid_and_dependencies(tmp_path: Path) -> None:
     assert script.count("synthboost train") == len(runs) and "--array=0-" in script
 
 
+def test_sweep_adapter_axis(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "experiments: {cris: {real: ../x.yaml, synthetic: ../y.yaml, zero_shot: ../z.yaml}}\n"
+        "strategies: [zero_shot, synthetic, ptft]\nprompts: [p2]\nfreeze: [false, true]\n"
+        "adapters: [none, lora, 'lora:16']\n"
+    )
+    runs = {r.name: r for r in expand_sweep(spec, tmp_path / "out")}
+    # none: zero_shot/synthetic/ptft x trained/frozen = 6; each lora: synthetic + ptft, trained only = 2
+    assert len(runs) == 6 + 2 + 2 and "cris_zero_shot_p2_trained_lora_s42" not in runs
+    ft = runs["cris_ptft_p2_trained_lora16_s42"]
+    assert ft.depends_on == tmp_path / "out" / "cris_synthetic_p2_trained_lora16_s42"
+    assert {"model.adapter.method=lora", "model.adapter.rank=16"} <= set(ft.overrides)
+    assert "model.adapter.method=none" in runs["cris_ptft_p2_frozen_s42"].overrides
+    assert "model.adapter.rank=16" not in runs["cris_synthetic_p2_trained_lora_s42"].overrides
+    spec.write_text("experiments: {cris: {real: x.yaml}}\nadapters: [dora]\n")
+    with pytest.raises(ValueError, match=r"s\.yaml: adapters entry 'dora' is not none, lora or lora:<rank>"):
+        expand_sweep(spec, tmp_path)
+
+
 def test_sweep_errors_name_the_file(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text("experiments: {cris: {real: x.yaml}}\nstrategies: [real, sideways]\n")

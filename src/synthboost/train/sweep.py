@@ -8,12 +8,15 @@ A sweep YAML (``configs/sweeps/paper_table1.yaml``)::
     prompts: [p0, p1, ...]
     strategies: [zero_shot, real, synthetic, ptft]
     freeze: [false, true]
+    adapters: [none, lora, "lora:16"]   # optional: none, lora (config's rank) or lora:<rank>
     seeds: [42]
     set: []                 # dotted overrides for every run
 
-Runs are named ``<model>_<strategy>_<prompt>_<trained|frozen>_s<seed>``. A ``ptft`` run uses the
-``real`` experiment initialised from the synthetic run of the same model, freezing and seed at the
-mapped prompt (:func:`~synthboost.train.strategies.pretrain_prompt`), so it runs after it.
+Runs are named ``<model>_<strategy>_<prompt>_<trained|frozen>[_lora<rank>]_s<seed>``. A ``ptft`` run
+uses the ``real`` experiment initialised from the synthetic run of the same model, freezing, adapter
+and seed at the mapped prompt (:func:`~synthboost.train.strategies.pretrain_prompt`), so it runs
+after it (continuing its adapters). Adapter runs freeze the base encoders anyway, so ``frozen``
+with an adapter and ``zero_shot`` with an adapter (nothing trains) are left out of the grid.
 """
 
 from __future__ import annotations
@@ -29,7 +32,16 @@ from synthboost.utils import get_logger, write_text_atomic
 
 log = get_logger("train.sweep")
 
-SWEEP_KEYS = ("experiments", "synthetic_source", "prompts", "strategies", "freeze", "seeds", "set")
+SWEEP_KEYS = (
+    "experiments",
+    "synthetic_source",
+    "prompts",
+    "strategies",
+    "freeze",
+    "adapters",
+    "seeds",
+    "set",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +72,16 @@ def _check_spec(spec: dict, path: Path) -> None:
         raise ValueError(f"{path}: unknown strategies {bad} (choose from {STRATEGIES})")
 
 
+def parse_adapter(entry: object, path: Path) -> tuple[str, list[str]]:
+    """A sweep ``adapters`` entry → (run-name suffix, overrides): ``none``, ``lora`` or ``lora:<rank>``."""
+    method, _, rank = str(entry).partition(":")
+    if method == "none" and not rank:
+        return "", ["model.adapter.method=none"]
+    if method != "lora" or (rank and not rank.isdigit()):
+        raise ValueError(f"{path}: adapters entry {entry!r} is not none, lora or lora:<rank>")
+    return f"_lora{rank}", ["model.adapter.method=lora", *([f"model.adapter.rank={rank}"] if rank else [])]
+
+
 def _experiment(spec: dict, path: Path, model: str, strategy: str) -> Path:
     files = spec["experiments"][model]
     key = "real" if strategy == "ptft" else strategy
@@ -79,21 +101,25 @@ def expand_sweep(spec_path: str | Path, out: str | Path, sets: list[str] | None 
     _check_spec(spec, path)
     source = spec.get("synthetic_source", "sdm")
     extra = tuple(spec.get("set", [])) + tuple(sets or [])
+    adapters = {str(a): parse_adapter(a, path) for a in spec.get("adapters", [])} or {"": ("", [])}
     grid = itertools.product(
         spec["experiments"], spec.get("strategies", ["real"]), spec.get("prompts", ["p0"]),
-        spec.get("freeze", [False]), spec.get("seeds", [42]),
+        spec.get("freeze", [False]), adapters.values(), spec.get("seeds", [42]),
     )  # fmt: skip
     runs = []
-    for model, strategy, prompt, frozen, seed in grid:
+    for model, strategy, prompt, frozen, (suffix, adapter_sets), seed in grid:
         if strategy == "synthetic" and prompt not in levels_for(source):
             continue  # e.g. no P7 in SDM prompts: the P7 fine-tuning starts from P6
-        name = f"{model}_{strategy}_{prompt}_{'frozen' if frozen else 'trained'}_s{seed}"
+        if suffix and (frozen or strategy == "zero_shot"):
+            continue  # adapters freeze the base encoders anyway; zero-shot trains nothing
+        encoders = f"{'frozen' if frozen else 'trained'}{suffix}"
+        name = f"{model}_{strategy}_{prompt}_{encoders}_s{seed}"
         overrides = [f"data.prompt={prompt}", f"model.freeze_encoders={str(bool(frozen)).lower()}",
-                     f"trainer.seed={seed}"]  # fmt: skip
+                     *adapter_sets, f"trainer.seed={seed}"]  # fmt: skip
         depends = None
         if strategy == "ptft":
             pre = pretrain_prompt(prompt, source)
-            depends = out / f"{model}_synthetic_{pre}_{'frozen' if frozen else 'trained'}_s{seed}"
+            depends = out / f"{model}_synthetic_{pre}_{encoders}_s{seed}"
             overrides += ["strategy.name=ptft", f"strategy.init_from={depends}"]
         config = _experiment(spec, path, model, strategy)
         runs.append(SweepRun(name, config, out / name, (*overrides, *extra), depends))
