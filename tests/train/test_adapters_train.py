@@ -143,6 +143,8 @@ def test_full_run_to_lora_ft_references_its_model(real_root, synth_root, tmp_pat
     config = json.loads((out / "model" / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == str((pre / "model").resolve())
     assert not (out / "model" / "base").exists()
+    with pytest.raises(ValueError, match="sit on the local base"):  # checked before any network access
+        runfolder.push_to_hub(out, "someone/cris-lora")
 
 
 def test_cli_flags_train_a_joint_lora_run(real_root, synth_root, tmp_path) -> None:

@@ -175,7 +175,9 @@ class VLSM(nn.Module):
             self.model_type,
             r["total"] / 1e6,
             r["trainable"] / 1e6,
-            "frozen" if self._frozen_encoders else "trained",
+            ("frozen + adapters" if getattr(self, "peft_config", None) else "frozen")
+            if self._frozen_encoders
+            else "trained",
         )
 
     def save_pretrained(self, folder: str | Path) -> Path:  # pragma: no cover - abstract

@@ -165,9 +165,18 @@ def push_to_hub(run: str | Path, repo_id: str, private: bool = True, token: str 
     """Upload ``<run>/model`` (weights, config, model card) to the Hugging Face Hub; return the URL."""
     from huggingface_hub import HfApi
 
+    from synthboost.models.adapters import BASE_FOLDER, is_adapter_folder, read_adapter_config
+    from synthboost.models.factory import is_model_folder
+
     folder = Path(run) / "model"
-    if not (folder / "config.json").is_file():
+    if not is_model_folder(folder):
         raise FileNotFoundError(f"{folder}: no saved model (is {run} a finished run?)")
+    base = read_adapter_config(folder).base_model_name_or_path if is_adapter_folder(folder) else BASE_FOLDER
+    if base != BASE_FOLDER and Path(base).exists():
+        raise ValueError(
+            f"{folder}: its adapters sit on the local base {base}, which would not be uploaded; push "
+            "the base first and point base_model_name_or_path in adapter_config.json at its hub id"
+        )
     api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True)
     info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="synthboost run")
