@@ -106,3 +106,16 @@ def test_cli_analyze_and_sequence_evaluation(cine_phantom, tmp_path):
     # ~1 mm pixels at image_scale 0.3: the ≤ 1 point figure is for native size (benchmarks/bench_cine.py)
     assert loops["ef_error"].abs().max() <= 2.0 and (loops["tc_ratio"] == 1).all()
     assert df[df["view"] == "biplane"]["ef_error"].abs().item() <= 2.0
+
+
+def test_prompt_attributes_come_from_the_cfg_beside_the_loop(cine_phantom):
+    from synthboost.cine.analysis import cfg_attributes
+    from synthboost.cine.segment import loop_prompts
+
+    folder = _patient_dir(cine_phantom)
+    attrs = cfg_attributes(folder / "patient0001_2CH_half_sequence.nii.gz")
+    info = parse_cfg(folder / "Info_2CH.cfg")
+    assert attrs == {"sex": info.sex, "age": info.age, "quality": info.quality}
+    assert cfg_attributes(cine_phantom / "dicom" / "patient0001_2CH.dcm") == {}
+    (ed, es) = loop_prompts("p5", "2CH", "both", attrs)
+    assert info.sex in ed[0] and "year-old" in ed[0] and "diastole" in ed[0] and "systole" in es[0]

@@ -4,7 +4,9 @@ An input is any loop :func:`synthboost.data.echo_io.read_echo` reads (DICOM cine
 half-sequence, AVI/MP4) or a folder of them (label files ``*_gt.*`` and still images are left
 out, each with a log line). The view comes from ``view=`` or from the file name
 (``…_2CH…`` / ``…_4CH…``); a 2CH and a 4CH loop whose names share the part before the view
-(``patient0001`` in ``patient0001_2CH_half_sequence``) are one patient's biplane pair.
+(``patient0001`` in ``patient0001_2CH_half_sequence``) are one patient's biplane pair. Prompt
+levels that name the sex, age or image quality take them from the call, else from a CAMUS
+``Info_<view>.cfg`` beside the loop.
 """
 
 from __future__ import annotations
@@ -72,6 +74,14 @@ def patient_of(path: Path) -> str | None:
     return match["patient"] if match else None
 
 
+def cfg_attributes(path: Path) -> dict[str, Any]:
+    """``sex``, ``age``, ``quality`` of the CAMUS ``Info_<view>.cfg`` beside the loop ({} when there is none)."""
+    from synthboost.data.echo_io import camus_info
+
+    info = camus_info(path)
+    return {} if info is None else {"sex": info.sex, "age": info.age, "quality": info.quality}
+
+
 def _read_loops(files: list[Path], from_folder: set[Path]) -> list[Any]:
     from synthboost.data.echo_io import read_echo
 
@@ -117,6 +127,10 @@ def analyze_loop(
         if loop.labels is None:
             raise ValueError(f"{loop.source}: no ground-truth label file beside it (…_gt)")
         return measure_labels(loop, loop.labels, view, {**info, "model": "ground truth"})
+    attributes = {
+        **cfg_attributes(Path(loop.source)),
+        **{k: v for k, v in (attributes or {}).items() if v is not None},
+    }
     prompt_sets = loop_prompts(info.get("prompt_level", "p1"), view, options.phase_prompt, attributes)
     labels = segment_loop(loop, segmenter, prompt_sets, options)
     return measure_labels(loop, labels, view, {**info, "prompts": prompt_sets})

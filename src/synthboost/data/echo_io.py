@@ -23,11 +23,15 @@ import dataclasses
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from synthboost.data.echo_region import ImagingRegion, region_from_frames
 from synthboost.data.imageio import MEDICAL_SUFFIXES, read_medical_array, read_png, to_uint8
+
+if TYPE_CHECKING:
+    from synthboost.data.camus import PatientInfo
 
 __all__ = ["CALIBRATIONS", "EchoLoop", "ImagingRegion", "read_echo"]
 
@@ -103,17 +107,27 @@ def _gt_path(path: Path) -> Path:
     )
 
 
-def _camus_frame_rate(path: Path) -> float | None:
-    """``FrameRate`` of the CAMUS ``Info_<view>.cfg`` beside a ``patientNNNN_<view>_*`` file."""
+def _camus_cfg(path: Path) -> Path | None:
+    """``Info_<view>.cfg`` beside a ``patientNNNN_<view>_*`` file (None when absent)."""
     m = _CAMUS_STEM.match(path.name)
     cfg = path.with_name(f"Info_{m.group(2)}.cfg") if m else None
-    if cfg is None or not cfg.is_file():
-        return None
+    return cfg if cfg is not None and cfg.is_file() else None
+
+
+def camus_info(path: str | os.PathLike) -> PatientInfo | None:
+    """The parsed CAMUS ``Info_<view>.cfg`` beside a ``patientNNNN_<view>_*`` file, or None when absent."""
     from synthboost.data.camus import parse_cfg
 
-    rate = parse_cfg(cfg).frame_rate
+    cfg = _camus_cfg(Path(path))
+    return parse_cfg(cfg) if cfg is not None else None
+
+
+def _camus_frame_rate(path: Path) -> float | None:
+    """``FrameRate`` of the CAMUS ``Info_<view>.cfg`` beside a ``patientNNNN_<view>_*`` file."""
+    info = camus_info(path)
+    rate = info.frame_rate if info is not None else None
     if rate is not None and rate <= 0:
-        raise ValueError(f"{cfg}: FrameRate must be > 0, got {rate}")
+        raise ValueError(f"{_camus_cfg(path)}: FrameRate must be > 0, got {rate}")
     return rate
 
 
