@@ -36,19 +36,19 @@ Spacing = tuple[float, float]
 STRUCTURES: dict[int, str] = dict(LABELS)
 
 
-def _lv_volume(labels: np.ndarray, spacing: Spacing) -> float:
+def _frame_volumes(labels: np.ndarray, spacing: Spacing) -> tuple[float, float]:
+    """Single-plane LV volume (method of discs) and LA volume (area-length) of one frame, NaN when not computable."""
     try:
-        return single_plane_volume(geometry_from_labels(labels, spacing))
+        geometry = geometry_from_labels(labels, spacing)
+        lv = single_plane_volume(geometry)
     except ValueError:  # no LV, a degenerate contour or no annulus in this frame
-        return math.nan
-
-
-def _la_volume(labels: np.ndarray, spacing: Spacing) -> float:
+        geometry, lv = None, math.nan
     try:
-        area, length = la_measure(labels, spacing)
-        return area_length_volume(area, area, length)
+        area, length = la_measure(labels, spacing, geometry)
+        la = area_length_volume(area, area, length)
     except ValueError:
-        return math.nan
+        la = math.nan
+    return lv, la
 
 
 def measure_loop(labels: np.ndarray, spacing: Spacing | None) -> dict[str, np.ndarray]:
@@ -70,8 +70,7 @@ def measure_loop(labels: np.ndarray, spacing: Spacing | None) -> dict[str, np.nd
     if spacing is None:
         out["lv_volume"] = out["la_volume"] = np.full(len(labels), math.nan)
     else:
-        out["lv_volume"] = np.array([_lv_volume(f, spacing) for f in labels])
-        out["la_volume"] = np.array([_la_volume(f, spacing) for f in labels])
+        out["lv_volume"], out["la_volume"] = np.array([_frame_volumes(f, spacing) for f in labels]).T
     return out
 
 

@@ -64,10 +64,13 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
 
     mask = np.asarray(mask, dtype=bool)
     labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    if n > 1:
-        sizes = np.bincount(labels.ravel())[1:]
-        mask = labels == (1 + int(np.argmax(sizes)))
-    return ndimage.binary_fill_holes(mask)
+    if n == 0:
+        return mask.copy()
+    keep = 1 + int(np.argmax(np.bincount(labels.ravel())[1:])) if n > 1 else 1
+    box = ndimage.find_objects(labels, max_label=keep)[keep - 1]  # holes lie inside the bounding box
+    out = np.zeros_like(mask)
+    out[box] = ndimage.binary_fill_holes(labels[box] == keep)
+    return out
 
 
 def contour_mm(mask: np.ndarray, spacing: Spacing) -> np.ndarray:

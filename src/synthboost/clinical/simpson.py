@@ -148,8 +148,12 @@ def area_length_volume(area_a: float, area_b: float, length: float) -> float:
     return 8.0 / (3.0 * math.pi) * area_a * area_b / length / 1000.0
 
 
-def la_measure(labels: np.ndarray, spacing: Spacing) -> tuple[float, float]:
+def la_measure(
+    labels: np.ndarray, spacing: Spacing, geometry: ViewGeometry | None = None
+) -> tuple[float, float]:
     """LA area (mm², largest component) and length (mm) of one view's label map.
+
+    ``geometry`` (the view's LV geometry, if already computed) gives the annulus the length starts from.
 
     Raises:
         ValueError: the label map has no LA (label 3).
@@ -157,10 +161,12 @@ def la_measure(labels: np.ndarray, spacing: Spacing) -> tuple[float, float]:
     la = np.asarray(labels) == 3
     if not la.any():
         raise ValueError("label map has no LA cavity (label 3)")
-    try:
-        base = geometry_from_labels(labels, spacing).base
-    except ValueError:
-        base = None
+    if geometry is None:
+        try:
+            geometry = geometry_from_labels(labels, spacing)
+        except ValueError:
+            geometry = None
+    base = geometry.base if geometry is not None else None
     return area_mm2(largest_component(la), spacing), la_length(la, spacing, base)
 
 
