@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 from cine_fixtures import half_cycle_fractions, loop_labels, patient
@@ -46,3 +49,27 @@ def test_uncalibrated_loop_has_pixel_areas_and_no_volume(loops):
     m = measure_loop(labels, None)
     assert m["lv_area"][0] == (labels[0] == 1).sum()
     assert np.isnan(m["lv_volume"]).all()
+
+
+def test_two_beats_give_two_cycles_and_the_heart_rate():
+    from cine_fixtures import cycle_fractions
+
+    from synthboost.cine.loop import measure_labels
+    from synthboost.data.echo_io import EchoLoop
+    from synthboost.data.echo_region import full_frame
+
+    p = patient(5)
+    labels, spacing, volumes = loop_labels(p, "4CH", cycle_fractions(20, n_cycles=2, start=0.1), scale=0.3)
+    times = np.arange(20) * 0.075  # 10 frames per beat at 0.75 s/beat: 80 bpm
+    loop = EchoLoop(
+        labels, spacing, times, full_frame(labels.shape[1:]), "header", Path("p_4CH.nii.gz"), labels
+    )
+    s = measure_labels(loop, labels, "4CH").summary
+    assert s["ed_frames"] == [9, 19] and s["es_frames"] == [4, 14]  # ES at phase 0.5, ED at phase 1.0
+    assert [(c["ed_frame"], c["es_frame"]) for c in s["cycles"]] == [(9, 14)]
+    assert s["heart_rate_bpm"] == pytest.approx(80.0, rel=0.01)
+    assert s["ef_percent"] == pytest.approx(100 * (1 - volumes[14] / volumes[9]), abs=1.5)
+    uncal = dataclasses.replace(loop, spacing_mm=None, calibration="uncalibrated")
+    s = measure_labels(uncal, labels, "4CH").summary
+    assert s["ef_percent"] is None and s["area_unit"] == "px" and "refused" in s["message"]
+    assert s["es_frames"] == [4, 14] and s["fac_percent"] > 0

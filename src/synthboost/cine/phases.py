@@ -28,7 +28,7 @@ import dataclasses
 import numpy as np
 
 MIN_SWING = 0.3
-EDGE_TOLERANCE = 0.15
+EDGE_TOLERANCE = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
