@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,3 +159,47 @@ def test_perfect_segmenter_gives_the_true_ef(tmp_path):
     assert notes.startswith("All indices computed")
     assert table["EDV"][0] == pytest.approx(table["EDV"][1], rel=0.05)
     assert table["EF"][0] == pytest.approx(table["EF"][1], abs=3)
+
+
+@pytest.fixture(scope="module")
+def cine_loop(tmp_path_factory):
+    """A phantom half-sequence (8 frames ED→ES, NIfTI with spacing), copied alone as a user would upload it."""
+    import shutil
+
+    from synthboost.data.phantom import generate_phantom
+
+    root = generate_phantom(tmp_path_factory.mktemp("cine") / "p", n_patients=1, seed=1, image_scale=0.3,
+                            sequences=True, n_frames=8)  # fmt: skip
+    src = root / "database_nifti" / "patient0001" / "patient0001_4CH_half_sequence.nii.gz"
+    dst = tmp_path_factory.mktemp("upload") / src.name
+    shutil.copyfile(src, dst)
+    return dst
+
+
+def test_cine_endpoint_gives_video_curve_and_the_cine_stage_numbers(client, cine_loop, segmenter):
+    from synthboost.cine.analysis import analyze_loop
+    from synthboost.cine.loop import SegmentOptions
+    from synthboost.data.echo_io import read_echo
+
+    video, curve, table, notes = client.predict(handle_file(cine_loop), "", 0.5, api_name="/cine")
+    with open(video["video"] if isinstance(video, dict) else video, "rb") as f:
+        assert f.read(12)[4:8] == b"ftyp"  # an MP4
+    assert Path(curve).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = {r[0]: r[1] for r in table["data"]}
+    expected = analyze_loop(read_echo(cine_loop), "4CH", segmenter, {"prompt_level": "p1", "threshold": 0.5},
+                            SegmentOptions(threshold=0.5)).summary  # fmt: skip
+    for key, name in (("edv_ml", "EDV"), ("esv_ml", "ESV"), ("ef_percent", "EF")):
+        assert rows[name] == (pytest.approx(expected[key], abs=0.006) if expected[key] is not None else None)
+    assert rows["ED / ES frames"] == f"{expected['ed_frames']} / {expected['es_frames']}"
+    assert notes == (expected["message"] or f"4CH, 8 frames, {expected['method']}")
+
+
+def test_cine_refuses_a_still_image_and_other_types(client, echo_png, tmp_path):
+    import SimpleITK as sitk
+
+    still = tmp_path / "still.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((40, 30), np.uint8)), str(still))
+    with pytest.raises(AppError, match=r"still\.nii\.gz: a still image \(1 frame\)"):
+        client.predict(handle_file(still), "2CH", 0.5, api_name="/cine")
+    with pytest.raises(AppError, match="Invalid file type"):  # Gradio's own file-type check
+        client.predict(handle_file(echo_png), "2CH", 0.5, api_name="/cine")

@@ -1,4 +1,4 @@
-"""The app's page: a Gradio ``Blocks`` with the *Image* and *Four views* tabs.
+"""The app's page: a Gradio ``Blocks`` with the *Image*, *Four views* and *Cine* tabs.
 
 Endpoints (``api_name``, callable with ``gradio_client``):
 
@@ -7,7 +7,9 @@ Endpoints (``api_name``, callable with ``gradio_client``):
 - ``/label_map``: upload or case, attributes, threshold, spacing -> the three structures as an
   overlay, their areas and the label-map PNG (0 background, 1 LV, 2 myocardium, 3 LA);
 - ``/four_views``: a phantom patient or four uploads (2CH/4CH × ED/ES) -> four overlays and
-  EDV/ESV/EF (with the reference values when the case has them).
+  EDV/ESV/EF (with the reference values when the case has them);
+- ``/cine``: an echo loop -> overlay video, LV curve with ED/ES, EDV/ESV/EF/FAC/heart rate
+  (:func:`synthboost.cine.analysis.analyze_loop`).
 
 Every model call shares one queue slot (``concurrency_id="model"``); user errors (bad upload, empty
 prompt, non-finite number) come back as ``gr.Error`` with a one-line message, never a traceback.
@@ -25,7 +27,7 @@ import numpy as np
 
 from synthboost.app import analysis
 from synthboost.app.cases import Case, case_image, patient_frames, patients
-from synthboost.app.uploads import DecodeBudget, read_upload
+from synthboost.app.uploads import LOOP_BUDGET, DecodeBudget, read_upload
 from synthboost.data.format import LABELS, PHASES, QUALITIES, SEXES, STRUCTURE_TITLES, VIEWS
 
 NOTICE = (
@@ -34,10 +36,15 @@ NOTICE = (
 )
 #: Legend colours of the structures.
 COLORS = {"LV cavity": "#ff4020", "Myocardium": "#2090ff", "LA cavity": "#30c040"}
+#: File types of the Cine tab's upload.
+LOOP_TYPES = [".dcm", ".nii", ".gz", ".mha", ".nrrd", ".avi", ".mp4", ".mov", ".mkv"]
 #: File types the upload fields accept.
 FILE_TYPES = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".nii", ".gz", ".mha", ".mhd", ".raw",
               ".nrrd", ".dcm"]  # fmt: skip
 QUEUE_SIZE = 16
+#: Rows of the Cine tab's table: summary key, name, unit.
+CINE_ROWS = (("edv_ml", "EDV", "mL"), ("esv_ml", "ESV", "mL"), ("ef_percent", "EF", "%"),
+             ("fac_percent", "FAC", "%"), ("heart_rate_bpm", "heart rate", "bpm"))  # fmt: skip
 
 
 def require_gradio() -> None:
@@ -106,6 +113,10 @@ def _load(state: AppState, files: Any, case_id: str | None, row_mm: Any, col_mm:
 
 def _annotated(image: np.ndarray, labels: np.ndarray) -> tuple:
     return image, [((labels == k).astype(np.float32), STRUCTURE_TITLES[s]) for k, s in LABELS.items()]
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(float(value), digits)
 
 
 def _area_text(value: float, unit: str) -> str:
@@ -190,6 +201,41 @@ def prompt_text(structure: str, view: str, phase: str, sex: str, age: Any, quali
     """``/prompt``: the P0–P7 prompt of a structure and attributes (empty = left out)."""
     return analysis.build_prompt(structure, {"view": view, "phase": phase, "sex": sex, "age": age,
                                              "quality": quality})  # fmt: skip
+
+
+def cine_fn(state: AppState) -> Callable:
+    """``/cine``: a loop -> overlay video, LV curve with ED/ES, EDV/ESV/EF/heart rate (the cine stage)."""
+
+    def run(file: Any, view: str | None, threshold: float):
+        import tempfile
+
+        from synthboost.cine.analysis import analyze_loop, patient_of, view_of
+        from synthboost.cine.loop import SegmentOptions
+        from synthboost.cine.outputs import overlay_frames, plot_curve, write_video
+
+        if not file:
+            raise ValueError("upload an echo loop (DICOM cine, NIfTI/MetaImage sequence, AVI/MP4)")
+        loop = read_upload(file, LOOP_BUDGET, state.workdir)
+        if loop.n_frames < 2:
+            raise ValueError(f"{Path(file).name}: a still image (1 frame); the Cine tab needs a loop")
+        if not view and patient_of(Path(file)) is None:
+            raise ValueError(f"{Path(file).name}: cannot tell the view from the file name: choose 2CH or 4CH")
+        view = view_of(Path(file), view or None)
+        thr = analysis.finite(threshold, "threshold", low=0.0, high=0.999)
+        info = {"prompt_level": state.info.get("prompt") or "p1", "threshold": thr}
+        result = analyze_loop(loop, view, state.segmenter, info, SegmentOptions(threshold=thr))
+        out = Path(tempfile.mkdtemp(prefix="cine-", dir=state.workdir))
+        s = result.summary
+        write_video(
+            out / "overlay.mp4", overlay_frames(loop.frames, result.labels), s.get("frame_rate_hz") or 10.0
+        )
+        plot_curve(out / "lv_curve.png", result)
+        rows = [[name, _round(s.get(key)), unit] for key, name, unit in CINE_ROWS]
+        rows.append(["ED / ES frames", f"{s['ed_frames']} / {s['es_frames']}", "frame"])
+        notes = s.get("message") or f"{view}, {s['n_frames']} frames, {s['method']}"
+        return str(out / "overlay.mp4"), str(out / "lv_curve.png"), rows, notes
+
+    return user_errors(run)
 
 
 def _attribute_pickers(gr: Any) -> dict[str, Any]:
@@ -282,6 +328,27 @@ def _four_views_tab(gr: Any, state: AppState) -> None:
               api_name="four_views", concurrency_id="model", concurrency_limit=1)  # fmt: skip
 
 
+def _cine_tab(gr: Any, state: AppState) -> None:
+    with gr.Row():
+        with gr.Column(scale=1):
+            loop = gr.File(label="Echo loop (DICOM cine, NIfTI/MetaImage sequence, AVI/MP4)",
+                           file_types=LOOP_TYPES, elem_id="cine-upload")  # fmt: skip
+            view = gr.Dropdown(["", *VIEWS], value="", label="View (empty: from the file name)",
+                               elem_id="cine-view")  # fmt: skip
+            thr = gr.Slider(0.0, 0.99, value=float(getattr(state.segmenter, "threshold", 0.5)), step=0.01,
+                            label="Threshold", elem_id="cine-threshold")  # fmt: skip
+            run = gr.Button("Analyse the loop", variant="primary", elem_id="run-cine")
+        with gr.Column(scale=2):
+            video = gr.Video(label="Overlay", elem_id="cine-video", interactive=False)
+            curve = gr.Image(label="LV volume (or area) over time, ED ▲ ES ▼", type="filepath",
+                             elem_id="cine-curve", interactive=False)  # fmt: skip
+            table = gr.Dataframe(headers=["index", "value", "unit"], interactive=False, elem_id="cine-indices",
+                                 label="Single-plane method of discs, mean over cycles")  # fmt: skip
+            notes = gr.Textbox(label="Notes", interactive=False, elem_id="cine-notes")
+    run.click(cine_fn(state), [loop, view, thr], [video, curve, table, notes], api_name="cine",
+              concurrency_id="model", concurrency_limit=1)  # fmt: skip
+
+
 def build_blocks(state: AppState) -> Any:
     """The app's ``gr.Blocks`` (queue bounded: one model call at a time, at most ``QUEUE_SIZE`` waiting)."""
     import gradio as gr
@@ -293,5 +360,7 @@ def build_blocks(state: AppState) -> Any:
                 _image_tab(gr, state)
             with gr.Tab("Four views", id="four-views"):
                 _four_views_tab(gr, state)
+            with gr.Tab("Cine", id="cine"):
+                _cine_tab(gr, state)
     blocks.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     return blocks
