@@ -327,3 +327,19 @@ def test_region_crop_uncrop_round_trip() -> None:
     with pytest.raises(ValueError, match="bbox"):
         ImagingRegion((0, 0, 50, 50), mask, "detected")
     assert detect_sector(np.zeros((30, 30), np.uint8)) is None
+
+
+def test_fill_convex_matches_scanline_polygon() -> None:
+    from scipy.spatial import ConvexHull
+    from skimage.draw import polygon
+
+    from synthboost.data.echo_region import fill_convex
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        pts = rng.uniform(-5, 60, (int(rng.integers(3, 30)), 2))
+        pts = np.round(pts) if rng.random() < 0.3 else pts  # vertices on pixel centres too
+        v = pts[ConvexHull(pts).vertices]
+        expected = np.zeros((50, 55), bool)
+        expected[polygon(v[:, 0], v[:, 1], (50, 55))] = True
+        assert np.array_equal(fill_convex(v, (50, 55)), expected)

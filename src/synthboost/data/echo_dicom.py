@@ -75,7 +75,10 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     from PIL import Image
 
     flat = rgb.reshape(-1, *rgb.shape[-3:])
-    out = np.stack([np.asarray(Image.fromarray(f, "RGB").convert("L")) for f in flat])
+    out = np.empty(flat.shape[:-1], np.uint8)
+    h, w = flat.shape[1:3]
+    for k, frame in enumerate(flat):  # one frame at a time: no copy of the whole RGB stack
+        out[k] = Image.frombuffer("RGB", (w, h), np.ascontiguousarray(frame), "raw", "RGB", 0, 1).convert("L")
     return out.reshape(rgb.shape[:-1])
 
 

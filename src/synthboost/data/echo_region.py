@@ -92,23 +92,39 @@ def _coarse_factor(shape: tuple[int, ...]) -> int:
     return max(1, min(shape) // 200)
 
 
+def fill_convex(vertices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Pixels whose centres lie inside or on the convex polygon ``vertices`` ((k, 2) row, col), by row spans."""
+    v0, v1 = vertices, np.roll(vertices, -1, axis=0)
+    top, bottom = int(np.ceil(vertices[:, 0].min() - 1e-9)), int(np.floor(vertices[:, 0].max() + 1e-9))
+    rows = np.arange(max(top, 0), min(bottom, shape[0] - 1) + 1, dtype=np.float64)[:, None]
+    lo_y, hi_y = np.minimum(v0[:, 0], v1[:, 0]), np.maximum(v0[:, 0], v1[:, 0])
+    crosses = (rows >= lo_y - 1e-9) & (rows <= hi_y + 1e-9)
+    dy = v1[:, 0] - v0[:, 0]
+    t = np.where(dy != 0, (rows - v0[:, 0]) / np.where(dy != 0, dy, 1.0), 0.0)
+    x = v0[:, 1] + t * (v1[:, 1] - v0[:, 1])
+    x_end = np.where(dy != 0, x, v1[:, 1])  # a horizontal edge spans both of its ends
+    left = np.min(np.where(crosses, np.minimum(x, x_end), np.inf), axis=1)
+    right = np.max(np.where(crosses, np.maximum(x, x_end), -np.inf), axis=1)
+    cols = np.arange(shape[1])
+    out = np.zeros(shape, bool)
+    r = rows[:, 0].astype(int)
+    out[r] = (cols >= np.ceil(left - 1e-9)[:, None]) & (cols <= np.floor(right + 1e-9)[:, None])
+    return out
+
+
 def convex_fill(component: np.ndarray) -> np.ndarray:
     """The pixels whose centres lie in the convex hull of ``component``'s pixel centres (plus the component)."""
     from scipy.spatial import ConvexHull, QhullError
-    from skimage.draw import polygon
 
     rows = np.flatnonzero(component.any(axis=1))
     first = np.argmax(component[rows], axis=1)
     last = component.shape[1] - 1 - np.argmax(component[rows, ::-1], axis=1)
     points = np.concatenate([np.stack([rows, first], 1), np.stack([rows, last], 1)]).astype(np.float64)
-    out = component.copy()
     try:
         hull = ConvexHull(points)
     except (QhullError, ValueError):  # a line or a point: no area to fill
-        return out
-    rr, cc = polygon(points[hull.vertices, 0], points[hull.vertices, 1], component.shape)
-    out[rr, cc] = True
-    return out
+        return component.copy()
+    return fill_convex(points[hull.vertices], component.shape) | component
 
 
 def detect_sector(tmax: np.ndarray, within: tuple[int, int, int, int] | None = None) -> np.ndarray | None:
