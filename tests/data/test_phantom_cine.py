@@ -119,6 +119,13 @@ def test_phantom_cli_sequences(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     loop = read_echo(out / "database_nifti/patient0001/patient0001_2CH_half_sequence.nii.gz")
     assert loop.n_frames == 3 and not (out / "dicom").exists()
+    ds = tmp_path / "ds"
+    result = CliRunner().invoke(
+        app, ["prepare", "camus", str(out), str(ds), "--image-size", "32", "--half-sequences"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted((ds / "images" / "train").iterdir())[2].name == "patient0001_2CH_frame001.png"
+    assert len(list((ds / "images" / "train").iterdir())) == 6  # 2 views x (ED, frame 1, ES)
     bad = CliRunner().invoke(app, ["phantom", str(tmp_path / "q"), "--sequences", "--frames", "1"])
     assert bad.exit_code != 0
 
