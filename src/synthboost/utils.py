@@ -21,6 +21,14 @@ def get_logger(name: str | None = None) -> logging.Logger:
     return logging.getLogger(LOGGER_NAME if name is None else f"{LOGGER_NAME}.{name}")
 
 
+def make_parent(path: Path) -> None:
+    """Create the folder ``path`` goes in; a file standing where a folder must be is named clearly."""
+    blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise NotADirectoryError(f"{blocker}: is a file, not a folder (on the way to {path})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
 def current_umask() -> int:
     """The process umask (read by setting it and restoring it at once)."""
     mask = os.umask(0o022)
@@ -122,7 +130,7 @@ def atomic_dir(
         if not overwrite:
             raise FileExistsError(f"{final}: already exists (use overwrite/--force to replace it)")
         check_replaceable(final, markers, inputs)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}{_TMP_TAG}{os.getpid()}-", dir=final.parent))
     follow_umask(tmp)
     try:
@@ -146,7 +154,7 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     The file gets the permissions of the umask (not ``mkstemp``'s 0600).
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(final)
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(name)

@@ -23,19 +23,28 @@ def _mhd_header(path: Path) -> dict[str, str]:
     return fields
 
 
-def _check_raw_size(path: Path, expected: int) -> None:
-    """Refuse a MetaImage whose uncompressed data file is larger than its header says (ITK reads
-    the first bytes silently; a shorter file is already an ITK error)."""
+def _check_raw_size(path: Path) -> None:
+    """Refuse a MetaImage whose uncompressed data file is larger or smaller than its header says
+    (ITK silently reads the first bytes of a larger one), naming the data file."""
+    import SimpleITK as sitk
+
     header = _mhd_header(path)
     data_file = header.get("ElementDataFile", "")
     compressed = header.get("CompressedData", "False").lower() == "true"
     if compressed or data_file in ("", "LOCAL", "LIST") or header.get("HeaderSize", "0") != "0":
         return
     raw = path.parent / data_file
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    pixel = sitk.Image([1] * reader.GetDimension(), reader.GetPixelID())
+    expected = (
+        int(np.prod(reader.GetSize())) * reader.GetNumberOfComponents() * pixel.GetSizeOfPixelComponent()
+    )
     if raw.is_file() and raw.stat().st_size != expected:
         raise ValueError(
-            f"{raw}: holds {raw.stat().st_size} bytes but the header {path.name} describes {expected} "
-            "(DimSize × ElementType); the image would be garbled"
+            f"{path}: cannot read image: data file {raw.name} holds {raw.stat().st_size} bytes but the header describes "
+            f"{expected} (DimSize × ElementType); the image would be garbled"
         )
 
 
@@ -56,16 +65,13 @@ def read_medical_array(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found")
     try:
+        if path.suffix.lower() == ".mhd":
+            _check_raw_size(path)
         img = sitk.ReadImage(str(path))
     except RuntimeError as err:
         msg = str(err).strip().splitlines()
         detail = next((m for m in msg if "ERROR" in m or "rror" in m), msg[-1] if msg else "")
         raise ValueError(f"{path}: cannot read image (header or data broken: {detail.strip()})") from err
-    if path.suffix.lower() == ".mhd":
-        n_bytes = (
-            int(np.prod(img.GetSize())) * img.GetNumberOfComponentsPerPixel() * img.GetSizeOfPixelComponent()
-        )
-        _check_raw_size(path, n_bytes)
     arr = sitk.GetArrayFromImage(img)
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         raise ValueError(f"{path}: {int((~np.isfinite(arr)).sum())} pixels are NaN or infinite")

@@ -113,7 +113,7 @@ def check_weights_file(folder: Path) -> None:
         return
     if (folder / WEIGHTS_NAME).is_file():
         keys = safetensors_keys(folder / WEIGHTS_NAME)
-        if keys and not any(k.startswith(("clip.", "decoder.")) for k in keys):
+        if not any(k.startswith("clip.") for k in keys):
             raise ValueError(
                 f"{folder / WEIGHTS_NAME}: holds no CLIPSeg weights (keys like {sorted(keys)[:3]}; "
                 "expected clip.* and decoder.*: another model's weights in a CLIPSeg folder?)"
@@ -166,9 +166,20 @@ class CLIPSegVLSM(VLSM):
             check_weights_file(Path(folder))
         config = CLIPSegConfig.from_pretrained(str(folder), **hf_over)
         check_text_config(config)
-        model = CLIPSegForImageSegmentation.from_pretrained(
-            str(folder), config=config, dtype=torch.float32, use_safetensors=True if local else None
-        )
+        try:
+            model, info = CLIPSegForImageSegmentation.from_pretrained(
+                str(folder), config=config, dtype=torch.float32, use_safetensors=True if local else None,
+                output_loading_info=True,
+            )  # fmt: skip
+        except (RuntimeError, OSError) as err:  # shape mismatches, unreadable files
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(f"{folder}: cannot load the CLIPSeg weights ({first})") from err
+        missing = info.get("missing_keys") or []
+        if missing:
+            message = f"{folder}: {len(missing)} weights missing from the checkpoint, left random: {sorted(missing)[:5]}"
+            if local:
+                raise ValueError(message)
+            log.warning(message)
         saved = getattr(config, PREPROCESSING_KEY, None)
         prep = Preprocessing.from_dict(saved) if saved else named_config("paper")[1]
         return cls(model, Preprocessing(**{**prep.to_dict(), **prep_over}))
