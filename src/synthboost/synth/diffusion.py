@@ -4,7 +4,14 @@ The noise schedule and the samplers are ``diffusers`` schedulers (DDPM with lear
 DDIM, DPM-Solver++); this module adds what diffusers lacks for training an improved-DDPM style
 model: the variational bound term ``L_vb`` of the hybrid loss ``MSE(ε) + λ·L_vb`` (Nichol & Dhariwal
 2021), which trains the learned-range variance. Classifier-free guidance (SDM) mixes the ε of the
-conditional pass with that of an empty-mask pass: ``ε_u + s·(ε_c − ε_u)``.
+conditional pass with that of an empty-mask pass, ``ε_u + s·(ε_c − ε_u)``, and only for ``s > 1``
+as SDM's sampler does (``s ≤ 1`` is the conditional pass alone).
+
+The samplers follow the official code: DDIM re-derives ε from the clipped x̂0 before the update
+(guided-diffusion's ``ddim_sample``; diffusers ``use_clipped_model_output=True``), and DDPM uses the
+learned-range variance ``exp(v·log β_t + (1 − v)·log β̃_t)``. Echo from noise sampled DDPM × 1000
+(``configs/sdm/echo_from_noise.yaml``); ``echo_from_noise_fast.yaml`` is DDIM × 50, faster and
+not the paper's sampler.
 """
 
 from __future__ import annotations
@@ -145,9 +152,9 @@ def drop_labels(y: torch.Tensor, rate: float, generator: torch.Generator | None 
 
 
 def guided_output(model: nn.Module, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, scale: float):
-    """Model output with classifier-free guidance on ε (scale 1: exactly the conditional pass)."""
+    """Model output with classifier-free guidance on ε for ``scale > 1`` (SDM); else the conditional pass."""
     out = model(x, t, y)
-    if scale == 1.0:
+    if scale <= 1.0:
         return out
     c = x.shape[1]
     eps_u = model(x, t, torch.zeros_like(y))[:, :c]
@@ -173,7 +180,7 @@ class SemanticDiffusionPipeline:
     def __call__(self, y: torch.Tensor, num_inference_steps: int = 50,
                  generator: torch.Generator | Sequence[torch.Generator] | None = None) -> torch.Tensor:  # fmt: skip
         """Sample images ``(N, in_channels, H, W)`` for the one-hot masks ``y`` ``(N, K, H, W)``."""
-        from diffusers import DDPMScheduler
+        from diffusers import DDIMScheduler, DDPMScheduler
         from diffusers.utils.torch_utils import randn_tensor
 
         cfg = self.unet.config
@@ -184,13 +191,15 @@ class SemanticDiffusionPipeline:
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         x = x * self.scheduler.init_noise_sigma
         keep_var = isinstance(self.scheduler, DDPMScheduler) and cfg.learn_sigma
+        # guided-diffusion's DDIM: ε re-derived from the clipped x̂0
+        extra = {"use_clipped_model_output": True} if isinstance(self.scheduler, DDIMScheduler) else {}
         for t in self.scheduler.timesteps:
             inp = self.scheduler.scale_model_input(x, t)
             tt = torch.full((shape[0],), int(t), device=device, dtype=torch.long)
             with self._autocast(device):
                 out = guided_output(self.unet, inp, tt, y, self.guidance).float()
             out = out if keep_var else out[:, : cfg.in_channels]
-            x = self.scheduler.step(out, t, x, generator=gens).prev_sample
+            x = self.scheduler.step(out, t, x, generator=gens, **extra).prev_sample
         return x.clamp(-1.0, 1.0)
 
 

@@ -141,6 +141,9 @@ def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps: int | No
         return out
     pipe, cfg = load_pipeline(run_dir, sampler, None, device, trust_pickle)
     steps = steps or cfg.sample.steps
+    log.info("sampler %s x %d steps, guidance %s (%s)", type(pipe.scheduler).__name__, steps, pipe.guidance,
+             "the paper's DDPM x 1000" if (sampler or cfg.sample.sampler, steps) == ("ddpm", 1000) else
+             "not the paper's DDPM x 1000")  # fmt: skip
     size = cfg.model.image_size
     with Progress(transient=True) as progress:
         task = progress.add_task("sampling", total=len(todo))
