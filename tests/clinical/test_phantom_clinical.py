@@ -102,3 +102,22 @@ def test_cli_clinical(dataset, tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert "pred_vs_ref" in res.output and (tmp_path / "c" / "clinical_summary.json").is_file()
+    assert "method of discs: ase" in res.output
+
+
+def test_cli_clinical_camus_method(dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from synthboost.cli import app
+
+    preds = write_predictions(dataset, tmp_path / "preds")
+    out = tmp_path / "camus"
+    res = CliRunner().invoke(app, ["clinical", str(preds), str(dataset), "-o", str(out), "--no-plots",
+                                   "--method", "camus"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "clinical_summary.json").read_text())["method"] == "camus"
+    camus = clinical_table(preds, dataset, method="camus")
+    ase = clinical_table(preds, dataset)
+    assert (camus["gt_esv"] > ase["gt_esv"]).all()  # ES borrows the longer ED axis step
+    bad = CliRunner().invoke(app, ["clinical", str(preds), str(dataset), "-o", str(out), "--method", "teich"])
+    assert bad.exit_code != 0

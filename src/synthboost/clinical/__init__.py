@@ -12,7 +12,11 @@ from typing import Any
 
 
 def run_clinical(
-    pred_folder: str | Path, dataset_root: str | Path, out: str | Path, plots: bool = True
+    pred_folder: str | Path,
+    dataset_root: str | Path,
+    out: str | Path,
+    plots: bool = True,
+    method: str = "ase",
 ) -> dict[str, Any]:
     """Compute per-patient indices and their agreement; write CSV, JSON summary and plots to ``out``.
 
@@ -21,6 +25,8 @@ def run_clinical(
         dataset_root: the processed dataset the predictions were made on.
         out: output folder (created; files inside are overwritten).
         plots: also draw the scatter and Bland–Altman PNGs.
+        method: method-of-discs convention, ``ase`` (ASE/EACVI 2015 biplane, default) or ``camus``
+            (the CAMUS organisers' EF script; see :mod:`synthboost.clinical.simpson`).
 
     Returns:
         ``{"table": DataFrame, "summary": dict, "paths": {name: Path}}``.
@@ -28,6 +34,6 @@ def run_clinical(
     from synthboost.clinical.agreement import summarize, write_clinical
     from synthboost.clinical.indices import clinical_table
 
-    table = clinical_table(pred_folder, dataset_root)
-    paths = write_clinical(table, out, plots=plots)
-    return {"table": table, "summary": summarize(table), "paths": paths}
+    table = clinical_table(pred_folder, dataset_root, method)
+    paths = write_clinical(table, out, plots=plots, method=method)
+    return {"table": table, "summary": summarize(table, method), "paths": paths}

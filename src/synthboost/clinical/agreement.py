@@ -56,8 +56,15 @@ def agreement(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return out
 
 
-def summarize(table: Any) -> dict[str, Any]:
-    """``{"<a>_vs_<b>": {index: agreement}}`` for :data:`COMPARISONS`, plus the anchors."""
+#: How each method-of-discs convention is named in summaries (see synthboost.clinical.simpson).
+METHOD_TITLES = {
+    "ase": "ASE/EACVI 2015 biplane (discs at mid-slices, L per phase)",
+    "camus": "CAMUS EF-script convention (discs at i/20 from the base, one L over the four frames)",
+}
+
+
+def summarize(table: Any, method: str = "ase") -> dict[str, Any]:
+    """``{"<a>_vs_<b>": {index: agreement}}`` for :data:`COMPARISONS`, plus the anchors and the method."""
     comparisons = {}
     for a, b in COMPARISONS:
         stats = {}
@@ -66,7 +73,7 @@ def summarize(table: Any) -> dict[str, Any]:
             if ca in table.columns and cb in table.columns:
                 stats[idx] = agreement(table[ca].to_numpy(float), table[cb].to_numpy(float))
         comparisons[f"{a}_vs_{b}"] = stats
-    return {"n_patients": int(len(table)), "comparisons": comparisons, "anchors": ANCHORS,
+    return {"n_patients": int(len(table)), "method": method, "comparisons": comparisons, "anchors": ANCHORS,
             "anchor_source": ANCHOR_SOURCE, "units": UNITS}  # fmt: skip
 
 
@@ -128,7 +135,9 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
-def write_clinical(table: Any, out_dir: str | Path, plots: bool = True) -> dict[str, Path]:
+def write_clinical(
+    table: Any, out_dir: str | Path, plots: bool = True, method: str = "ase"
+) -> dict[str, Path]:
     """Write the per-patient CSV, the JSON summary and (``plots``) the PNGs of every comparison with data."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +150,7 @@ def write_clinical(table: Any, out_dir: str | Path, plots: bool = True) -> dict[
                 paths[f"{kind}_{a}_vs_{b}"] = path
                 figures.append(path.name)
     # The summary lists this run's figures, so older PNGs left in the folder are never shown.
-    write_json_atomic(paths["summary"], _json_safe({**summarize(table), "figures": figures}))
+    write_json_atomic(paths["summary"], _json_safe({**summarize(table, method), "figures": figures}))
     return paths
 
 
@@ -164,7 +173,8 @@ def clinical_html(out_dir: str | Path, title: str = "Clinical indices") -> str:
     head = ["comparison", "index", "n", "Pearson r", "CAMUS r", "bias", "95 % LoA", "MAE", "CAMUS MAE"]
     parts = [
         f"<section><h2>{html.escape(title)}</h2>",
-        f"<p>{summary['n_patients']} patients. LV volumes by Simpson's biplane method of discs, "
+        f"<p>{summary['n_patients']} patients. LV volumes by Simpson's biplane method of discs "
+        f"({html.escape(METHOD_TITLES.get(summary.get('method', 'ase'), summary.get('method', 'ase')))}), "
         f"EF = (EDV − ESV)/EDV. Anchors: {html.escape(summary['anchor_source'])}.</p>",
         "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>",
         *_rows(summary),
@@ -182,8 +192,10 @@ def clinical_html(out_dir: str | Path, title: str = "Clinical indices") -> str:
 
 def format_summary(summary: dict[str, Any]) -> str:
     """Plain-text table of a summary, anchors beside our numbers (for the CLI)."""
+    method = summary.get("method", "ase")
     lines = [
-        f"{'comparison':<13}{'index':<7}{'n':>4}{'r':>8}{'(CAMUS)':>11}{'bias':>9}{'LoA':>20}{'MAE':>8}{'(CAMUS)':>10}"
+        f"method of discs: {method} = {METHOD_TITLES.get(method, method)}",
+        f"{'comparison':<13}{'index':<7}{'n':>4}{'r':>8}{'(CAMUS)':>11}{'bias':>9}{'LoA':>20}{'MAE':>8}{'(CAMUS)':>10}",
     ]
     for comp, stats in summary["comparisons"].items():
         for idx, s in stats.items():

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from synthboost.clinical.simpson import ejection_fraction, la_volume, lv_volume
+from synthboost.clinical.simpson import ejection_fraction, geometry_from_labels, la_volume, lv_volumes
 from synthboost.data.format import LABELS, PHASES, VIEWS, native_label_path
 from synthboost.data.processed import spacing_mm
 from synthboost.utils import get_logger
@@ -58,24 +58,28 @@ def compose_labels(masks: dict[int, np.ndarray]) -> np.ndarray:
     return labels
 
 
-def indices_from_labels(frames: Frames, load: LabelSource) -> dict[str, float]:
+def indices_from_labels(frames: Frames, load: LabelSource, method: str = "ase") -> dict[str, float]:
     """EDV, ESV, EF and LA volume at ES of one patient; NaN for what cannot be computed.
 
     Args:
         frames: the patient's four meta rows by ``(view, phase)``.
         load: returns the native label map of a meta row, or ``None`` when unavailable.
+        method: convention of the method of discs, ``ase`` or ``camus``
+            (:mod:`synthboost.clinical.simpson`).
     """
     out = dict.fromkeys(INDICES, math.nan)
     labels = {key: load(row) for key, row in frames.items()}
     spacing = {key: spacing_mm(row) for key, row in frames.items()}
-    for phase, name in (("ED", "edv"), ("ES", "esv")):
-        a, b = labels[("2CH", phase)], labels[("4CH", phase)]
-        if a is None or b is None:
+    geometries = {}
+    for (view, phase), lab in labels.items():
+        if lab is None:
             continue
         try:
-            out[name] = lv_volume(a, spacing[("2CH", phase)], b, spacing[("4CH", phase)]).volume_ml
+            geometries[(view, phase)] = geometry_from_labels(lab, spacing[(view, phase)])
         except ValueError as err:
-            log.warning("%s %s: no LV volume (%s)", frames[("2CH", phase)]["patient"], phase, err)
+            log.warning("%s %s %s: no LV volume (%s)", frames[(view, phase)]["patient"], view, phase, err)
+    volumes = lv_volumes(geometries, method)
+    out["edv"], out["esv"] = volumes.get("ED", math.nan), volumes.get("ES", math.nan)
     if not math.isnan(out["edv"]) and not math.isnan(out["esv"]):
         out["ef"] = ejection_fraction(out["edv"], out["esv"])
     a, b = labels[("2CH", "ES")], labels[("4CH", "ES")]
@@ -124,10 +128,11 @@ def prediction_loader(pred_folder: str | Path) -> tuple[LabelSource, set[tuple[s
     return load, {key for key, v in paths.items() if 1 in v}
 
 
-def clinical_table(pred_folder: str | Path, dataset_root: str | Path) -> Any:
+def clinical_table(pred_folder: str | Path, dataset_root: str | Path, method: str = "ase") -> Any:
     """Per-patient indices from predictions (``pred_*``), ground truth (``gt_*``) and cfg (``ref_*``).
 
-    Only patients whose four frames all have an LV prediction are kept.
+    Only patients whose four frames all have an LV prediction are kept. ``method``: the
+    method-of-discs convention for ``pred`` and ``gt`` (``ase`` or ``camus``).
 
     Returns:
         A ``pandas.DataFrame`` with ``group, patient, split`` and ``{pred,gt,ref}_{edv,esv,ef}``,
@@ -148,7 +153,7 @@ def clinical_table(pred_folder: str | Path, dataset_root: str | Path) -> Any:
             continue
         row: dict[str, Any] = {"group": group, "patient": patient, "split": frames[("2CH", "ED")]["split"]}
         for source, load in (("pred", load_pred), ("gt", load_gt)):
-            row.update({f"{source}_{k}": v for k, v in indices_from_labels(frames, load).items()})
+            row.update({f"{source}_{k}": v for k, v in indices_from_labels(frames, load, method).items()})
         row.update({f"ref_{k}": v for k, v in reference_values(frames).items()})
         rows.append(row)
     if not rows:
