@@ -170,6 +170,28 @@ def test_sweep_adapter_axis(tmp_path: Path) -> None:
         expand_sweep(spec, tmp_path)
 
 
+def test_sweep_equal_compute_adds_a_baseline_after_each_ptft_run(tmp_path: Path) -> None:
+    spec = tmp_path / "eq.yaml"
+    base = Path("src/synthboost/configs/sweeps/paper_table1.yaml").read_text()
+    experiments = str(Path("src/synthboost/configs/experiment").resolve())
+    spec.write_text(
+        base.replace("set: []", "set: []\nequal_compute: true").replace("../experiment", experiments)
+    )
+    runs = expand_sweep(spec, tmp_path)
+    assert len(runs) == 2 * 2 * (8 + 7 + 8 + 8)
+    names = [r.name for r in runs]
+    eq = runs[names.index("cris_real-equal-steps_p7_frozen_s42")]
+    assert eq.depends_on == tmp_path / "cris_ptft_p7_frozen_s42"
+    assert names.index("cris_ptft_p7_frozen_s42") < names.index(eq.name)
+    assert f"trainer.match_steps_of={tmp_path / 'cris_ptft_p7_frozen_s42'}" in eq.overrides
+    assert not any(o.startswith("strategy.") for o in eq.overrides) and eq.config.is_file()
+    assert eq.config.name == "cris_real.yaml"
+    assert "model.freeze_encoders=true" in eq.overrides and "data.prompt=p7" in eq.overrides
+    script = write_slurm(runs, tmp_path / "jobs.sh").read_text()
+    assert "PHASE3=(" in script and "--dependency=afterok:$jid2" in script
+    assert script.split("PHASE3=(")[1].count("synthboost train") == 2 * 2 * 8
+
+
 def test_sweep_errors_name_the_file(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text("experiments: {cris: {real: x.yaml}}\nstrategies: [real, sideways]\n")

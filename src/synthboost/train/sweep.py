@@ -10,6 +10,7 @@ A sweep YAML (``configs/sweeps/paper_table1.yaml``)::
     freeze: [false, true]
     adapters: [none, lora, "lora:16"]   # optional: none, lora (config's rank) or lora:<rank>
     seeds: [42]
+    equal_compute: false    # true: an equal-compute real baseline for every ptft run
     set: []                 # dotted overrides for every run
 
 Runs are named ``<model>_<strategy>_<prompt>_<trained|frozen>[_lora<rank>]_s<seed>``. A ``ptft`` run
@@ -17,6 +18,9 @@ uses the ``real`` experiment initialised from the synthetic run of the same mode
 and seed at the mapped prompt (:func:`~synthboost.train.strategies.pretrain_prompt`), so it runs
 after it (continuing its adapters). Adapter runs freeze the base encoders anyway, so ``frozen``
 with an adapter and ``zero_shot`` with an adapter (nothing trains) are left out of the grid.
+With ``equal_compute``, each ``ptft`` run gets a ``real-equal-steps`` run: the ``real`` experiment
+trained for the optimiser steps of that PT + FT pair (``trainer.match_steps_of``), after it. The
+``real`` runs stay the paper's equal-epoch baseline.
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ SWEEP_KEYS = (
     "freeze",
     "adapters",
     "seeds",
+    "equal_compute",
     "set",
 )
+EQUAL_STEPS = "real-equal-steps"  # run-name strategy of the equal-compute baseline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +129,23 @@ def expand_sweep(spec_path: str | Path, out: str | Path, sets: list[str] | None 
             overrides += ["strategy.name=ptft", f"strategy.init_from={depends}"]
         config = _experiment(spec, path, model, strategy)
         runs.append(SweepRun(name, config, out / name, (*overrides, *extra), depends))
-    return sorted(runs, key=lambda r: r.depends_on is not None)
+        if strategy == "ptft" and spec.get("equal_compute", False):
+            runs.append(_equal_compute(runs[-1], name.replace("_ptft_", f"_{EQUAL_STEPS}_", 1), out, extra))
+    depth = {r.out: r for r in runs}
+    return sorted(runs, key=lambda r: _depth(r, depth))
+
+
+def _equal_compute(ptft: SweepRun, name: str, out: Path, extra: tuple[str, ...]) -> SweepRun:
+    """The real-only baseline trained for the optimiser steps of ``ptft`` and its synthetic run."""
+    own = [o for o in ptft.overrides if not o.startswith("strategy.") and o not in extra]
+    overrides = (*own, f"trainer.match_steps_of={ptft.out}", *extra)
+    return SweepRun(name, ptft.config, out / name, overrides, ptft.out)
+
+
+def _depth(run: SweepRun, by_out: dict[Path, SweepRun]) -> int:
+    """0 for a run without dependency, else one more than the run it depends on."""
+    dep = by_out.get(run.depends_on) if run.depends_on is not None else None
+    return 0 if run.depends_on is None else 1 + (_depth(dep, by_out) if dep is not None else 0)
 
 
 def run_sweep(runs: list[SweepRun], force: bool = False) -> dict[str, str]:
@@ -156,13 +178,23 @@ def _command(run: SweepRun) -> str:
 def write_slurm(
     runs: list[SweepRun], path: str | Path, spec: str | Path = "", out: str | Path = "", sets=()
 ) -> Path:
-    """Write a SLURM job-array script: phase 1 = runs without dependencies, phase 2 = PT→FT runs."""
-    phases = [[r for r in runs if r.depends_on is None], [r for r in runs if r.depends_on is not None]]
+    """Write a SLURM job-array script: phase 1 = runs without dependencies, phase 2 = PT→FT runs,
+    phase 3 = their equal-compute baselines (when the sweep has them)."""
+    by_out = {r.out: r for r in runs}
+    depths = [_depth(r, by_out) for r in runs]
+    phases = [
+        [r for r, d in zip(runs, depths, strict=True) if d == k] for k in range(max(depths, default=0) + 1)
+    ]
+    phases += [[]] * (2 - len(phases))
+    name = Path(path).name
+    submit = [f"# submit: jid1=$(sbatch --parsable --array=0-{max(len(phases[0]) - 1, 0)} {name} 1)"]
+    for k in range(2, len(phases) + 1):
+        dep = f"--dependency=afterok:$jid{k - 1} --array=0-{max(len(phases[k - 1]) - 1, 0)}"
+        submit.append(f"#         jid{k}=$(sbatch --parsable {dep} {name} {k})")
     lines = [
         "#!/bin/bash",
         f"# synthboost sweep {spec} -> {out}: {len(runs)} runs.",
-        f"# submit: jid=$(sbatch --parsable --array=0-{max(len(phases[0]) - 1, 0)} {Path(path).name} 1)",
-        f"#         sbatch --dependency=afterok:$jid --array=0-{max(len(phases[1]) - 1, 0)} {Path(path).name} 2",
+        *submit,
         "#SBATCH --job-name=synthboost",
         "#SBATCH --gres=gpu:1",
         "#SBATCH --cpus-per-task=8",
@@ -173,7 +205,8 @@ def write_slurm(
         lines.append(f"PHASE{i}=(")
         lines += [f"  {shlex.quote(_command(r))}" for r in phase]
         lines.append(")")
-    lines += ['if [ "$PHASE" = 1 ]; then CMDS=("${PHASE1[@]}"); else CMDS=("${PHASE2[@]}"); fi',
+    cases = " ".join(f'{i}) CMDS=("${{PHASE{i}[@]}}");;' for i in range(1, len(phases) + 1))
+    lines += [f'case "$PHASE" in {cases} *) echo "unknown phase $PHASE" >&2; exit 2;; esac',
               'eval "${CMDS[$SLURM_ARRAY_TASK_ID]}"', ""]  # fmt: skip
     write_text_atomic(path, "\n".join(lines))
     return Path(path)
