@@ -45,6 +45,19 @@ def test_ring_hd95_and_mean_distance_in_mm():
     assert m.compute_mean_surface_distance(pred, gt, spacing=sp) == pytest.approx(total / 188)
 
 
+def test_hd95_is_the_larger_directed_percentile_not_the_pooled_one():
+    gt = square(shape=(30, 30), top=0, left=0, size=21)
+    pred = gt.copy()
+    pred[7:14, 7:14] = False
+    sp = (2.0, 0.5)
+    d_pg, d_gp = m.surface_distances(pred, gt, sp)
+    directed = max(np.percentile(d_pg, 95), np.percentile(d_gp, 95))
+    pooled = np.percentile(np.concatenate([d_pg, d_gp]), 95)
+    assert directed == pytest.approx(4.325) and pooled == pytest.approx(3.825)  # the conventions differ
+    assert m.compute_hd95(pred, gt, spacing=sp) == pytest.approx(directed)
+    assert m.native_scores(pred, gt, sp)["hd95_mm"] == pytest.approx(directed)
+
+
 def test_outlier_pixel_changes_max_not_hd95():
     gt = square(shape=(50, 40), top=5, left=5, size=20)
     pred = gt.copy()

@@ -54,6 +54,11 @@ def test_cli_exit_code(tmp_path):
     res = CliRunner().invoke(app, ["reproduce-paper", str(REFERENCE)])
     assert res.exit_code == 0, res.output
     assert "46/46 cells reproduce" in res.output
+    assert "patient-level, n=50: p = 1.22e-03" in res.output
+    assert (
+        "image-level (images of one patient are correlated), n=600: p = 8.33e-06  (paper: p = 8.3e-06)"
+        in res.output
+    )
     # a wrong printed value makes the command fail
     broken = tmp_path / "ref"
     broken.mkdir()

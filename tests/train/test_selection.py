@@ -68,3 +68,21 @@ def test_permuting_test_predictions_cannot_change_the_choice(tmp_path: Path) -> 
         )
         assert select_best_run(runs.values(), dataset=tmp_path / "real").run == runs["real"]
     assert named == {("real", "70.00")}
+
+
+def test_report_cli_reads_run_folders(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthboost.cli import app
+
+    runs = _runs(tmp_path)
+    results = _write_test_results(tmp_path / "results", {"real": 20.0, "ptft": 80.0, "synthetic": 90.0})
+    args = ["report", str(results), "--out", str(tmp_path / "rep"), "--runs", str(runs["real"].parent),
+            "--dataset", str(tmp_path / "real")]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "<h2>Best run</h2><p><b>real</b>, validation Dice 70.00" in page
+    table = pd.read_csv(tmp_path / "rep" / "runs.csv")
+    assert table.set_index("run").loc["synthetic", "validated_on"] == "synthetic"
+    assert table["optimizer_steps"].tolist() == [10, 10, 10]

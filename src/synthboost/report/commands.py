@@ -17,21 +17,41 @@ def _parse_logs(items: list[str]) -> dict[str, Path]:
     return logs
 
 
+def _run_folders(folder: Path) -> dict[str, Path]:
+    """Finished run folders directly below ``folder`` (``DONE``); ``seed_<s>`` subfolders count too."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: runs folder not found")
+    found = sorted(
+        {p.parent for p in folder.glob("*/DONE")} | {p.parent for p in folder.glob("*/seed_*/DONE")}
+    )
+    if not found:
+        raise ValueError(f"{folder}: no finished run folders (*/DONE) inside")
+    return {p.relative_to(folder).as_posix(): p for p in found}
+
+
 def report_command(
     results_dir: Path = typer.Argument(..., help="Results folder (see docs/formats.md, 'Results folder')."),
     out: Path = typer.Option(Path("report"), "--out", "-o", help="Report folder to write."),
     log: list[str] = typer.Option(
         [], "--log", help="LABEL=PATH of a run log CSV (epoch, val_dice); repeatable."
     ),
-    dataset: Path | None = typer.Option(None, help="Processed dataset, for qualitative overlays."),
+    dataset: Path | None = typer.Option(
+        None, help="Processed dataset: the runs' validation set (best run) and, with --predictions, overlays."
+    ),
     predictions: Path | None = typer.Option(None, help="Prediction folder, for qualitative overlays."),
     clinical: Path | None = typer.Option(None, help="Output folder of `synthboost clinical`, to embed."),
+    runs: Path | None = typer.Option(
+        None,
+        "--runs",
+        help="Folder of finished run folders (e.g. a sweep's --out): optimiser steps, wall time, validation "
+        "Dice, the best run by validation Dice, steps in the claims table.",
+    ),
 ) -> None:
     """Tables (md/tex/csv), statistics, figures (png/pdf) and a self-contained report.html."""
     from synthboost.report.html import build_report
 
     overlay = None
-    if (dataset is None) != (predictions is None):
+    if predictions is not None and dataset is None:
         raise ValueError("overlays need both --dataset and --predictions")
     if dataset is not None and predictions is not None:
         from synthboost.evaluate.per_image import evaluate
@@ -42,7 +62,9 @@ def report_command(
         from synthboost.clinical.agreement import clinical_html
 
         extra.append(clinical_html(clinical))
-    path = build_report(results_dir, out, logs=_parse_logs(log), overlay=overlay, extra_sections=extra)
+    run_dirs = _run_folders(runs) if runs is not None else None
+    path = build_report(results_dir, out, logs=_parse_logs(log) or None, overlay=overlay, extra_sections=extra,
+                        runs=run_dirs, dataset=dataset)  # fmt: skip
     typer.echo(f"report: {path}")
 
 

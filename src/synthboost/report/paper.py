@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from synthboost.report.results import load_results, select_run
-from synthboost.report.stats import PairedTest, paired_test, summarize
+from synthboost.report.stats import LEVEL_LABELS, LEVELS, PairedTest, paired_test, summarize
 
 PAPER_TABLES = "paper_tables.csv"
 #: The paper's two tests: (name, run A, run B); one-sided Wilcoxon, A greater than B.
@@ -82,7 +82,7 @@ def reproduce_paper(reference_dir: str | Path, n_boot: int = 10_000) -> Reproduc
         a, b = select_run(results, **where_a), select_run(results, **where_b)
         tests[name] = {
             level: paired_test(a, b, alternative="greater", level=level, n_boot=n_boot)
-            for level in ("image", "patient")
+            for level in LEVELS  # patient-level first; image-level for the paper's numbers
         }
     t1 = results[results["model"].isin(set(table["model"]))]
     structures = summarize(t1, by=("strategy", "model", "prompt", "structure"))
@@ -100,11 +100,16 @@ def format_reproduction(rep: Reproduction) -> str:
             f"  {r.strategy:<17} {r.model:<8} {r.prompt}  paper {r.paper_mean:6.2f} ± {r.paper_std:5.2f}"
             f"  ours {r.mean:6.2f} ± {r.std:5.2f}  {mark}"
         )
-    lines.append("Paired tests (one-sided Wilcoxon signed-rank, pairs matched by mask_k/<file>):")
+    lines.append(
+        "Paired tests (one-sided Wilcoxon signed-rank; patient-level: a patient's images averaged first;"
+        " the paper's p-values are image-level):"
+    )
     for (name, res), printed in zip(rep.tests.items(), PAPER_P_VALUES, strict=True):
+        lines.append(f"  {name}:")
         for level, t in res.items():
+            paper = f"  (paper: p = {printed:.1e})" if level == "image" else ""
             lines.append(
-                f"  {name} [{level}, n={t.n}]: p = {t.p_value:.2e} (paper {printed:.1e} at image level),"
+                f"    {LEVEL_LABELS[level]}, n={t.n}: p = {t.p_value:.2e}{paper},"
                 f" mean gain {t.mean_diff:+.2f}, 95% CI [{t.ci_low:+.2f}, {t.ci_high:+.2f}]"
             )
     lines.append("Per-structure Dice (mean ± std):")
