@@ -143,30 +143,58 @@ def test_huge_decoded_image_is_a_clear_error_and_the_app_keeps_serving(strict_ur
     assert get(strict_url)[0] == 200
 
 
-def _start_app(tiny_model: Path, tmpdir: Path) -> tuple[subprocess.Popen, float]:
-    """``synthboost app`` in a child process whose temporary files go to ``tmpdir``; (process, start s)."""
+def _start_app(model: str, tmpdir: Path, *extra: str) -> tuple[subprocess.Popen, float, list[str]]:
+    """``synthboost app`` in a child process whose temporary files go to ``tmpdir``.
+
+    Returns:
+        ``(process, seconds until its page answered, its log lines so far)``.
+    """
     env = {**os.environ, "TMPDIR": str(tmpdir), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # fmt: skip
     env.pop("GRADIO_TEMP_DIR", None)
-    cmd = [sys.executable, "-c", "from synthboost.cli import main; main()", "app", "--model",
-           str(tiny_model), "--port", "0", "--phantom-patients", "0"]  # fmt: skip
+    cmd = [sys.executable, "-c", "from synthboost.cli import main; main()", "app", "--model", model,
+           "--port", "0", *extra]  # fmt: skip
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    lines = []
     for line in proc.stderr:
+        lines.append(line)
         if "synthboost app on http://" in line:
             url = line.split("on ", 1)[1].split()[0]
             assert get(url + "/")[0] == 200
-            return proc, time.monotonic() - t0
-    raise AssertionError(f"the app did not start (exit {proc.wait()})")
+            return proc, time.monotonic() - t0, lines
+    raise AssertionError(f"the app did not start (exit {proc.wait()}): {''.join(lines)[-2000:]}")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
 def test_temp_folder_is_removed_on_sigterm_and_ctrl_c(tiny_model, tmp_path, sig):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    proc, seconds = _start_app(tiny_model, tmpdir)
-    print(f"app start: {seconds:.1f} s (tiny CLIPSeg, no phantom cases)")
+    proc, seconds, _ = _start_app(str(tiny_model), tmpdir)
+    print(f"app page served {seconds:.1f} s after launch (tiny CLIPSeg, 1 phantom patient)")
     assert [p.name[:15] for p in tmpdir.iterdir()] == ["synthboost-app-"]
     proc.send_signal(sig)
-    assert proc.wait(timeout=30) == (128 + signal.SIGTERM if sig == signal.SIGTERM else 0)
+    assert proc.wait(timeout=60) == (128 + signal.SIGTERM if sig == signal.SIGTERM else 0)
     assert list(tmpdir.iterdir()) == []
+
+
+def test_a_model_that_cannot_load_stops_the_app_with_a_clear_error(tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    broken = tmp_path / "broken_run"
+    (broken / "model").mkdir(parents=True)
+    (broken / "model" / "config.json").write_text("[1, 2]")  # a list, not a config
+    proc, _, _ = _start_app(str(broken), tmpdir, "--phantom-patients", "0")
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 2
+    assert (
+        err.strip().splitlines()[-1].startswith("error: ") and "config.json" in err.strip().splitlines()[-1]
+    )
+    assert list(tmpdir.iterdir()) == []
+
+
+def test_default_threshold_matches_training():
+    from synthboost.app.serve import DEFAULT_THRESHOLD
+    from synthboost.train.losses import DEFAULT_THRESHOLD as TRAINING
+
+    assert DEFAULT_THRESHOLD == TRAINING

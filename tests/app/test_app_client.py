@@ -133,6 +133,16 @@ def test_non_finite_or_negative_numbers_are_refused(app_url, threshold, spacing,
     assert "event: error" in answer and re.search(match, answer), answer
 
 
+def test_case_ids_are_known_before_the_cases_are_written(tmp_path):
+    from synthboost.app.cases import LazyCases, case_ids, patients
+
+    lazy = LazyCases(case_ids(2))
+    assert patients(lazy) == ["patient0001", "patient0002"] and len(lazy) == 8
+    assert lazy.fill(lambda: phantom_cases(tmp_path, 2)) is None
+    assert sorted(lazy) == sorted(phantom_cases(tmp_path / "again", 2))
+    assert lazy["patient0002_4CH_ES"].reference["ef"] > 0
+
+
 def test_perfect_segmenter_gives_the_true_ef(tmp_path):
     """With the phantom's true label maps as 'predictions' the four-view EF is the true EF."""
     from synthboost.app.ui import AppState, four_views_fn

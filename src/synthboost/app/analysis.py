@@ -123,30 +123,26 @@ def four_view_indices(
 def model_info(model: str | Path) -> dict[str, Any]:
     """What the header shows: name, strategy, prompt level, validation Dice and threshold of a model.
 
-    They come from the run folder's ``result.json``/``run.json`` (for ``RUN`` or ``RUN/model``);
-    a bare model folder or a hub id has its name only.
+    They come from the run folder's ``result.json`` / ``run.json`` (for ``RUN`` or ``RUN/model``);
+    a bare model folder or a hub id has its name only. Reads only those files (no model library is
+    imported, so the page can be served before the model is loaded).
     """
-    from synthboost.train.runfolder import resolve_model
     from synthboost.utils import read_json
 
-    folder, settings = resolve_model(model)
-    run = Path(folder).parent
-    is_run = (run / "run.json").is_file() or (run / "result.json").is_file()
-    result = read_json(run / "result.json") if (run / "result.json").is_file() else {}
-    local = Path(folder).is_dir()
-    name = (
-        run.name
-        if is_run or (local and Path(folder).name == "model")
-        else Path(folder).name
-        if local
-        else str(model)
+    p = Path(str(model))
+    run = next(
+        (r for r in (p, p.parent) if (r / "run.json").is_file() or (r / "result.json").is_file()), None
     )
+    result = read_json(run / "result.json") if run and (run / "result.json").is_file() else {}
+    settings = read_json(run / "run.json") if run and (run / "run.json").is_file() else {}
+    name = run.name if run else (p.parent.name if p.name == "model" else p.name) if p.is_dir() else str(model)
     dice = result.get("best_val_dice")
+    threshold = (settings.get("loss") or {}).get("threshold") if isinstance(settings, dict) else None
     return {
         "name": name,
         "architecture": result.get("model"),
         "strategy": result.get("strategy"),
-        "prompt": result.get("prompt") or settings.get("prompt"),
+        "prompt": result.get("prompt") or (settings.get("prompt") if isinstance(settings, dict) else None),
         "val_dice": dice if isinstance(dice, float) and math.isfinite(dice) else None,
-        "threshold": settings.get("threshold"),
+        "threshold": threshold if isinstance(threshold, int | float) else None,
     }

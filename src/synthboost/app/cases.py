@@ -8,6 +8,8 @@ LV volumes, shown beside the app's EDV/ESV/EF.
 
 from __future__ import annotations
 
+import concurrent.futures
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +59,39 @@ def phantom_cases(folder: str | Path, n_patients: int = 1, seed: int = 0) -> dic
     return cases
 
 
+def case_ids(n_patients: int) -> list[str]:
+    """The ids :func:`phantom_cases` gives its cases, known before they are written."""
+    return [
+        frame_name(f"patient{i:04d}", v, p) for i in range(1, n_patients + 1) for v in VIEWS for p in PHASES
+    ]
+
+
+class LazyCases(Mapping[str, Case]):
+    """The cases by id: ids known at once, the cases themselves once :meth:`fill` was called (lookups wait)."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self._ids = list(ids)
+        self._future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def fill(self, make: Callable[[], dict[str, Case]]) -> BaseException | None:
+        """Compute the cases with ``make()`` (in the calling thread); returns the error, if any."""
+        try:
+            self._future.set_result(make())
+        except BaseException as err:  # noqa: BLE001 - handed to every lookup and to the caller
+            self._future.set_exception(err)
+            return err
+        return None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __getitem__(self, case_id: str) -> Case:
+        return self._future.result()[case_id]
+
+
 def case_image(case: Case) -> tuple[np.ndarray, tuple[float, float] | None]:
     """Image (uint8) and spacing (row, col mm; MetaImages carry it) of a case."""
     from synthboost.evaluate.segmenter import read_image
@@ -64,14 +99,14 @@ def case_image(case: Case) -> tuple[np.ndarray, tuple[float, float] | None]:
     return read_image(case.path)
 
 
-def patients(cases: dict[str, Case]) -> list[str]:
-    """The patients of ``cases``, sorted."""
-    return sorted({c.patient for c in cases.values()})
+def patients(cases: Mapping[str, Case]) -> list[str]:
+    """The patients of ``cases``, sorted (from the ids: no lookup)."""
+    return sorted({case_id.rsplit("_", 2)[0] for case_id in cases})
 
 
-def patient_frames(cases: dict[str, Case], patient: str) -> dict[tuple[str, str], Case]:
+def patient_frames(cases: Mapping[str, Case], patient: str) -> dict[tuple[str, str], Case]:
     """The four frames ``(view, phase) -> Case`` of a patient; ``ValueError`` when unknown."""
-    frames = {(c.view, c.phase): c for c in cases.values() if c.patient == patient}
+    frames = {(cases[i].view, cases[i].phase): cases[i] for i in cases if i.rsplit("_", 2)[0] == patient}
     if not frames:
         raise ValueError(f"unknown phantom patient {patient!r}")
     return frames

@@ -16,13 +16,17 @@ uvicorn does it:
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import ipaddress
 import os
 import shutil
 import signal
 import socket
 import tempfile
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,9 @@ from synthboost.utils import get_logger
 log = get_logger("app")
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+#: The threshold of a model whose run names none: ``synthboost.train.losses.DEFAULT_THRESHOLD``
+#: (not imported: it would load torch before the page is served; a test checks they agree).
+DEFAULT_THRESHOLD = 0.5
 MAX_UPLOAD = "20mb"
 
 
@@ -208,6 +215,73 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+class LazySegmenter:
+    """The model, loaded in a background thread once the page is served; model calls wait for it.
+
+    The page is up in the time Gradio takes to import (the model's libraries load meanwhile), and a
+    model that cannot be loaded stops the server with its error (see :func:`run_app`).
+
+    Args:
+        model: what :meth:`~synthboost.evaluate.segmenter.Segmenter.from_pretrained` loads.
+        threshold: the run's threshold known before loading (``run.json``), shown by the sliders.
+    """
+
+    def __init__(self, model: str, threshold: float) -> None:
+        self.model_name, self.threshold = model, threshold
+        self._future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def load(self) -> BaseException | None:
+        """Load the model (in the calling thread); returns the error, if any."""
+        from synthboost.evaluate.segmenter import Segmenter
+
+        try:
+            segmenter = Segmenter.from_pretrained(self.model_name)
+        except BaseException as err:  # noqa: BLE001 - handed to every waiting call and to run_app
+            self._future.set_exception(err)
+            return err
+        self.threshold = segmenter.threshold
+        self._future.set_result(segmenter)
+        return None
+
+    def get(self) -> Any:
+        """The loaded segmenter (waits for it; raises the loading error)."""
+        return self._future.result()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.get()(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # segment_all, frame_probabilities, ...
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.get(), name)
+
+
+def _process_start() -> float:
+    """When this process started (epoch seconds), from ``/proc`` where there is one, else now."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.time()
+
+
+def _load_when_serving(
+    server: Any, lazy: LazySegmenter, cases: Any, make_cases: Callable, errors: list[BaseException]
+) -> None:
+    """Wait for the server to listen, write the example cases, load the model; on failure stop the server."""
+    while not server.started and not server.should_exit:
+        time.sleep(0.02)
+    log.info("app: serving %.1f s after the command started (%.1f s of CPU); loading the model",
+             time.time() - _process_start(), time.process_time())  # fmt: skip
+    error = cases.fill(make_cases) or lazy.load()
+    if error is not None:
+        errors.append(error)
+        server.should_exit = True
+    else:
+        log.info("app: model loaded")
+
+
 def run_app(
     model: str,
     host: str = "127.0.0.1",
@@ -216,19 +290,34 @@ def run_app(
     allowed_hosts: Iterable[str] = (),
     limits: ServeLimits | None = None,
 ) -> None:
-    """Load the model and serve the app until Ctrl-C or SIGTERM; the temporary folder is then removed."""
+    """Serve the app until Ctrl-C or SIGTERM; the temporary folder is then removed.
+
+    Raises:
+        ValueError / FileNotFoundError: the model cannot be loaded (after the server stopped).
+    """
+    from synthboost.app.analysis import model_info
+    from synthboost.app.cases import LazyCases, case_ids, phantom_cases
+    from synthboost.app.ui import AppState, build_blocks
+
     limits = limits or ServeLimits()
     signal.signal(signal.SIGTERM, _terminate)  # cleanup below also when killed before uvicorn runs
     workdir = Path(tempfile.mkdtemp(prefix="synthboost-app-"))
     os.environ["GRADIO_TEMP_DIR"] = str(workdir / "gradio")  # read by gradio at import
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    errors: list[BaseException] = []
     try:
         warning = network_warning(host)
         if warning:
             log.warning("app: %s", warning)
         sock = bind(host, port)
-        blocks = build(model, workdir, phantom_patients)
+        info = model_info(model)
+        lazy = LazySegmenter(model, info["threshold"] if info["threshold"] is not None else DEFAULT_THRESHOLD)
+        cases = LazyCases(case_ids(phantom_patients))
+        blocks = build_blocks(AppState(lazy, info, cases, workdir))
         server = uvicorn_server(asgi_app(blocks, allowed_hosts_for(host, allowed_hosts), limits), limits)
+        make_cases = functools.partial(phantom_cases, workdir / "cases", phantom_patients)
+        threading.Thread(target=_load_when_serving, args=(server, lazy, cases, make_cases, errors),
+                         daemon=True).start()  # fmt: skip
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         log.info("synthboost app on http://%s:%d (Ctrl-C to stop)", shown, sock.getsockname()[1])
         server.run(sockets=[sock])
@@ -236,6 +325,8 @@ def run_app(
         pass
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if errors:
+        raise errors[0]
 
 
 def build(model: str, workdir: Path, phantom_patients: int = 1, segmenter: Any = None) -> Any:

@@ -18,7 +18,7 @@ prompt, non-finite number) come back as ``gr.Error`` with a one-line message, ne
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ class AppState:
 
     segmenter: Any
     info: dict[str, Any]
-    cases: dict[str, Case]
+    cases: Mapping[str, Case]
     workdir: Path
     budget: DecodeBudget = field(default_factory=DecodeBudget)
 
