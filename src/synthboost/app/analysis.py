@@ -146,3 +146,35 @@ def model_info(model: str | Path) -> dict[str, Any]:
         "val_dice": dice if isinstance(dice, float) and math.isfinite(dice) else None,
         "threshold": threshold if isinstance(threshold, int | float) else None,
     }
+
+
+def choose_model(path: str | Path, dataset: str | Path | None = None) -> tuple[str, str | None]:
+    """The model to serve: ``path`` itself, or the run of best *validation* Dice in a folder of runs.
+
+    A folder holding finished runs (a sweep, or a demo's ``runs/``; also ``FOLDER/runs``) is
+    resolved by :func:`synthboost.train.selection.select_best_run`, on ``dataset`` (the processed
+    dataset the runs were validated on) when given. Test data never chooses.
+
+    Returns:
+        ``(model path, note saying what was chosen and why, or None)``.
+
+    Raises:
+        ValueError: runs validated on different datasets and no ``dataset`` given, or none qualifies.
+    """
+    from synthboost.train.runfolder import is_done
+    from synthboost.train.selection import select_best_run
+
+    p = Path(path)
+    if not p.is_dir() or (p / "config.json").is_file() or (p / "model" / "config.json").is_file():
+        return str(path), None
+    folder = p / "runs" if (p / "runs").is_dir() else p
+    runs = sorted(d for d in folder.iterdir() if d.is_dir() and is_done(d))
+    if not runs:
+        return str(path), None
+    try:
+        chosen = select_best_run(runs, dataset)
+    except ValueError as err:
+        raise ValueError(f"{folder}: {err} (give --dataset, the validation set to choose on)") from None
+    note = (f"chose {chosen.run.name}: best validation Dice {chosen.val_dice:.4f} of {len(runs)} runs "
+            f"(validated on {chosen.dataset}; test data chose nothing)")  # fmt: skip
+    return str(chosen.run), note

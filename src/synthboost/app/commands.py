@@ -56,7 +56,14 @@ def segment_command(
 
 def app_command(
     model: str = typer.Option(
-        ..., "--model", "-m", help="Model folder, run folder (uses RUN/model) or hub id."
+        ...,
+        "--model",
+        "-m",
+        help="Model folder, run folder (uses RUN/model), hub id, or a folder of runs (a sweep, a demo's "
+        "output): then the run of best validation Dice.",
+    ),
+    dataset: Path | None = typer.Option(
+        None, help="With a folder of runs: the processed dataset whose validation Dice chooses."
     ),
     host: str = typer.Option("127.0.0.1", help="Address to bind (default: this machine only)."),
     port: int = typer.Option(7860, help="Port."),
@@ -76,8 +83,12 @@ def app_command(
     ),
 ) -> None:
     """Interactive segmentation in the browser (Gradio): image, label map, four-view EF."""
+    from synthboost.app.analysis import choose_model
     from synthboost.app.ui import require_gradio
 
+    model, note = choose_model(model, dataset)
+    if note:
+        typer.echo(note, err=True)
     if export_space is not None:
         from synthboost.app.space import export_space as export
 
