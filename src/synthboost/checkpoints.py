@@ -127,7 +127,7 @@ def _unpickler_reason(err: BaseException) -> str:
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
 
 
 def safe_checkpoint_io(trust_pickle: bool = False) -> Any:

@@ -226,3 +226,42 @@ def test_verbose_shows_the_traceback_and_bugs_keep_theirs(cli, tmp_path: Path, m
     monkeypatch.setattr(camus, "list_frames", bug)
     with pytest.raises(RuntimeError, match="an internal bug"):
         cli("prepare", "camus", tmp_path, tmp_path / "out")
+
+
+def _sdm_folder(root: Path) -> Path:
+    from PIL import Image
+
+    for split, stem in (
+        ("training", "patient0002_2CH_ED_training_0"),
+        ("testing", "patient0001_4CH_ES_testing"),
+    ):
+        for sub, arr in (("images", np.full((40, 32), 90, np.uint8)), ("labels", toy_labels())):
+            (root / split / sub).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(arr).save(root / split / sub / f"{stem}.png")
+    return root
+
+
+def test_sdm_files_not_read_are_named(cli, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = _sdm_folder(tmp_path / "sdm")
+    (root / "training" / "images" / "notes.txt").write_text("x")
+    (root / "training" / "labels" / "patient0003_2CH_ED_training_0.png").write_bytes(b"")
+    stems = [p.stem for p in root.glob("*/images/*.png")]
+    (root / "attributes.json").write_text("[" + ", ".join(f'"{s}"' for s in stems) + "]")
+    one_line_error(cli("prepare", "sdm", root, tmp_path / "out"), "attributes.json: expected an object")
+    (root / "attributes.json").write_text(
+        "{" + ", ".join(f'"{s}": {{"sex": "male", "age": 40}}' for s in stems) + "}"
+    )
+    with caplog.at_level("WARNING"):
+        assert cli("prepare", "sdm", root, tmp_path / "out", "--image-size", "32").code == 0
+    assert "notes.txt" in caplog.text and "patient0003_2CH_ED_training_0.png" in caplog.text
+
+
+def test_decompression_bomb_is_a_clear_error(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    assert cli("synth", "shapes", tmp_path / "shapes", "--count", "1").code == 0
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 256² maps now count as bombs
+    one_line_error(
+        cli("synth", "render", tmp_path / "shapes", tmp_path / "out"), ".png: not a readable image"
+    )
+    assert not (tmp_path / "out").exists() and not leftovers(tmp_path)

@@ -227,4 +227,6 @@ def prepare_echonet(
         extra={"raw": str(root.resolve()), "left_out": left_out, "ed_es_rule": "larger traced LV area is ED"},
     )
     log.info("%s: EchoNet-Dynamic, %d traced videos", root, len(videos))
-    return write_dataset(out, info, echonet_records(videos), n=2 * len(videos), overwrite=overwrite)
+    return write_dataset(
+        out, info, echonet_records(videos), n=2 * len(videos), overwrite=overwrite, inputs=[root]
+    )

@@ -120,7 +120,7 @@ def image_shape(path: str | os.PathLike) -> tuple[int, ...]:
     try:
         with Image.open(path) as im:
             return (im.size[1], im.size[0])
-    except OSError as err:
+    except (OSError, Image.DecompressionBombError) as err:
         raise ValueError(f"{path}: not a readable image ({err})") from err
 
 
@@ -144,7 +144,7 @@ def read_png(path: str | os.PathLike) -> np.ndarray:
             if im.mode not in ("L", "P", "I", "I;16"):
                 im = im.convert("L")
             arr = np.asarray(im)
-    except OSError as err:
+    except (OSError, Image.DecompressionBombError) as err:
         raise ValueError(f"{path}: not a readable image ({err})") from err
     return arr if arr.dtype == np.uint8 else to_uint8(arr)
 

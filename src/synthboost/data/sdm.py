@@ -72,6 +72,18 @@ def check_label_encoding(labels: np.ndarray, path: Path) -> None:
         )
 
 
+def _warn_unused(folder: Path, used: set[str]) -> None:
+    """Log every file of ``folder`` that is not read (nothing is skipped silently)."""
+    unused = sorted(p.name for p in folder.iterdir() if p.name not in used) if folder.is_dir() else []
+    if unused:
+        log.warning(
+            "%s: %d files not read (not a <stem>.png with its image): %s",
+            folder,
+            len(unused),
+            ", ".join(unused),
+        )
+
+
 def list_sdm_images(root: str | Path) -> list[tuple[Path, Path, re.Match]]:
     """List (image, label, stem match) triples; every image needs its label map."""
     root = Path(root)
@@ -82,6 +94,8 @@ def list_sdm_images(root: str | Path) -> list[tuple[Path, Path, re.Match]]:
         img_dir = root / split / "images"
         if not img_dir.is_dir():
             continue
+        _warn_unused(img_dir, {p.name for p in img_dir.glob("*.png")})
+        _warn_unused(root / split / "labels", {p.name for p in img_dir.glob("*.png")})
         for img in sorted(img_dir.glob("*.png")):
             m = STEM_RE.match(img.stem)
             if m is None:
@@ -106,7 +120,7 @@ def _metadata_source(camus_raw: Path | None, attributes: Path | None, root: Path
     if attributes is None and (root / "attributes.json").is_file():
         attributes = root / "attributes.json"
     if attributes is not None:
-        table = read_json(attributes)
+        table = read_json(attributes, expect=dict)
 
         def from_attributes(stem: str, patient: str, view: str, split: str) -> dict[str, Any]:
             if stem not in table:
