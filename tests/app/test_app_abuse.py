@@ -198,3 +198,29 @@ def test_default_threshold_matches_training():
     from synthboost.train.losses import DEFAULT_THRESHOLD as TRAINING
 
     assert DEFAULT_THRESHOLD == TRAINING
+
+
+def test_large_or_unannounced_bodies_are_refused_before_reading(app_url):
+    import http.client
+
+    u = urlsplit(app_url)
+    json = {"Content-Type": "application/json"}
+    status, text = get(app_url + "gradio_api/call/segment", json, b'{"data": ["' + b"x" * 2_000_000 + b'"]}')
+    assert status == 413 and "exceeds the 1,048,576-byte limit" in text
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.putrequest("POST", "/gradio_api/call/segment")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.putheader("Content-Type", "application/json")
+    conn.endheaders()
+    conn.send(b'5\r\n{"a":\r\n')
+    res = conn.getresponse()
+    assert res.status == 411 and "Content-Length" in res.read().decode()
+    conn.close()
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.putrequest("POST", "/gradio_api/call/segment")
+    conn.putheader("Content-Length", "-1")
+    conn.endheaders()
+    res = conn.getresponse()
+    assert res.status == 400  # h11 or the guard: never a 500
+    conn.close()
+    assert get(app_url)[0] == 200

@@ -7,6 +7,8 @@ uvicorn does it:
 
 - :class:`HostOriginGuard`: requests whose ``Host`` is not this server (DNS rebinding) or whose
   ``Origin`` is another site (cross-site posts) are refused with 403 before Gradio sees them;
+- :class:`BodyLimit`: request bodies other than uploads (which Gradio streams to disk within
+  ``max_file_size``) are refused over 1 MiB (413) or without a length (411), before being read;
 - :class:`ReadTimeoutProtocol`: a client that has not sent a whole request within ``read_timeout``
   seconds is disconnected (slow-loris), on top of uvicorn's keep-alive timeout, and at most
   ``max_connections`` connections are served at once (uvicorn answers 503 beyond);
@@ -41,6 +43,8 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 #: (not imported: it would load torch before the page is served; a test checks they agree).
 DEFAULT_THRESHOLD = 0.5
 MAX_UPLOAD = "20mb"
+#: Largest request body outside uploads (Gradio's event data: JSON with file references).
+MAX_JSON_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,56 @@ class HostOriginGuard:
         await self.app(scope, receive, send)
 
 
+class BodyLimit:
+    """ASGI middleware: bodies other than Gradio's uploads are small JSON; refuse larger ones unread.
+
+    Gradio bounds uploads (``max_file_size``, streamed to disk) but reads other bodies (event data)
+    whole into memory. A body over ``max_bytes`` is answered 413 before it is read, and a body of
+    unannounced length (chunked) 411.
+
+    Args:
+        app: the ASGI app to protect.
+        max_bytes: the largest body accepted outside uploads.
+        upload_suffix: path ending of the upload route (limited by Gradio itself).
+    """
+
+    def __init__(self, app: Any, max_bytes: int = MAX_JSON_BODY, upload_suffix: str = "/upload") -> None:
+        self.app, self.max_bytes, self.upload_suffix = app, max_bytes, upload_suffix
+
+    def refusal(self, method: str, path: str, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+        """``(status, reason)`` refusing this request's body, or ``None``."""
+        if method in ("GET", "HEAD", "OPTIONS") or path.rstrip("/").endswith(self.upload_suffix):
+            return None
+        length = headers.get(b"content-length")
+        if length is None:
+            if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+                return 411, "a request body needs a Content-Length"
+            return None
+        try:
+            size = int(length)
+        except ValueError:
+            return 400, f"invalid Content-Length {length.decode('latin-1')!r}"
+        if size < 0:
+            return 400, f"invalid Content-Length {size}"
+        if size > self.max_bytes:
+            return (
+                413,
+                f"request body of {size:,} bytes exceeds the {self.max_bytes:,}-byte limit (files go to /upload)",
+            )
+        return None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            refused = self.refusal(scope["method"], scope["path"], dict(scope.get("headers") or []))
+            if refused is not None:
+                from starlette.responses import PlainTextResponse
+
+                await PlainTextResponse(refused[1] + "\n", status_code=refused[0],
+                                        headers={"Connection": "close"})(scope, receive, send)  # fmt: skip
+                return
+        await self.app(scope, receive, send)
+
+
 def read_timeout_protocol(read_timeout: float) -> type:
     """uvicorn's h11 protocol, closing connections that take longer than ``read_timeout`` to send a request."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -162,7 +216,8 @@ def asgi_app(blocks: Any, allowed_hosts: Iterable[str] | None, limits: ServeLimi
     from fastapi import FastAPI
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(HostOriginGuard, allowed_hosts=allowed_hosts)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(HostOriginGuard, allowed_hosts=allowed_hosts)  # added last: runs first
     return gr.mount_gradio_app(
         app, blocks, path="/", allowed_paths=[], max_file_size=limits.max_file_size, ssr_mode=False,
         footer_links=["api"], run_history=False, show_error=False,
