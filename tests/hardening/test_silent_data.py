@@ -265,3 +265,45 @@ def test_decompression_bomb_is_a_clear_error(cli, tmp_path: Path, monkeypatch: p
         cli("synth", "render", tmp_path / "shapes", tmp_path / "out"), ".png: not a readable image"
     )
     assert not (tmp_path / "out").exists() and not leftovers(tmp_path)
+
+
+#: Wrong arguments to each command: (args with {T} for the scratch folder, fragment of the error line).
+WRONG_ARGS = [
+    (
+        ("evaluate", "{T}/text.txt", "{T}/empty", "--out", "{T}/m.csv"),
+        "{T}/text.txt: prediction folder not found",
+    ),
+    (
+        ("evaluate", "{T}/empty", "{T}/empty", "--out", "{T}/m.csv"),
+        "{T}/empty/prediction.json: file not found",
+    ),
+    (("report", "{T}/empty", "--out", "{T}/rep"), "{T}/empty: no */p<k>/metrics.csv files found"),
+    (("clinical", "{T}/empty", "{T}/empty", "--out", "{T}/cl"), "{T}/empty/prediction.json: file not found"),
+    (
+        ("segment", "{T}/text.txt", "--model", "{T}/empty", "--prompt", "lv"),
+        "{T}/text.txt: not a readable image",
+    ),
+    (("predict", "{T}/empty", "{T}/text.txt", "--out", "{T}/p"), "{T}/empty: no config.json"),
+    (("sweep", "{T}/list.yaml", "--out", "{T}/sw", "--dry-run"), "{T}/list.yaml: expected a mapping"),
+    (("train", "{T}/binary.yaml", "--out", "{T}/tr"), "{T}/binary.yaml: not UTF-8 text"),
+    (("prompts", "{T}/empty"), "{T}/empty/dataset.json: file not found"),
+    (("convert-cris", "{T}/empty.pth", "{T}/cv"), "{T}/empty.pth: not a readable PyTorch checkpoint"),
+    (("convert-cris", "{T}/text.txt", "{T}/cv"), "{T}/text.txt: not a readable PyTorch checkpoint"),
+    (("phantom", "{T}/text.txt", "--patients", "1", "--force"), "{T}/text.txt: exists and is not a folder"),
+    (("synth", "sample", "{T}/empty", "{T}/empty", "{T}/gen"), "{T}/empty: no <split>/cond/<stem>.png maps"),
+    (("synth", "perturb", "{T}/empty", "{T}/pert"), "{T}/empty/meta.csv: file not found"),
+    (("synth", "render", "{T}/empty", "{T}/ren"), "{T}/empty/attributes.json: file not found"),
+    (("prepare", "sdm", "{T}/empty", "{T}/sdm"), "{T}/empty: no images in <split>/images/"),
+]
+
+
+@pytest.mark.parametrize(("args", "fragment"), WRONG_ARGS, ids=[" ".join(a[:2]) for a, _ in WRONG_ARGS])
+def test_wrong_arguments_are_one_line(cli, tmp_path: Path, args: tuple[str, ...], fragment: str) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "text.txt").write_text("hello")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    (tmp_path / "list.yaml").write_text("- a\n")
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00")
+    before = tree_state(tmp_path)
+    one_line_error(cli(*(a.format(T=tmp_path) for a in args)), fragment.format(T=tmp_path))
+    assert_unchanged(tmp_path, before)

@@ -78,7 +78,10 @@ def load_cris_state_dict(model: CRISModel, state: Mapping[str, Any], source: str
 
 def load_weights(model: CRISModel, path: str | Path, trust_pickle: bool = False) -> CRISModel:
     """Load a CLIP or CRIS checkpoint file into ``model`` (kind detected from the keys)."""
-    state = read_state_dict(path, trust_pickle)
+    return _load_any(model, read_state_dict(path, trust_pickle), path)
+
+
+def _load_any(model: CRISModel, state: dict[str, Any], path: str | Path) -> CRISModel:
     try:
         kind = checkpoint_kind(state)
     except ValueError as err:
@@ -104,6 +107,5 @@ def convert_cris_checkpoint(
     Returns:
         The output folder.
     """
-    model = CRISModel(named_config(config, **overrides))
-    load_weights(model, src, trust_pickle)
-    return model.save_pretrained(dst)
+    state = read_state_dict(src, trust_pickle)  # a bad file fails before the large model is built
+    return _load_any(CRISModel(named_config(config, **overrides)), state, src).save_pretrained(dst)
