@@ -128,7 +128,8 @@ class BodyLimit:
 
     Gradio bounds uploads (``max_file_size``, streamed to disk) but reads other bodies (event data)
     whole into memory. A body over ``max_bytes`` is answered 413 before it is read, and a body of
-    unannounced length (chunked) 411.
+    unannounced length (chunked) 411. A client that disconnects mid-body is logged in one line
+    (not as a server error).
 
     Args:
         app: the ASGI app to protect.
@@ -170,7 +171,12 @@ class BodyLimit:
                 await PlainTextResponse(refused[1] + "\n", status_code=refused[0],
                                         headers={"Connection": "close"})(scope, receive, send)  # fmt: skip
                 return
-        await self.app(scope, receive, send)
+        from starlette.requests import ClientDisconnect
+
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:  # a client gone mid-body (or cut by the read timeout): nothing to answer
+            log.info("app: client disconnected before sending its whole request (%s)", scope.get("path"))
 
 
 def read_timeout_protocol(read_timeout: float) -> type:
