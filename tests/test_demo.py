@@ -19,9 +19,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 def test_plan_has_equal_compute_baselines_and_seeded_headline() -> None:
     cfg = DemoConfig.preset(quick=False)
     runs = plan_runs(cfg)
-    assert len(runs) == len(cfg.models) * len(cfg.levels) * len(STRATEGIES) + (cfg.seeds - 1) * len(
-        STRATEGIES
-    )
+    assert (
+        len(runs)
+        == len(cfg.models) * len(cfg.levels) * len(STRATEGIES) + (cfg.seeds - 1) * len(STRATEGIES) + 1
+    )  # the LoRA run
+    lora = [r for r in runs if r.lora]
+    assert [(r.strategy, r.model, r.level, r.seed, r.name) for r in lora] == [
+        ("ptft", "cris", "p2", 42, "ptft_cris_p2_lora8_s42")
+    ]
     headline = {r.seed for r in runs if (r.model, r.level) == cfg.headline}
     assert len(headline) == cfg.seeds == 3
     for run in runs:  # each run comes after the runs it depends on
@@ -53,7 +58,7 @@ def test_quick_demo_runs_every_stage(demo: tuple[Path, dict]) -> None:
     assert set(summary["strategy"]) == {"real", "real-equal-steps", "synthetic", "synth-pt-real-ft"}
     assert set(summary["model"]) == {"clipseg", "cris"}
     n = 3 * 4 * cfg.test_patients  # 3 structures x 4 frames per test patient, first seed only
-    assert summary["n"].tolist() == [n] * 8
+    assert summary["n"].tolist() == [n] * 9  # 2 models x 4 strategies + the LoRA CRIS run
     assert ((summary["mean"] >= 0) & (summary["mean"] <= 100)).all()
 
 
@@ -69,6 +74,22 @@ def test_equal_compute_baseline_trains_pt_plus_ft_steps(demo: tuple[Path, dict])
     assert (eq["steps_boosted"] == eq["steps_baseline"]).all()
     assert (claims["n_patients"] == DemoConfig.preset(quick=True).test_patients).all()
     assert len(res["claims_across_seeds"]) == 2 and (res["claims_across_seeds"]["n_seeds"] == 2).all()
+
+
+def test_lora_run_beside_the_full_fine_tune(demo: tuple[Path, dict]) -> None:
+    out, res = demo
+    lora = runfolder.read_result(out / "runs" / "ptft_cris_p2_lora8_s42")
+    full = runfolder.read_result(out / "runs" / "ptft_cris_p2_s42")
+    assert lora["adapter"] == "lora-r8" and full["adapter"] == "none"
+    assert lora["total_params"] > full["total_params"] == full["trainable_params"] > lora["trainable_params"]
+    assert lora["optimizer_steps"] == full["optimizer_steps"]  # same recipe, same data: equal steps
+    assert (out / "runs" / "ptft_cris_p2_lora8_s42" / "model" / "adapter_config.json").is_file()
+    assert (out / "results" / "ptft" / "cris" / "lora-r8" / "p2" / "seed_42" / "metrics.csv").is_file()
+    table = res["lora"]
+    assert sorted(table["encoders"]) == ["lora-r8", "trained"]
+    assert table.set_index("encoders").loc["lora-r8", "trainable_params"] == lora["trainable_params"]
+    html = res["report"].read_text()
+    assert "lora-r8" in html and "trainable_params" in html
 
 
 def test_report_has_tables_figures_and_clinical_section(demo: tuple[Path, dict]) -> None:

@@ -79,8 +79,19 @@ def demo(
     typer.echo(f"\nTest Dice (demo preset {preset}; x100, mean ± sd over images and structures; first seed):")
     for _, row in res["summary"].iterrows():
         typer.echo(
-            f"  {row['strategy']:<18} {row['model']:<8} {row['prompt']:<3} {row['mean']:6.2f} ± {row['std']:5.2f}"
+            f"  {row['strategy']:<18} {row['model']:<8} {row['encoders']:<8} {row['prompt']:<3} "
+            f"{row['mean']:6.2f} ± {row['std']:5.2f}"
         )
+    if len(res["lora"]):
+        typer.echo(
+            "\nSynth-PT → real-FT, full fine-tune vs LoRA (val Dice x100; trainable / total parameters):"
+        )
+        for _, r in res["lora"].iterrows():
+            typer.echo(
+                f"  {r['model']:<8} {r['encoders']:<8} {r['prompt']} seed {r['seed']}  val Dice {r['val_dice']:6.2f}"
+                f"  params {r['trainable_params']:,} / {r['total_params']:,}  steps {r['optimizer_steps']}"
+                f"  wall {r['wall_s']:.0f} s"
+            )
     typer.echo("\nSynth-PT → real-FT gains (patient-level 95% CI and Wilcoxon p; steps PT+FT vs baseline):")
     for _, r in res["claims"].iterrows():
         typer.echo(

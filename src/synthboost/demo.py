@@ -2,7 +2,8 @@
 
 phantom → prepare + prompts → synthetic set (perturbed masks rendered by the speckle renderer)
 → train tiny CLIPSeg and CRIS (synthetic, synth-PT → real-FT, real with the same epochs as the
-fine-tuning, real with the optimiser steps of PT + FT) → predict → evaluate → best run chosen on
+fine-tuning, real with the optimiser steps of PT + FT; and one synth-PT → real-FT CRIS run that
+fine-tunes LoRA adapters on frozen encoders instead of everything) → predict → evaluate → best run chosen on
 validation Dice → clinical indices → HTML report. Every stage writes a folder under ``out``; a
 second run reuses the finished ones. The numbers come from tiny randomly initialised models trained for a few
 epochs on phantom data: they show the pipeline working, not the paper's results.
@@ -31,7 +32,9 @@ class DemoConfig:
     """Sizes of the demo; ``quick`` is the variant the test suite runs.
 
     Every (model, level) gets the paper's three strategies plus the equal-compute baseline;
-    the headline comparison (``headline`` model and level) is repeated over ``seeds`` seeds.
+    the headline comparison (``headline`` model and level) is repeated over ``seeds`` seeds. Its
+    first seed also gets a synth-PT → real-FT run with LoRA adapters of rank ``lora_rank`` (from
+    the same synthetic run, same recipe; 0 = none) beside the full fine-tune.
     """
 
     patients: int = 48
@@ -44,6 +47,7 @@ class DemoConfig:
     seed: int = 0
     headline: tuple[str, str] = ("cris", "p2")
     seeds: int = 3
+    lora_rank: int = 8
 
     @classmethod
     def preset(cls, quick: bool) -> DemoConfig:
@@ -58,21 +62,29 @@ STRATEGIES = ("synthetic", "ptft", "real", EQUAL_STEPS)
 
 @dataclasses.dataclass(frozen=True)
 class DemoRun:
-    """One training run of the demo: results-folder strategy, model, prompt level, training seed."""
+    """One training run of the demo: results-folder strategy, model, prompt level, training seed,
+    LoRA rank (0: every parameter trains)."""
 
     strategy: str
     model: str
     level: str
     seed: int
+    lora: int = 0
 
     @property
     def name(self) -> str:
-        """Folder name ``<strategy>_<model>_<level>_s<seed>``."""
-        return f"{self.strategy}_{self.model}_{self.level}_s{self.seed}"
+        """Folder name ``<strategy>_<model>_<level>[_lora<r>]_s<seed>``."""
+        adapter = f"_lora{self.lora}" if self.lora else ""
+        return f"{self.strategy}_{self.model}_{self.level}{adapter}_s{self.seed}"
+
+    @property
+    def encoders(self) -> str:
+        """The results-folder encoders: ``trained`` or ``lora-r<k>``."""
+        return f"lora-r{self.lora}" if self.lora else "trained"
 
     def sibling(self, strategy: str) -> DemoRun:
-        """The run of another strategy for the same model, level and seed."""
-        return dataclasses.replace(self, strategy=strategy)
+        """The full (no adapter) run of another strategy for the same model, level and seed."""
+        return dataclasses.replace(self, strategy=strategy, lora=0)
 
 
 def plan_runs(cfg: DemoConfig) -> list[DemoRun]:
@@ -83,6 +95,8 @@ def plan_runs(cfg: DemoConfig) -> list[DemoRun]:
             repeats = cfg.seeds if (model, level) == cfg.headline else 1
             seeds = [42 + cfg.seed + i for i in range(repeats)]
             runs += [DemoRun(s, model, level, seed) for seed in seeds for s in STRATEGIES]
+    if cfg.lora_rank:
+        runs.append(DemoRun("ptft", *cfg.headline, 42 + cfg.seed, lora=cfg.lora_rank))
     return runs
 
 
@@ -148,6 +162,8 @@ def _overrides(run: DemoRun, runs: dict[DemoRun, Path], data: dict[str, Path], c
     }
     if run.strategy == "ptft":
         sets["strategy.init_from"] = runs[run.sibling("synthetic")]
+    if run.lora:
+        sets.update({"model.adapter.method": "lora", "model.adapter.rank": run.lora})
     if run.strategy == EQUAL_STEPS:
         sets["trainer.match_steps_of"] = runs[run.sibling("ptft")]
     return sets
@@ -181,7 +197,7 @@ def evaluate_runs(out: Path, camus: Path, runs: dict[DemoRun, Path]) -> tuple[Pa
         if not _stage(f"predict {run.name}", pred):
             predict(folder, camus, split="test", out=pred, prompt=run.level, device="auto")
         csv = results.joinpath(
-            run.strategy, run.model, "trained", run.level, f"seed_{run.seed}", "metrics.csv"
+            run.strategy, run.model, run.encoders, run.level, f"seed_{run.seed}", "metrics.csv"
         )
         if not _stage(f"evaluate {run.name}", csv):
             evaluate(pred, camus, csv)
@@ -231,7 +247,18 @@ def run_demo(out: str | Path, quick: bool = False) -> dict[str, Any]:
     claims = _read_csv(report.parent / "claims.csv")
     seeds = _read_csv(report.parent / "claims_across_seeds.csv")
     return {"report": report, "summary": summary, "claims": claims, "claims_across_seeds": seeds, "best": best,
-            "selection": selection, **data, "clinical": clinical}  # fmt: skip
+            "selection": selection, "lora": lora_comparison(_read_csv(report.parent / "runs.csv"), cfg), **data,
+            "clinical": clinical}  # fmt: skip
+
+
+def lora_comparison(runs: Any, cfg: DemoConfig) -> Any:
+    """Rows of the report's run table (``runs.csv``) for the LoRA run and the full fine-tune beside it
+    (same strategy, model, level and seed); empty without a LoRA run."""
+    if not cfg.lora_rank or runs.empty:
+        return runs.iloc[0:0]
+    model, level = cfg.headline
+    keep = (runs["strategy"] == "synth-pt-real-ft") & (runs["model"] == model) & (runs["prompt"] == level)
+    return runs[keep & (runs["seed"] == 42 + cfg.seed)]
 
 
 def _read_csv(path: Path) -> Any:

@@ -197,7 +197,9 @@ def _run_table(runs: Mapping[str, str | Path] | None, out_dir: Path) -> Any:
 def _runs_html(table: Any) -> str:
     cap = (
         "Optimiser steps and seconds of each run (train_s: training + validation epochs; wall_s: the whole "
-        "train call). Validation Dice ×100 is the best epoch's, on the split named in validated_on."
+        "train call), its trainable and total parameters (encoders lora-r<k>: LoRA adapters of rank k on "
+        "frozen encoders, decoder trained in full). Validation Dice ×100 is the best epoch's, on the split "
+        "named in validated_on."
     )
     return f"<p>{html.escape(cap)}</p>" + tables.frame_to_html(table, float_format="{:.1f}")
 

@@ -1,4 +1,5 @@
-"""What each run cost and what it was chosen on: optimiser steps, wall time, validation Dice.
+"""What each run cost and what it was chosen on: optimiser steps, wall time, trainable and total
+parameters, validation Dice.
 
 Reads run folders written by ``synthboost train`` (``result.json``, docs/formats.md "Run
 folder") and names each run as the results folder does (:func:`run_descriptor`), so a table
@@ -16,8 +17,16 @@ from synthboost.train import runfolder
 
 RUN_TABLE_COLUMNS: tuple[str, ...] = (
     "run", "strategy", "model", "encoders", "prompt", "seed", "validated_on", "val_dice", "epochs",
-    "optimizer_steps", "train_s", "wall_s",
+    "optimizer_steps", "train_s", "wall_s", "trainable_params", "total_params",
 )  # fmt: skip
+
+
+def encoders_label(result: Mapping[str, Any]) -> str:
+    """``trained``, ``frozen``, or the adapter (``lora-r8``) whose base encoders stay frozen."""
+    adapter = result.get("adapter") or "none"
+    if adapter != "none":
+        return str(adapter)
+    return "frozen" if result.get("freeze_encoders") else "trained"
 
 
 def run_descriptor(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -31,14 +40,15 @@ def run_descriptor(result: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "strategy": TRAIN_STRATEGIES.get(strategy, strategy),
         "model": result.get("model"),
-        "encoders": "frozen" if result.get("freeze_encoders") else "trained",
+        "encoders": encoders_label(result),
         "prompt": result.get("prompt"),
         "seed": result.get("seed"),
     }
 
 
 def runs_table(runs: Mapping[str, str | Path]) -> Any:
-    """One row per finished run: :data:`RUN_TABLE_COLUMNS` (val Dice ×100, seconds)."""
+    """One row per finished run: :data:`RUN_TABLE_COLUMNS` (val Dice ×100, seconds, parameter counts;
+    runs written before the parameter counts were recorded leave them empty)."""
     import pandas as pd
 
     rows = []
@@ -51,8 +61,10 @@ def runs_table(runs: Mapping[str, str | Path]) -> Any:
             "val_dice": 100 * dice if isinstance(dice, (int, float)) else None,
             "epochs": result.get("epochs"), "optimizer_steps": result.get("optimizer_steps"),
             "train_s": result.get("seconds"), "wall_s": result.get("wall_s"),
+            "trainable_params": result.get("trainable_params"), "total_params": result.get("total_params"),
         })  # fmt: skip
     df = pd.DataFrame(rows, columns=list(RUN_TABLE_COLUMNS))
+    df = df.astype({"trainable_params": "Int64", "total_params": "Int64"})  # integers, <NA> if not recorded
     order = df["strategy"].map(strategy_sort_key)
     return df.assign(_o=order).sort_values(["model", "prompt", "seed", "_o"]).drop(columns="_o")
 
