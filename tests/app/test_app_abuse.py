@@ -21,7 +21,8 @@ pytest.importorskip("gradio")
 from test_uploads import zero_png  # noqa: E402
 
 from conftest import serving  # noqa: E402
-from synthboost.app.serve import HostOriginGuard, ServeLimits, allowed_hosts_for, network_warning  # noqa: E402
+from synthboost.app.guards import HostOriginGuard, allowed_hosts_for, network_warning  # noqa: E402
+from synthboost.app.serve import ServeLimits  # noqa: E402
 
 
 def get(url: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> tuple[int, str]:
