@@ -33,9 +33,11 @@ def toy_conds(n: int, size: int) -> np.ndarray:
     return np.repeat(cond[None].astype(np.uint8), n, axis=0)
 
 
-def bench_sampler(model: SDMUNet, name: str, steps: int, conds: np.ndarray, device: str) -> float:
-    """Images per second of one sampler on one batch."""
-    cfg = load_config("tiny")
+def bench_sampler(
+    model: SDMUNet, name: str, steps: int, conds: np.ndarray, device: str, config: str = "tiny"
+) -> float:
+    """Images per second of one sampler on one batch (``config``: the SDM config of ``model``)."""
+    cfg = load_config(config)
     pipe = SemanticDiffusionPipeline(model, make_scheduler(name, cfg.diffusion, cfg.model.learn_sigma))
     y = one_hot(torch.from_numpy(conds).to(device), cfg.model.num_classes)
     gens = [torch.Generator().manual_seed(i) for i in range(len(conds))]

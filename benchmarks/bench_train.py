@@ -54,30 +54,44 @@ def loader_rate(root: Path, model, batch_size: int, passes: int = 2) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def train_rate(model, batch_size: int, steps: int) -> float:
-    """Samples/s of full training steps on random inputs (first step not timed)."""
+def train_rate(model, batch_size: int, steps: int, device: str = "cpu", amp: bool = False) -> float:
+    """Samples/s of full training steps on random inputs (first step not timed).
+
+    ``amp``: fp16 autocast with a gradient scaler, as Lightning's ``16-mixed`` (CUDA).
+    """
     from synthboost.data.torch_dataset import normalize
     from synthboost.train.losses import segmentation_loss
 
     s = model.preprocessing.image_size
     prep = model.preprocessing
-    images = torch.randint(0, 255, (batch_size, 1, s, s), dtype=torch.uint8)
-    masks = (torch.rand(batch_size, 1, s, s) > 0.7).float()
-    ids = torch.randint(0, 49000, (batch_size, prep.context_length))
+    images = torch.randint(0, 255, (batch_size, 1, s, s), dtype=torch.uint8, device=device)
+    masks = (torch.rand(batch_size, 1, s, s, device=device) > 0.7).float()
+    ids = torch.randint(0, 49000, (batch_size, prep.context_length), device=device)
     attn = torch.ones_like(ids)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, weight_decay=1e-3)
+    scaler = torch.amp.GradScaler(device, enabled=amp)
 
     def step() -> None:
-        loss = segmentation_loss(model(normalize(images, prep.mean, prep.std), ids, attn), masks, 1.0, 0.2)
-        loss.backward()
+        with torch.autocast(device.split(":")[0], dtype=torch.float16, enabled=amp):
+            logits = model(normalize(images, prep.mean, prep.std), ids, attn)
+        loss = segmentation_loss(logits.float(), masks, 1.0, 0.2)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
-        opt.step()
+        scaler.step(opt)
+        scaler.update()
         opt.zero_grad()
 
+    def sync() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
     step()
+    sync()
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
+    sync()
     return steps * batch_size / (time.perf_counter() - t0)
 
 

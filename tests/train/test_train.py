@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import lightning as L
@@ -264,3 +265,17 @@ def test_ddp_two_cpu_processes(real_root, tmp_path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert runfolder.is_done(out)
+
+
+def test_a_step_budget_ending_inside_an_epoch_leaves_it_unvalidated(real_root, tmp_path) -> None:
+    sets = {"data.prompt": "p2", "data.batch_size": "8", "trainer.max_steps": "4", "trainer.max_epochs": "-1"}
+    out = train(tiny_config(CLIPSEG, real_root, **sets), tmp_path / "budget")
+    rows = runfolder.read_metrics(out)
+    assert [r["step"] for r in rows] == [3, 4]  # 3 batches per epoch, cut after one of the second
+    assert rows[0]["val_dice"] > 0 and all(
+        math.isnan(rows[1][k]) for k in ("val_loss", "val_dice", "val_iou")
+    )
+    res = runfolder.read_result(out)
+    assert (
+        res["optimizer_steps"] == 4 and res["best_epoch"] == 0 and res["best_val_dice"] == rows[0]["val_dice"]
+    )

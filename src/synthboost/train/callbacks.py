@@ -24,7 +24,8 @@ class EpochRecorder(L.Callback):
 
     On resume, rows of epochs that are run again are dropped and the elapsed time and the step
     count continue from the last kept row, so ``elapsed_s`` and ``step`` (optimiser steps of this
-    run) count across interruptions.
+    run) count across interruptions. An epoch cut short by ``max_steps`` before its validation
+    gets empty validation cells (not the previous epoch's values).
     """
 
     def __init__(self, run: str | Path) -> None:
@@ -32,6 +33,7 @@ class EpochRecorder(L.Callback):
         self.rows: list[dict] = []
         self._start = 0.0
         self._step0 = 0
+        self._validated = -1  # the epoch whose validation ran last
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.rows = [r for r in read_metrics(self.run) if r["epoch"] < trainer.current_epoch]
@@ -40,10 +42,16 @@ class EpochRecorder(L.Callback):
         self._start = time.perf_counter()
         self._step0 = trainer.global_step
 
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._validated = trainer.current_epoch
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         m = trainer.callback_metrics
+        val = {k: _value(m, k) if self._validated == trainer.current_epoch else None
+               for k in ("val_loss", "val_dice", "val_iou")}  # fmt: skip
         seconds = time.perf_counter() - self._start
         elapsed = (self.rows[-1]["elapsed_s"] if self.rows else 0.0) + seconds
         steps = (int(self.rows[-1].get("step") or 0) if self.rows else 0) + trainer.global_step - self._step0
@@ -51,9 +59,7 @@ class EpochRecorder(L.Callback):
             "epoch": trainer.current_epoch,
             "step": steps,
             "train_loss": _value(m, "train_loss"),
-            "val_loss": _value(m, "val_loss"),
-            "val_dice": _value(m, "val_dice"),
-            "val_iou": _value(m, "val_iou"),
+            **val,
             "lr": trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None,
             "epoch_time_s": seconds,
             "elapsed_s": elapsed,

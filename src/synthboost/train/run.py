@@ -8,6 +8,7 @@ unless ``force``; an interrupted one continues from ``checkpoints/last.ckpt`` wi
 from __future__ import annotations
 
 import dataclasses
+import math
 import shutil
 import time
 from collections.abc import Sequence
@@ -120,8 +121,9 @@ def _trainer(cfg: TrainConfig, out: Path, callbacks: Sequence[Any], trust_pickle
         dirpath=out / "checkpoints", filename="best", monitor="val_dice", mode="max", save_top_k=1,
         save_last=True, enable_version_counter=False,
     )  # fmt: skip
+    # checked after validation only: a max_steps budget may end an epoch before its validation
     stop = cb.EarlyStopping(monitor="val_dice", mode="max", patience=t.early_stop_patience,
-                            min_delta=t.early_stop_min_delta)  # fmt: skip
+                            min_delta=t.early_stop_min_delta, check_on_train_epoch_end=False)  # fmt: skip
     logs = out / "logs"
     return L.Trainer(
         default_root_dir=out, max_epochs=t.max_epochs, max_steps=t.max_steps,
@@ -200,7 +202,8 @@ def _finish_training(cfg: TrainConfig, out: Path, module: Any, trainer: Any, los
     rows = runfolder.read_metrics(out)
     conv = runfolder.convergence(rows)
     write_json_atomic(out / "convergence.json", conv)
-    best_row = max(rows, key=lambda r: r["val_dice"]) if rows else {}
+    validated = [r for r in rows if math.isfinite(r["val_dice"])]  # an epoch cut by max_steps has none
+    best_row = max(validated, key=lambda r: r["val_dice"]) if validated else {}
     metrics = {
         "best_val_dice": best_row.get("val_dice"),
         "best_val_iou": best_row.get("val_iou"),
