@@ -204,6 +204,15 @@ def test_cine_endpoint_gives_video_curve_and_the_cine_stage_numbers(client, cine
     assert notes == (expected["message"] or f"4CH, 8 frames, {expected['method']}")
 
 
+def test_image_tab_takes_the_first_frame_of_a_loop_and_says_so(client, cine_loop):
+    from synthboost.data.echo_io import read_echo
+
+    overlay, text = client.predict([handle_file(cine_loop)], "", "Myocardium of the heart.", 0.5, None, None,
+                                   api_name="/segment")  # fmt: skip
+    assert "Frame 1 of 8 (the Cine tab analyses the whole loop)" in text and _area(text)[1] == "mm²"
+    assert read_png(overlay["image"]).shape == read_echo(cine_loop).frames[0].shape
+
+
 def test_cine_refuses_a_still_image_and_other_types(client, echo_png, tmp_path):
     import SimpleITK as sitk
 

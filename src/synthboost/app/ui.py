@@ -98,11 +98,18 @@ def header_markdown(info: dict[str, Any]) -> str:
     return f"# synthboost: text-prompted echo segmentation\n{' · '.join(parts)}\n\n> ⚠️ {NOTICE}"
 
 
-def _load(state: AppState, files: Any, case_id: str | None, row_mm: Any, col_mm: Any) -> tuple:
-    """Image and spacing of an upload (spacing typed in when the file has none) or of a case."""
+def _load(
+    state: AppState, files: Any, case_id: str | None, row_mm: Any, col_mm: Any, notes: list[str] | None = None
+) -> tuple:
+    """Image and spacing of an upload (spacing typed in when the file has none) or of a case.
+
+    Of a loop, the first frame (said in ``notes`` when given).
+    """
     typed = analysis.spacing_from_fields(row_mm, col_mm)
     if files:
         loop = read_upload(files, state.budget, state.workdir)
+        if loop.n_frames > 1 and notes is not None:
+            notes.append(f"Frame 1 of {loop.n_frames} (the Cine tab analyses the whole loop)")
         return loop.frames[0], loop.spacing_mm or typed
     if case_id:
         if case_id not in state.cases:
@@ -129,11 +136,12 @@ def segment_fn(state: AppState) -> Callable:
     def run(files: Any, case_id: str | None, prompt: str, threshold: float, row_mm: Any, col_mm: Any):
         from synthboost.evaluate.segmenter import area
 
-        image, spacing = _load(state, files, case_id, row_mm, col_mm)
+        notes: list[str] = []
+        image, spacing = _load(state, files, case_id, row_mm, col_mm, notes)
         mask = analysis.segment(state.segmenter, image, prompt, threshold)
         value, unit = area(mask, spacing)
         label = prompt.strip() if len(prompt.strip()) <= 60 else prompt.strip()[:57] + "..."
-        text = f"Area: {_area_text(value, unit)}\nPrompt: {prompt.strip()}"
+        text = "\n".join([f"Area: {_area_text(value, unit)}", f"Prompt: {prompt.strip()}", *notes])
         return (image, [(mask.astype(np.float32), label)]), text
 
     return user_errors(run)
