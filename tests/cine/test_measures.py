@@ -28,7 +28,7 @@ def test_single_plane_ef_of_the_ellipsoid_is_the_true_ef(loops):
         m = measure_loop(labels, spacing)
         ph = find_phases(m["lv_volume"])
         assert ph.cycles == ((0, 11),)
-        ef = mean_indices(cycle_indices(m["lv_volume"], ph.cycles))["ef_percent"]
+        ef = mean_indices(cycle_indices(m, ph.cycles))["ef_percent"]
         assert ef == pytest.approx(true_ef, abs=1.0), view
         assert np.all(m["la_volume"] > 0)
         assert m["lv_area"][0] > m["lv_area"][-1]
@@ -73,3 +73,22 @@ def test_two_beats_give_two_cycles_and_the_heart_rate():
     s = measure_labels(uncal, labels, "4CH").summary
     assert s["ef_percent"] is None and s["area_unit"] == "px" and "refused" in s["message"]
     assert s["es_frames"] == [4, 14] and s["fac_percent"] > 0
+
+
+def _border_mm(half_axis: float, radius: float, f: float) -> float:
+    """Arc length of the truncated ellipse z = A(1 - cos t), r = a sin t from the apex to z = A(1 + f), both sides."""
+    t = np.linspace(0.0, np.arccos(-f), 20001)
+    return 2 * float(np.trapezoid(np.hypot(half_axis * np.sin(t), radius * np.cos(t)), t))
+
+
+def test_gls_style_shortening_matches_the_ellipse_arc_lengths(loops):
+    p, views = loops
+    a, f = p.anatomy, p.anatomy.truncation
+    for view, (labels, spacing, _) in views.items():
+        m = measure_loop(labels, spacing)
+        (cycle,) = cycle_indices(m, [(0, len(labels) - 1)])
+        ed = _border_mm(a.ed.half_axis, a.ed.radius(view), f)
+        es = _border_mm(a.es.half_axis, a.es.radius(view), f)
+        assert m["lv_border"][0] == pytest.approx(ed, rel=0.03), view
+        assert cycle["gls_percent"] == pytest.approx(100 * (es - ed) / ed, abs=1.5), view
+        assert cycle["gls_percent"] < 0

@@ -128,7 +128,7 @@ def measure_labels(
     m = measure_loop(labels, spacing)
     by_volume = spacing is not None and bool(np.isfinite(m["lv_volume"]).any())
     phases, problem = _phases(m["lv_volume"] if by_volume else m["lv_area"])
-    cycles = cycle_indices(m["lv_volume"], phases.cycles) if spacing is not None else []
+    cycles = cycle_indices(m, phases.cycles) if spacing is not None else []
     means = mean_indices(cycles)
     notes = [n for n in (problem, None if spacing is not None else UNCALIBRATED_MESSAGE) if n]
     summary = {

@@ -54,7 +54,7 @@ def frame_rows(analysis: Any) -> list[dict[str, Any]]:
         rows.append({
             "frame": t, "time_s": float(times[t]) if times is not None else math.nan,
             "lv_area": m["lv_area"][t], "myo_area": m["myo_area"][t], "la_area": m["la_area"][t],
-            "lv_volume_ml": m["lv_volume"][t], "la_volume_ml": m["la_volume"][t],
+            "lv_volume_ml": m["lv_volume"][t], "la_volume_ml": m["la_volume"][t], "lv_border_mm": m["lv_border"][t],
             "is_ED": int(t in ed), "is_ES": int(t in es),
         })  # fmt: skip
     return rows
