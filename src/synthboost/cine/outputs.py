@@ -28,6 +28,7 @@ FRAME_COLUMNS = (
     "la_area",
     "lv_volume_ml",
     "la_volume_ml",
+    "lv_border_mm",
     "is_ED",
     "is_ES",
 )
