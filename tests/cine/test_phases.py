@@ -49,3 +49,12 @@ def test_filling_half_cycle_pairs_es_then_ed():
     ph = find_phases(curve)
     assert ph.ed == (11,) and ph.es == (0,) and ph.cycles == ((11, 0),)
     assert heart_rate(ph, np.arange(12) * 0.05) is None  # a half beat has no rate
+
+
+def test_a_known_half_cycle_takes_the_extremes_of_a_noisy_curve():
+    curve = np.array([100.0, 80, 60, 85, 90, 70, 50, 45])  # a predicted ED→ES curve with a bump
+    assert find_phases(curve).ed == (0, 4)  # the turning points see the bump as a beat
+    ph = find_phases(curve, half_cycle=True)
+    assert ph.ed == (0,) and ph.es == (7,) and ph.cycles == ((0, 7),)
+    with pytest.raises(ValueError, match="flat"):
+        find_phases(np.ones(5), half_cycle=True)

@@ -88,10 +88,15 @@ def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _phases(curve: np.ndarray) -> tuple[Phases, str | None]:
+def is_half_sequence(path: Path) -> bool:
+    """A CAMUS-style ED→ES half-sequence, by its file name (``…_half_sequence.<ext>``)."""
+    return loop_stem(Path(path)).lower().endswith("_half_sequence")
+
+
+def _phases(curve: np.ndarray, half_cycle: bool) -> tuple[Phases, str | None]:
     """ED/ES of the curve, or no phase and the reason (a loop without a usable LV curve)."""
     try:
-        return find_phases(curve), None
+        return find_phases(curve, half_cycle=half_cycle), None
     except ValueError as err:
         return Phases((), (), ()), f"no ED/ES found: {err}"
 
@@ -107,7 +112,9 @@ def measure_labels(
 ) -> LoopAnalysis:
     """Per-frame areas and volumes, ED/ES, cycles, EF, LA max and heart rate of a loop of label maps.
 
-    A loop whose LV curve gives no ED/ES (no LV found, or a flat curve) is kept with empty phases,
+    A loop named ``…_half_sequence`` is one ED→ES half-cycle (ED = maximum, ES = minimum of the curve,
+    :func:`~synthboost.cine.phases.find_phases`); others are split into cycles by the curve's turning
+    points. A loop whose LV curve gives no ED/ES (no LV found, or a flat curve) is kept with empty phases,
     no indices and the reason in ``summary["message"]``.
 
     Args:
@@ -127,7 +134,8 @@ def measure_labels(
     spacing = loop.spacing_mm
     m = measure_loop(labels, spacing)
     by_volume = spacing is not None and bool(np.isfinite(m["lv_volume"]).any())
-    phases, problem = _phases(m["lv_volume"] if by_volume else m["lv_area"])
+    half = is_half_sequence(Path(loop.source))
+    phases, problem = _phases(m["lv_volume"] if by_volume else m["lv_area"], half)
     cycles = cycle_indices(m, phases.cycles) if spacing is not None else []
     means = mean_indices(cycles)
     notes = [n for n in (problem, None if spacing is not None else UNCALIBRATED_MESSAGE) if n]
@@ -139,6 +147,7 @@ def measure_labels(
         "spacing_mm": list(spacing) if spacing is not None else None,
         "frame_rate_hz": _finite(loop.frame_rate) if loop.frame_times_s is not None else None,
         "curve": "lv_volume" if by_volume else "lv_area",
+        "half_cycle": half,
         "method": f"single-plane method of discs ({N_DISCS} discs); LA: single-plane area-length",
         "ed_frames": list(phases.ed),
         "es_frames": list(phases.es),

@@ -13,6 +13,10 @@ the first or last frame may be a loop cut mid-phase rather than a true extremum;
 no interior turning point of its kind exists (a half-cycle) or when its value reaches the interior
 ones' median within :data:`EDGE_TOLERANCE` × (max − min).
 
+**Known half-cycles.** A loop known to hold exactly one ED→ES half-cycle (a CAMUS
+``*_half_sequence`` file) takes ED = the maximum and ES = the minimum over the whole loop: with a
+noisy predicted curve that prior is more robust than the turning points.
+
 **Cycles.** A cycle is an ED followed by the next ES (one systole); EDV, ESV and EF are computed
 per cycle. A loop with an ES before its first ED and nothing else (ES → ED, a filling half-cycle)
 gives that pair as its one cycle.
@@ -103,13 +107,24 @@ def _keep_edges(x: np.ndarray, points: list[tuple[int, str]]) -> list[tuple[int,
     return kept
 
 
-def find_phases(curve: np.ndarray, min_swing: float = MIN_SWING) -> Phases:
+def find_phases(curve: np.ndarray, min_swing: float = MIN_SWING, half_cycle: bool = False) -> Phases:
     """ED / ES frames and cycles of an LV volume (or area) curve, one value per frame.
+
+    Args:
+        curve: one value per frame (NaN entries are interpolated).
+        min_swing: the zig-zag swing, a fraction of the curve's range.
+        half_cycle: the loop is known to hold one ED→ES half-cycle (a CAMUS half-sequence): ED =
+            the maximum and ES = the minimum over the whole loop, one cycle.
 
     Raises:
         ValueError: the curve has no finite value, or it is flat (no ED/ES can be told apart).
     """
     x = _fill_nan(curve)
+    if half_cycle:
+        if x.max() <= x.min():
+            raise ValueError(f"ED/ES: the LV curve is flat over {len(x)} frames")
+        ed, es = int(np.argmax(x)), int(np.argmin(x))
+        return Phases((ed,), (es,), ((ed, es),))
     points = _keep_edges(x, turning_points(x, min_swing))
     ed = tuple(f for f, k in points if k == "max")
     es = tuple(f for f, k in points if k == "min")
