@@ -43,6 +43,13 @@ def test_export_space_writes_a_runnable_space(finished_run, tmp_path, app_workdi
         "loss": {"threshold": 0.35},
     }
 
+    from safetensors.numpy import load_file
+
+    original = load_file(str(finished_run / "model" / "model.safetensors"))
+    exported_weights = load_file(str(out / "clipseg_real_p2" / "model" / "model.safetensors"))
+    assert original.keys() == exported_weights.keys()
+    assert all((original[k] == exported_weights[k]).all() for k in original)
+
     demo = runpy.run_path(str(out / "app.py"))["demo"]  # builds, does not launch
     header_md = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "header").value
     assert "clipseg_real_p2" in header_md and "0.812" in header_md and "strategy **real**" in header_md

@@ -1,10 +1,11 @@
 """``synthboost app --export-space DIR``: a Hugging Face Space (Gradio SDK) serving one model.
 
 Writes ``DIR/app.py`` (builds the same Blocks as ``synthboost app`` and launches it),
-``DIR/requirements.txt``, ``DIR/README.md`` with the Spaces metadata header, and copies a local
-model (``config.json``, ``model.safetensors``, model card) into ``DIR/<run name>/model`` with the run's
-``result.json`` and inference settings (``run.json`` reduced to prompt level and threshold), so the
-header shows the same name, strategy and validation Dice. A hub id is referenced, not copied.
+``DIR/requirements.txt``, ``DIR/README.md`` with the Spaces metadata header, and writes a local
+model (re-saved with LoRA adapters merged, and its model card) into ``DIR/<run name>/model`` with
+the run's ``result.json`` and inference settings (``run.json`` reduced to prompt level and
+threshold), so the header shows the same name, strategy and validation Dice. A hub id is
+referenced, not copied.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 
 from synthboost.utils import read_json, write_json_atomic, write_text_atomic
 
-MODEL_FILES = ("config.json", "model.safetensors", "README.md")
 #: Keys of ``result.json`` copied into the Space (no paths of the machine that trained it).
 RESULT_KEYS = (
     "model",
@@ -115,11 +115,13 @@ def export_space(model: str | Path, out: str | Path, requirement: str = "synthbo
 
 
 def _copy_model(folder: Path, run: Path, settings: dict) -> None:
-    """Copy the model files into ``run/model`` with the run's result and inference settings."""
-    (run / "model").mkdir(parents=True)
-    for name in MODEL_FILES:
-        if (folder / name).is_file():
-            shutil.copyfile(folder / name, run / "model" / name)
+    """Write the model into ``run/model`` (adapters merged: a plain model folder that needs no base
+    elsewhere), its model card, and the run's result and inference settings."""
+    from synthboost.models import load_pretrained
+
+    load_pretrained(folder, merge=True).save_pretrained(run / "model")
+    if (folder / "README.md").is_file():
+        shutil.copyfile(folder / "README.md", run / "model" / "README.md")
     source = folder.parent
     if (source / "result.json").is_file():
         result = read_json(source / "result.json")

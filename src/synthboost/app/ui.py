@@ -60,7 +60,8 @@ class AppState:
     """What the page works with.
 
     Attributes:
-        segmenter: ``segmenter(image, prompt) -> probabilities``, with a ``threshold`` attribute.
+        segmenter: a :class:`~synthboost.evaluate.segmenter.Segmenter` (or the
+            :class:`~synthboost.app.serve.LazySegmenter` standing for it while it loads).
         info: :func:`synthboost.app.analysis.model_info` of the loaded model.
         cases: the phantom test-split cases by id.
         workdir: private folder for intermediate files (label maps to download).
