@@ -35,3 +35,19 @@ def test_a_model_or_run_folder_or_hub_id_is_served_as_given(tmp_path):
     assert choose_model(tmp_path / "run") == (str(tmp_path / "run"), None)
     assert choose_model(tmp_path / "run" / "model") == (str(tmp_path / "run" / "model"), None)
     assert choose_model("owner/model-name") == ("owner/model-name", None)
+
+
+def test_missing_gradio_names_the_extra(monkeypatch, tmp_path):
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from synthboost.cli import app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a)
+    )
+    fake_run(tmp_path / "run", 0.5, "x", 0.5)
+    res = CliRunner().invoke(app, ["app", "--model", str(tmp_path / "run")])
+    assert res.exit_code != 0 and "pip install 'synthboost[app]'" in str(res.exception)
