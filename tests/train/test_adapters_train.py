@@ -130,6 +130,12 @@ def test_ptft_continues_the_same_adapters_or_starts_fresh(real_root, synth_root,
 
     with pytest.raises(ValueError, match="adapters differ from model.adapter in r"):
         train(tiny(CLIPSEG, real_root, **{**ft, "model.adapter.rank": "2"}), tmp_path / "mismatch")
+    compat = train(tiny(CLIPSEG, real_root, **{**ft, "strategy.resume_compat": "true", "trainer.max_epochs": "2"}),
+                   tmp_path / "compat")  # fmt: skip
+    assert runfolder.read_result(compat)["adapter"] == "lora-r4" and runfolder.read_metrics(compat)
+    fresh_compat = {**ft, "model.adapter.continue_adapters": "false", "strategy.resume_compat": "true"}
+    with pytest.raises(ValueError, match="resume_compat resumes the pre-training's whole training state"):
+        train(tiny(CLIPSEG, real_root, **fresh_compat), tmp_path / "fresh_compat")
 
 
 def test_full_run_to_lora_ft_references_its_model(real_root, synth_root, tmp_path) -> None:

@@ -160,6 +160,12 @@ def build(cfg: TrainConfig, trust_pickle: bool = False):
         check_init(cfg, init)
         from_adapter = is_adapter_folder(init.model_dir)
         keep = lora and from_adapter and a.continue_adapters
+        if cfg.strategy.resume_compat and (lora or from_adapter) and not keep:
+            raise ValueError(
+                f"{init.model_dir}: strategy.resume_compat resumes the pre-training's whole training state, "
+                "so the model must stay the same: continue its adapters (model.adapter.method=lora, "
+                "continue_adapters) or, from a run without adapters, train without them"
+            )
         log.info("initialising from %s%s", init.model_dir, " (continuing its adapters)" if keep else "")
         model = load_pretrained(init.model_dir, freeze_encoders=m.freeze_encoders, merge=not keep)
         if keep:
