@@ -125,6 +125,12 @@ def atomic_dir(
     umask (not ``mkdtemp``'s 0700).
     """
     final = Path(final)
+    try:
+        str(final).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{final}: the output path is not valid UTF-8 (its name goes into UTF-8 files)"
+        ) from None
     sweep_leftovers(final)
     if final.exists() or final.is_symlink():
         if not overwrite:

@@ -207,9 +207,10 @@ def test_wrong_kind_of_path_and_non_utf8_names(cli, tmp_path: Path) -> None:
         cli("prepare", "camus", tmp_path / "a_file", tmp_path / "o"), "a_file: CAMUS folder not found"
     )
     odd = tmp_path / os.fsdecode(b"caf\xe9")  # a Latin-1 name: not valid UTF-8
-    result = cli("prepare", "camus", raw, odd, "--image-size", "32")
-    if result.code != 0:  # the dataset name must go into dataset.json (UTF-8)
-        one_line_error(result, "not valid UTF-8")
+    one_line_error(
+        cli("prepare", "camus", raw, odd, "--image-size", "32"),
+        "caf\\udce9: the output path is not valid UTF-8",
+    )
     assert not leftovers(tmp_path)
 
 
