@@ -47,8 +47,9 @@ def claims_table(df: Any, steps: Mapping[tuple, int] | None = None, n_boot: int 
 
     Args:
         df: per-image results (:func:`~synthboost.report.results.load_results`).
-        steps: ``(strategy, model, encoders, prompt, seed) -> optimiser steps`` (PT + FT for the
-            boosted run is the caller's sum; see :func:`boost_steps`); ``None``: no steps column.
+        steps: ``(strategy, model, encoders, prompt, seed) -> optimiser steps``, pre-training
+            included for a fine-tuning run (:func:`synthboost.report.runs.steps_by_run`);
+            ``None``: no steps columns.
         n_boot: bootstrap resamples (patients are resampled).
 
     Returns:
@@ -63,25 +64,18 @@ def claims_table(df: Any, steps: Mapping[tuple, int] | None = None, n_boot: int 
         a, b = select_run(df, **where_a), select_run(df, **where_b)
         w = stats.paired_test(a, b, test="wilcoxon", level="patient", n_boot=n_boot)
         t = stats.paired_test(a, b, test="ttest", level="patient", n_boot=0)
-        key_b = tuple(where_b[k] for k in ("strategy", *RUN_KEYS))
+        key_a, key_b = (tuple(w[k] for k in ("strategy", *RUN_KEYS)) for w in (where_a, where_b))
         rows.append({
             **{k: where_a[k] for k in RUN_KEYS}, "baseline": base, "comparison": BASELINES[base],
             "n_patients": w.n, "boosted": w.mean_a, "baseline_dice": w.mean_b, "gain": w.mean_diff,
             "ci_low": w.ci_low, "ci_high": w.ci_high, "p_wilcoxon": w.p_value, "p_ttest": t.p_value,
-            "steps_boosted": boost_steps(steps, where_a) if steps else None,
+            "steps_boosted": steps.get(key_a) if steps else None,
             "steps_baseline": steps.get(key_b) if steps else None,
         })  # fmt: skip
     out = pd.DataFrame(rows)
     if not out.empty:
         out.insert(out.columns.get_loc("p_ttest") + 1, "p_holm", stats.holm(out["p_wilcoxon"]))
     return out
-
-
-def boost_steps(steps: Mapping[tuple, int], where: Mapping[str, Any]) -> int | None:
-    """Optimiser steps of a boosted run: its fine-tuning plus the synthetic pre-training of the same seed."""
-    ft = steps.get(tuple(where[k] for k in ("strategy", *RUN_KEYS)))
-    pt = steps.get(("synthetic", *(where[k] for k in RUN_KEYS)))
-    return None if ft is None or pt is None else int(ft) + int(pt)
 
 
 def gains_across_seeds(claims: Any) -> Any:

@@ -121,13 +121,14 @@ def build_report(
     summary = stats.summarize(df)
     summary.to_csv(out_dir / "summary.csv", index=False)
     run_table = _run_table(runs, out_dir)
-    sections = [f"<h1>{html.escape(title)}</h1>", f"<p>{len(df)} per-image rows, {len(summary)} runs.</p>"]
+    n_runs = len(df[["strategy", "model", "encoders", "prompt", "seed"]].drop_duplicates())
+    sections = [f"<h1>{html.escape(title)}</h1>", f"<p>{len(df)} per-image rows, {n_runs} runs.</p>"]
     if note:
         sections.append(f"<p class='note'>{html.escape(note)}</p>")
     sections.append(f"<p>{html.escape(GUIDE)}</p>")
     sections += _best_run(runs, dataset)
     sections += _claims(df, run_table, out_dir, n_boot)
-    sections += _tables(df, out_dir)
+    sections += _tables(df, out_dir, run_table)
     sections += _seeds(df)
     if run_table is not None:
         sections += ["<h2>Runs: compute and validation</h2>", _runs_html(run_table)]
@@ -158,7 +159,24 @@ def first_seed(df: Any) -> Any:
     return df[df["seed"] == df.groupby(keys)["seed"].transform("min")]
 
 
-def _tables(df: Any, out_dir: Path) -> list[str]:
+def _steps_note(sub: Any, run_table: Any) -> str:
+    """`` Optimiser steps (first seed): real cris P2: 144; synth-pt-real-ft cris P2: 288 (PT + FT).``"""
+    if run_table is None:
+        return ""
+    from synthboost.report.runs import steps_by_run
+
+    own, total, parts = steps_by_run(run_table, "optimizer_steps"), steps_by_run(run_table), []
+    for r in sub.to_dict("records"):
+        run = (r["strategy"], r["model"], r["encoders"], r["prompt"])
+        seeds = [k[4] for k in total if k[:4] == run]
+        if seeds:
+            key = (*run, min(seeds))
+            both = f" (PT {total[key] - own[key]} + FT {own[key]})" if total[key] != own.get(key) else ""
+            parts.append(f"{r['strategy']} {r['model']} {r['prompt'].upper()}: {total[key]}{both}")
+    return f" Optimiser steps (first seed): {'; '.join(parts)}." if parts else ""
+
+
+def _tables(df: Any, out_dir: Path, run_table: Any = None) -> list[str]:
     d = first_seed(df)
     seeds = sorted(d["seed"].unique())
     seed_note = f"seed {seeds[0]}" if len(seeds) == 1 else "the first seed of each run"
@@ -173,6 +191,7 @@ def _tables(df: Any, out_dir: Path) -> list[str]:
             f"Dice ×100 on the test split, mean ± sd over images (every structure of every test image, "
             f"n = {n} per cell; sd is between images, not a CI), encoders {encoders}, {seed_note}. "
             "Bold: the highest mean in its prompt column within a model (no significance implied)."
+            + _steps_note(sub, run_table)
         )
         tables.write_tables(sub, out_dir / "tables", f"table{i}_{encoders}", caption=caption)
         out.append(f"<h2>Table {i}: Dice, encoders {html.escape(str(encoders))}</h2>")

@@ -17,7 +17,7 @@ from synthboost.train import runfolder
 
 RUN_TABLE_COLUMNS: tuple[str, ...] = (
     "run", "strategy", "model", "encoders", "prompt", "seed", "validated_on", "val_dice", "epochs",
-    "optimizer_steps", "train_s", "wall_s", "trainable_params", "total_params",
+    "optimizer_steps", "steps_with_pt", "train_s", "wall_s", "trainable_params", "total_params",
 )  # fmt: skip
 
 
@@ -60,16 +60,38 @@ def runs_table(runs: Mapping[str, str | Path]) -> Any:
             "validated_on": "synthetic" if result.get("strategy") == "synthetic" else "real",
             "val_dice": 100 * dice if isinstance(dice, (int, float)) else None,
             "epochs": result.get("epochs"), "optimizer_steps": result.get("optimizer_steps"),
+            "steps_with_pt": _chain_steps(folder),
             "train_s": result.get("seconds"), "wall_s": result.get("wall_s"),
             "trainable_params": result.get("trainable_params"), "total_params": result.get("total_params"),
         })  # fmt: skip
     df = pd.DataFrame(rows, columns=list(RUN_TABLE_COLUMNS))
-    df = df.astype({"trainable_params": "Int64", "total_params": "Int64"})  # integers, <NA> if not recorded
+    ints = ("optimizer_steps", "steps_with_pt", "trainable_params", "total_params")
+    df = df.astype(dict.fromkeys(ints, "Int64"))  # integers, <NA> if not recorded
     order = df["strategy"].map(strategy_sort_key)
     return df.assign(_o=order).sort_values(["model", "prompt", "seed", "_o"]).drop(columns="_o")
 
 
-def steps_by_run(table: Any) -> dict[tuple, int]:
-    """``(strategy, model, encoders, prompt, seed) -> optimiser steps`` from :func:`runs_table`."""
+def _chain_steps(folder: str | Path) -> int | None:
+    """Steps of the run and of the runs it was initialised from (PT + FT); None if not recorded."""
+    try:
+        return runfolder.chain_steps(folder)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def steps_by_run(table: Any, column: str = "steps_with_pt") -> dict[tuple, int]:
+    """``(strategy, model, encoders, prompt, seed) -> steps`` from :func:`runs_table` (recorded ones).
+
+    ``steps_with_pt`` (default) counts a fine-tuning run's pre-training too; ``optimizer_steps``
+    only the run's own steps.
+    """
     keys = ["strategy", "model", "encoders", "prompt", "seed"]
-    return {tuple(r[k] for k in keys): r["optimizer_steps"] for r in table.to_dict("records")}
+    return {
+        tuple(r[k] for k in keys): int(r[column]) for r in table.to_dict("records") if not _missing(r[column])
+    }
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
