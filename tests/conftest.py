@@ -72,3 +72,12 @@ def echo_png(tmp_path) -> Path:
     path = tmp_path / "echo.png"
     write_png(path, img)
     return path
+
+
+@pytest.fixture(scope="session")
+def quick_demo(tmp_path_factory) -> tuple[Path, dict]:
+    """The quick demo, run once per session: ``(out folder, run_demo's result)``."""
+    from synthboost.demo import run_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    return out, run_demo(out, quick=True)

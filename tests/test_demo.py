@@ -11,9 +11,8 @@ from synthboost.train import runfolder
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("demo")
-    return out, run_demo(out, quick=True)
+def demo(quick_demo: tuple[Path, dict]) -> tuple[Path, dict]:
+    return quick_demo  # one quick demo per session (tests/conftest.py), shared with the README test
 
 
 def test_plan_has_equal_compute_baselines_and_seeded_headline() -> None:
