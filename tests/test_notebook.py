@@ -16,7 +16,6 @@ def test_quickstart_notebook_executes(quick_demo, tmp_path, monkeypatch) -> None
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = cell.source.replace("demo_out", str(out))  # only the folder is substituted
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
