@@ -59,6 +59,19 @@ def test_quick_demo_runs_every_stage(demo: tuple[Path, dict]) -> None:
     n = 3 * 4 * cfg.test_patients  # 3 structures x 4 frames per test patient, first seed only
     assert summary["n"].tolist() == [n] * 9  # 2 models x 4 strategies + the LoRA CRIS run
     assert ((summary["mean"] >= 0) & (summary["mean"] <= 100)).all()
+    # paper order (as the report), not alphabetical
+    order = ["synthetic", "real", "real-equal-steps", "synth-pt-real-ft"]
+    assert (
+        summary["strategy"].tolist() == order * 2
+        and summary["model"].tolist() == ["clipseg"] * 4 + ["cris"] * 4
+    )
+    # disk: finished runs keep their best weights as safetensors, not the Lightning checkpoints
+    assert all((out / "runs" / r / "model").is_dir() for r in runs)
+    assert not any((out / "runs" / r / "checkpoints").exists() for r in runs)
+    stages = [stage for stage, _, _ in res["timings"]]
+    assert stages[:5] == ["phantom", "prepare", "synth perturb", "synth render", "prepare sdm"]
+    assert {"train", "predict", "evaluate", "clinical", "report"} <= set(stages)
+    assert dict((s, n) for s, n, _ in res["timings"])["train"] == len(runs)
 
 
 def test_equal_compute_baseline_trains_pt_plus_ft_steps(demo: tuple[Path, dict]) -> None:
@@ -138,3 +151,19 @@ def test_a_folder_of_another_demo_variant_is_refused(demo: tuple[Path, dict]) ->
     out, _ = demo
     with pytest.raises(FileExistsError, match="holds a demo made with other settings"):
         run_demo(out, quick=False)
+
+
+def test_cli_demo_prints_a_short_log_with_timing_and_caveat(demo: tuple[Path, dict]) -> None:
+    from typer.testing import CliRunner
+
+    from synthboost.cli import app
+
+    out, _ = demo
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out)])  # finished stages reused
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert len(lines) <= 60, res.output
+    assert "Time per stage:" in res.output and "Caveat: Demo numbers come from tiny" in res.output
+    assert "GPU available" not in res.output and "Tip:" not in res.output
+    info = [line for line in lines if line.startswith(("INFO ", "WARNING "))]
+    assert len(info) == len(set(info)), "each log line once"

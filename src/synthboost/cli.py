@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import importlib
-import logging
 import traceback
 
 import typer
@@ -39,10 +38,10 @@ USER_ERRNOS = frozenset(
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging; tracebacks of user errors."),
 ) -> None:
+    from synthboost.logs import setup_logging
+
     _state["verbose"] = verbose
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(verbose)
 
 
 def user_error_message(err: BaseException) -> str | None:
@@ -70,18 +69,29 @@ for _stage in STAGES:
 def demo(
     out: str = typer.Option("demo_out", help="Output folder; finished stages are reused."),
     quick: bool = typer.Option(False, "--quick", help="Small and fast variant (about 2 minutes)."),
+    keep_checkpoints: bool = typer.Option(
+        False,
+        "--keep-checkpoints",
+        help="Keep the Lightning checkpoints of finished runs (best weights stay in RUN/model/).",
+    ),
 ) -> None:
     """Run the whole pipeline on the procedural phantom, no download needed."""
-    from synthboost.demo import run_demo
+    from synthboost.demo import NOTE, run_demo
 
-    res = run_demo(out, quick=quick)
+    res = run_demo(out, quick=quick, keep_checkpoints=keep_checkpoints)
     preset = "quick" if quick else "default"
+    typer.echo("\nTime per stage:")
+    total = sum(seconds for _, _, seconds in res["timings"])
+    for stage, count, seconds in res["timings"]:
+        typer.echo(f"  {stage:<14} {count:>3} x  {seconds:7.1f} s  {100 * seconds / max(total, 1e-9):5.1f} %")
+    typer.echo(f"  {'total':<14}        {total:7.1f} s")
     typer.echo(f"\nTest Dice (demo preset {preset}; x100, mean ± sd over images and structures; first seed):")
     for _, row in res["summary"].iterrows():
         typer.echo(
-            f"  {row['strategy']:<18} {row['model']:<8} {row['encoders']:<8} {row['prompt']:<3} "
+            f"  {row['model']:<8} {row['strategy']:<18} {row['encoders']:<8} {row['prompt']:<3} "
             f"{row['mean']:6.2f} ± {row['std']:5.2f}"
         )
+    typer.echo(f"  Caveat: {NOTE}")
     if len(res["lora"]):
         typer.echo(
             "\nSynth-PT → real-FT, full fine-tune vs LoRA (val Dice x100; trainable / total parameters):"

@@ -11,8 +11,11 @@ epochs on phantom data: they show the pipeline working, not the paper's results.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,10 @@ from synthboost.report.results import EQUAL_STEPS
 from synthboost.utils import get_logger
 
 log = get_logger("demo")
+#: The headline statement printed under every table of demo numbers.
+CAVEAT = (
+    "Caveat: tiny randomly initialised models, a few epochs on the phantom: not comparable with the paper."
+)
 
 NOTE = (
     "Demo numbers come from tiny randomly initialised models trained for a few epochs on the "
@@ -120,7 +127,42 @@ def _stage(name: str, done: Path) -> bool:
     return False
 
 
-def make_data(out: Path, cfg: DemoConfig) -> dict[str, Path]:
+class DemoSteps:
+    """The demo's overall progress task (stage, run k/N, elapsed, ETA) and its wall time per stage.
+
+    Args:
+        view: the open ``rich`` progress view (:func:`synthboost.progress.progress_view`).
+        total: number of steps of the demo.
+    """
+
+    def __init__(self, view: Any, total: int) -> None:
+        self.view = view
+        self.task = view.add_task("demo", total=total)
+        self.seconds: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def step(self, stage: str, detail: str = "") -> Iterator[None]:
+        """Time one step of ``stage`` and advance the overall task when it ends."""
+        self.view.update(self.task, description=f"demo: {stage} {detail}".rstrip())
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+            self.counts[stage] = self.counts.get(stage, 0) + 1
+            self.view.advance(self.task)
+
+    def timings(self) -> list[tuple[str, int, float]]:
+        """``(stage, steps, seconds)`` in the order the stages first ran."""
+        return [(stage, self.counts[stage], seconds) for stage, seconds in self.seconds.items()]
+
+
+#: Steps of the demo outside the runs: five data stages, then selection, clinical and report.
+DATA_STAGES = ("phantom", "prepare", "synth perturb", "synth render", "prepare sdm")
+
+
+def make_data(out: Path, cfg: DemoConfig, steps: DemoSteps) -> dict[str, Path]:
     """Phantom, its processed dataset, and a synthetic dataset made from its perturbed masks."""
     from synthboost.data.phantom import generate_phantom
     from synthboost.data.prepare import prepare_camus
@@ -130,20 +172,27 @@ def make_data(out: Path, cfg: DemoConfig) -> dict[str, Path]:
     from synthboost.synth.render import render_folder
 
     p = {k: out / k for k in ("phantom_raw", "camus", "perturbed", "rendered", "synthetic")}
-    if not _stage("phantom", p["phantom_raw"]):
-        generate_phantom(
-            p["phantom_raw"], n_patients=cfg.patients, seed=cfg.seed, workers=2, n_test=cfg.test_patients
-        )
-    if not _stage("prepare", p["camus"] / "anns"):
-        prepare_camus(p["phantom_raw"], p["camus"], image_size=cfg.image_size, overwrite=True)
-        write_annotations(p["camus"])
-    if not _stage("synth perturb", p["perturbed"]):
-        perturb_dataset(p["camus"], p["perturbed"], per_mask=cfg.per_mask, seed=cfg.seed, size=cfg.image_size)
-    if not _stage("synth render", p["rendered"]):
-        render_folder(p["perturbed"], p["rendered"], renderer="speckle", seed=cfg.seed)
-    if not _stage("prepare sdm", p["synthetic"] / "anns"):
-        prepare_sdm(p["rendered"], p["synthetic"], image_size=cfg.image_size, overwrite=True)
-        write_annotations(p["synthetic"])
+    with steps.step("phantom"):
+        if not _stage("phantom", p["phantom_raw"]):
+            generate_phantom(
+                p["phantom_raw"], n_patients=cfg.patients, seed=cfg.seed, workers=2, n_test=cfg.test_patients
+            )
+    with steps.step("prepare"):
+        if not _stage("prepare", p["camus"] / "anns"):
+            prepare_camus(p["phantom_raw"], p["camus"], image_size=cfg.image_size, overwrite=True)
+            write_annotations(p["camus"])
+    with steps.step("synth perturb"):
+        if not _stage("synth perturb", p["perturbed"]):
+            perturb_dataset(
+                p["camus"], p["perturbed"], per_mask=cfg.per_mask, seed=cfg.seed, size=cfg.image_size
+            )
+    with steps.step("synth render"):
+        if not _stage("synth render", p["rendered"]):
+            render_folder(p["perturbed"], p["rendered"], renderer="speckle", seed=cfg.seed)
+    with steps.step("prepare sdm"):
+        if not _stage("prepare sdm", p["synthetic"] / "anns"):
+            prepare_sdm(p["rendered"], p["synthetic"], image_size=cfg.image_size, overwrite=True)
+            write_annotations(p["synthetic"])
     return p
 
 
@@ -169,81 +218,110 @@ def _overrides(run: DemoRun, runs: dict[DemoRun, Path], data: dict[str, Path], c
     return sets
 
 
-def train_runs(out: Path, data: dict[str, Path], cfg: DemoConfig) -> dict[DemoRun, Path]:
-    """Train every run of :func:`plan_runs`; finished runs are skipped by ``train``."""
+def train_runs(
+    out: Path, data: dict[str, Path], cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bool = False
+) -> dict[DemoRun, Path]:
+    """Train every run of :func:`plan_runs`; finished runs are skipped by ``train``.
+
+    Once a run is finished (``DONE``) its Lightning checkpoints are removed unless
+    ``keep_checkpoints``: later stages read the best weights from ``RUN/model/`` (safetensors).
+    """
     from synthboost.configs import find_config
     from synthboost.train.config import load_config
     from synthboost.train.run import train
+    from synthboost.train.runfolder import prune_checkpoints
 
     runs: dict[DemoRun, Path] = {}
-    for run in plan_runs(cfg):
-        path = find_config(f"experiment/demo_tiny_{run.model}.yaml")
-        folder = out / "runs" / run.name
-        log.info("[train] %s", run.name)
-        sets = _overrides(run, runs, data, cfg)
-        train(load_config(path, [f"{k}={v}" for k, v in sets.items()]), folder, resume=True)
-        runs[run] = folder
+    plan = plan_runs(cfg)
+    log.info("[train] %d runs (%s)", len(plan), ", ".join(STRATEGIES))
+    for k, run in enumerate(plan, start=1):
+        with steps.step("train", f"run {k}/{len(plan)} {run.name}"):
+            path = find_config(f"experiment/demo_tiny_{run.model}.yaml")
+            folder = out / "runs" / run.name
+            log.debug("[train] %s", run.name)
+            sets = _overrides(run, runs, data, cfg)
+            train(load_config(path, [f"{k}={v}" for k, v in sets.items()]), folder, resume=True)
+            if not keep_checkpoints:
+                prune_checkpoints(folder)
+            runs[run] = folder
     return runs
 
 
-def evaluate_runs(out: Path, camus: Path, runs: dict[DemoRun, Path]) -> tuple[Path, dict[DemoRun, Path]]:
+def evaluate_runs(
+    out: Path, camus: Path, runs: dict[DemoRun, Path], steps: DemoSteps
+) -> tuple[Path, dict[DemoRun, Path]]:
     """Predict the test split with every run and score it into ``results/`` (docs/formats.md)."""
     from synthboost.evaluate.per_image import evaluate
     from synthboost.evaluate.predict import predict
 
     results, preds = out / "results", {}
-    for run, folder in runs.items():
+    log.info("[predict, evaluate] the test split with each of the %d runs", len(runs))
+    for k, (run, folder) in enumerate(runs.items(), start=1):
         pred = out / "predictions" / run.name
-        if not _stage(f"predict {run.name}", pred):
-            predict(folder, camus, split="test", out=pred, prompt=run.level, device="auto")
+        with steps.step("predict", f"run {k}/{len(runs)} {run.name}"):
+            if not pred.exists():
+                predict(folder, camus, split="test", out=pred, prompt=run.level, device="auto")
         csv = results.joinpath(
             run.strategy, run.model, run.encoders, run.level, f"seed_{run.seed}", "metrics.csv"
         )
-        if not _stage(f"evaluate {run.name}", csv):
-            evaluate(pred, camus, csv)
+        with steps.step("evaluate", f"run {k}/{len(runs)} {run.name}"):
+            if not csv.exists():
+                evaluate(pred, camus, csv)
         preds[run] = pred
     return results, preds
 
 
-def run_demo(out: str | Path, quick: bool = False) -> dict[str, Any]:
-    """Run the demo chain under ``out``; return the report path, the summary and the folders.
+def run_demo(out: str | Path, quick: bool = False, keep_checkpoints: bool = False) -> dict[str, Any]:
+    """Run the demo chain under ``out``; return the report path, the summary, the folders and
+    ``timings`` (``(stage, steps, seconds)``), under one progress view (stage, run k/N, ETA).
 
     The best run (clinical indices, overlays) is chosen on validation Dice among the runs
     validated on the real phantom (:func:`synthboost.train.selection.select_best_run`), never on test.
+    Lightning checkpoints of finished runs are removed unless ``keep_checkpoints``.
     """
+    from synthboost.logs import verbose
+    from synthboost.progress import progress_view
+
+    cfg = DemoConfig.preset(quick)
+    total = len(DATA_STAGES) + 3 * len(plan_runs(cfg)) + 3
+    library = get_logger()
+    level = library.level
+    if level == 0 and not verbose():  # the stages' INFO lines give way to the progress view (a level
+        library.setLevel("WARNING")  # set on the package logger by the caller wins)
+        log.setLevel("INFO")
+    try:
+        with progress_view() as view:
+            steps = DemoSteps(view, total)
+            res = _run_demo(Path(out), cfg, steps, keep_checkpoints)
+    finally:
+        library.setLevel(level)
+        log.setLevel(0)
+    return {**res, "timings": steps.timings()}
+
+
+def _run_demo(out: Path, cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bool) -> dict[str, Any]:
     from synthboost.clinical import run_clinical
-    from synthboost.clinical.agreement import clinical_html
-    from synthboost.evaluate.per_image import evaluate
-    from synthboost.report.html import build_report, first_seed
-    from synthboost.report.results import load_results
+    from synthboost.report.html import first_seed
+    from synthboost.report.results import load_results, paper_sort_key
     from synthboost.report.stats import summarize
     from synthboost.train.selection import select_best_run
 
-    cfg = DemoConfig.preset(quick)
-    out = Path(out)
     _claim(out, cfg)
-    data = make_data(out, cfg)
-    runs = train_runs(out, data, cfg)
-    results, preds = evaluate_runs(out, data["camus"], runs)
-    selection = select_best_run(runs.values(), dataset=data["camus"])
-    best = next(run for run, folder in runs.items() if folder == selection.run)
+    data = make_data(out, cfg, steps)
+    runs = train_runs(out, data, cfg, steps, keep_checkpoints)
+    results, preds = evaluate_runs(out, data["camus"], runs, steps)
+    with steps.step("select"):
+        selection = select_best_run(runs.values(), dataset=data["camus"])
+        best = next(run for run, folder in runs.items() if folder == selection.run)
     log.info("[clinical] from the predictions of %s (best validation Dice)", best.name)
     clinical = out / "clinical"
-    run_clinical(preds[best], data["camus"], clinical)
+    with steps.step("clinical"):
+        run_clinical(preds[best], data["camus"], clinical)
     log.info("[report] writing %s", out / "report")
-    report = build_report(
-        results,
-        out / "report",
-        runs={run.name: folder for run, folder in runs.items()},
-        dataset=data["camus"],
-        overlay=(evaluate(preds[best], data["camus"]), data["camus"], preds[best]),
-        title="synthboost demo (phantom)",
-        note=NOTE,
-        extra_sections=[
-            clinical_html(clinical, title=f"Clinical indices ({best.name}, best validation Dice)")
-        ],
-    )
+    with steps.step("report"):
+        report = _report(out, data, runs, results, preds[best], best, clinical)
     summary = summarize(first_seed(load_results(results)))
+    summary = summary.sort_values(["model", "strategy", "prompt"], key=paper_sort_key, ignore_index=True)
     claims = _read_csv(report.parent / "claims.csv")
     seeds = _read_csv(report.parent / "claims_across_seeds.csv")
     return {"report": report, "summary": summary, "claims": claims, "claims_across_seeds": seeds, "best": best,
@@ -259,6 +337,28 @@ def lora_comparison(runs: Any, cfg: DemoConfig) -> Any:
     model, level = cfg.headline
     keep = (runs["strategy"] == "synth-pt-real-ft") & (runs["model"] == model) & (runs["prompt"] == level)
     return runs[keep & (runs["seed"] == 42 + cfg.seed)]
+
+
+def _report(
+    out: Path, data: dict[str, Path], runs: dict[DemoRun, Path], results: Path, pred: Path, best: DemoRun,
+    clinical: Path,
+) -> Path:  # fmt: skip
+    from synthboost.clinical.agreement import clinical_html
+    from synthboost.evaluate.per_image import evaluate
+    from synthboost.report.html import build_report
+
+    return build_report(
+        results,
+        out / "report",
+        runs={run.name: folder for run, folder in runs.items()},
+        dataset=data["camus"],
+        overlay=(evaluate(pred, data["camus"]), data["camus"], pred),
+        title="synthboost demo (phantom)",
+        note=NOTE,
+        extra_sections=[
+            clinical_html(clinical, title=f"Clinical indices ({best.name}, best validation Dice)")
+        ],
+    )
 
 
 def _read_csv(path: Path) -> Any:

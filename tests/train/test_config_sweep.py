@@ -200,3 +200,15 @@ def test_sweep_errors_name_the_file(tmp_path: Path) -> None:
     spec.write_text("experiment: {}\n")
     with pytest.raises(ValueError, match=r"s\.yaml: unknown key"):
         expand_sweep(spec, tmp_path)
+
+
+def test_prune_checkpoints_only_of_finished_runs(tmp_path: Path) -> None:
+    from synthboost.train.runfolder import prune_checkpoints
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    (run / "model").mkdir()
+    assert not prune_checkpoints(run) and (run / "checkpoints" / "last.ckpt").is_file()  # may still resume
+    (run / "DONE").write_text("done\n")
+    assert prune_checkpoints(run) and not (run / "checkpoints").exists() and (run / "model").is_dir()

@@ -39,9 +39,9 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from rich.progress import track
 
 from synthboost.data import heart_model as hm
+from synthboost.progress import track
 from synthboost.utils import atomic_dir, get_logger, write_json_atomic
 
 log = get_logger("data.phantom")
@@ -280,13 +280,13 @@ def generate_phantom(
                 cine.dicom_dir.mkdir()
         desc = f"Phantom ({n_patients} patients)"
         if workers == 1:
-            for job in track(jobs, description=desc, transient=True):
+            for job in track(jobs, desc):
                 _write_patient(job)
         else:
             with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
                 chunk = max(1, len(jobs) // (8 * workers))
                 results = pool.map(_write_patient, jobs, chunksize=chunk)
-                list(track(results, description=desc, total=len(jobs), transient=True))
+                list(track(results, desc, total=len(jobs)))
         # Marks the folder as a phantom (``prepare`` records source "phantom") and keeps its recipe.
         write_json_atomic(
             tmp / PHANTOM_MARKER,

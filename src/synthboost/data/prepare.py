@@ -35,9 +35,9 @@ class Record:
 
 
 def _progress(items: Iterable, description: str, total: int | None) -> Iterable:
-    from rich.progress import track
+    from synthboost.progress import track
 
-    return track(items, description=description, total=total, transient=True)
+    return track(items, description, total)
 
 
 def meta_to_csv(rows: list[dict[str, Any]]) -> str:

@@ -17,6 +17,7 @@ from synthboost.data.format import LABELS, mask_path, native_label_path
 from synthboost.data.processed import read_meta, spacing_mm
 from synthboost.evaluate.metrics import grid_scores, native_scores
 from synthboost.evaluate.predictions import Predictions, load_mask, read_predictions
+from synthboost.progress import track
 from synthboost.utils import atomic_path, get_logger
 
 log = get_logger("evaluate")
@@ -100,7 +101,10 @@ def evaluate(pred_folder: str | Path, dataset_root: str | Path, out_csv: str | P
     meta = {(r["group"], r["name"]): r for r in read_meta(dataset_root)}
     cache: dict = {}
     items = sorted(preds.items, key=lambda i: (i.group, i.name, i.label))
-    rows = [score_item(item, preds, dataset_root, meta, cache) for item in items]
+    rows = [
+        score_item(item, preds, dataset_root, meta, cache)
+        for item in track(items, f"evaluate {Path(pred_folder).name}")
+    ]
     df = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
     if out_csv is not None:
         write_metrics_csv(df, out_csv)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from synthboost.progress import track
 from synthboost.utils import get_logger, inference_autocast, torch_device
 
 log = get_logger("evaluate.predict")
@@ -77,7 +78,8 @@ def predict(
         PredictionWriter(out, info, overwrite=overwrite, inputs=[run, dataset]) as writer,
         torch.inference_mode(),
     ):
-        for batch in DataLoader(ds, batch_size=batch_size, shuffle=False):
+        loader = DataLoader(ds, batch_size=batch_size, shuffle=False)
+        for batch in track(loader, f"predict {Path(out).name} ({len(ds)} images)"):
             pixels = normalize(batch["image"].to(dev), prep.mean, prep.std)
             with inference_autocast(dev):
                 logits = model(pixels, batch["input_ids"].to(dev), batch["attention_mask"].to(dev))

@@ -17,8 +17,7 @@ from synthboost.report.results import (
     EQUAL_STEPS,
     STRATEGY_NOTES,
     load_results,
-    prompt_sort_key,
-    strategy_sort_key,
+    paper_sort_key,
 )
 from synthboost.utils import get_logger, write_text_atomic
 
@@ -289,18 +288,10 @@ def _breakdowns(df: Any, out_dir: Path) -> list[str]:
         if col not in df.columns or df[col].isna().all():
             continue
         s = stats.summarize(df, by=("strategy", "model", "encoders", col))
-        s = s.sort_values(["model", "encoders", col], key=_sorter).reset_index(drop=True)
+        s = s.sort_values(["model", "encoders", col], key=paper_sort_key).reset_index(drop=True)
         s.to_csv(out_dir / f"summary_by_{col}.csv", index=False)
         out += [f"<h3>by {col}</h3>", tables.frame_to_html(s, float_format="{:.2f}")]
     return out
-
-
-def _sorter(col: Any) -> Any:
-    if col.name == "strategy":
-        return col.map(strategy_sort_key)
-    if col.name == "prompt":
-        return col.map(prompt_sort_key)
-    return col
 
 
 def _tests(df: Any, out_dir: Path, n_boot: int) -> list[str]:

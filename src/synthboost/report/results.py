@@ -149,6 +149,15 @@ def prompt_sort_key(name: str) -> tuple[int, str]:
     return (int(m.group(1)) if m else 999, name)
 
 
+def paper_sort_key(col: Any) -> Any:
+    """A ``DataFrame.sort_values`` key: strategies in the paper's order, prompts numerically."""
+    if col.name == "strategy":
+        return col.map(strategy_sort_key)
+    if col.name == "prompt":
+        return col.map(prompt_sort_key)
+    return col
+
+
 def select_run(df: Any, **where: Any) -> Any:
     """Rows of one run (all given run columns equal); raise when none or several seeds match."""
     mask = None

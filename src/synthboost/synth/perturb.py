@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from synthboost.progress import track
 from synthboost.utils import get_logger
 
 log = get_logger("synth.perturb")
@@ -150,7 +151,7 @@ def perturb_dataset(dataset_root: Path, out: Path, per_mask: int = 5, seed: int 
     attributes: dict[str, dict] = {}
     taken: Counter[str] = Counter()  # perturbations already named per (patient, view, phase, split)
     with atomic_dir(out, overwrite=overwrite, markers=("attributes.json",), inputs=[dataset_root]) as tmp:
-        for row in rows:
+        for row in track(rows, f"perturb masks ({len(rows)} frames)"):
             _, labels, sector = load_frame(dataset_root, row, size)
             frame_seed = [seed, zlib.crc32(f"{row['group']}/{row['name']}".encode())]
             base = efn_stem(row, 0)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from synthboost.data.imageio import read_png, write_png
+from synthboost.progress import track
 from synthboost.synth.shapes import SHAPE_SPLITS
 from synthboost.utils import atomic_dir, get_logger, read_json
 
@@ -128,7 +129,7 @@ def render_folder(
     stems = sorted(attributes)
     run = [renderer[4:]] if renderer.startswith("sdm:") else []
     with atomic_dir(out, overwrite=overwrite, markers=("attributes.json",), inputs=[shapes_dir, *run]) as tmp:
-        for start in range(0, len(stems), BATCH):
+        for start in track(range(0, len(stems), BATCH), f"render ({len(stems)} maps)"):
             batch = stems[start : start + BATCH]
             labels = [read_png(_map_dir(shapes_dir, attributes, s) / "labels" / f"{s}.png") for s in batch]
             sectors = [

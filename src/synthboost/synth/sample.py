@@ -129,8 +129,7 @@ def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps: int | No
 
     ``steps`` and ``sampler`` default to the run config's ``sample`` section (so does guidance).
     """
-    from rich.progress import Progress
-
+    from synthboost.progress import track
     from synthboost.synth.io import read_png, write_png
 
     perturbed_dir, out = Path(perturbed_dir), Path(out)
@@ -145,21 +144,17 @@ def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps: int | No
              "the paper's DDPM x 1000" if (sampler or cfg.sample.sampler, steps) == ("ddpm", 1000) else
              "not the paper's DDPM x 1000")  # fmt: skip
     size = cfg.model.image_size
-    with Progress(transient=True) as progress:
-        task = progress.add_task("sampling", total=len(todo))
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            conds = []
-            for split, stem in batch:
-                cond = read_png(perturbed_dir / split / "cond" / f"{stem}.png")
-                if cond.shape != (size, size) or cond.max() > 4:
-                    raise ValueError(
-                        f"{perturbed_dir / split / 'cond' / stem}.png: not a {size}² 5-class map"
-                    )
-                conds.append(cond)
-            images = generate(pipe, cfg, conds, [stem_seed(seed, st) for _, st in batch], steps)
-            for (split, stem), cond, image in zip(batch, conds, images, strict=True):
-                write_png(out / split / "labels" / f"{stem}.png", cond_to_camus(cond))
-                write_png(out / split / "images" / f"{stem}.png", image)
-            progress.advance(task, len(batch))
+    batches = range(0, len(todo), batch_size)
+    for start in track(batches, f"SDM sampling ({len(todo)} images, batches of {batch_size})"):
+        batch = todo[start : start + batch_size]
+        conds = []
+        for split, stem in batch:
+            cond = read_png(perturbed_dir / split / "cond" / f"{stem}.png")
+            if cond.shape != (size, size) or cond.max() > 4:
+                raise ValueError(f"{perturbed_dir / split / 'cond' / stem}.png: not a {size}² 5-class map")
+            conds.append(cond)
+        images = generate(pipe, cfg, conds, [stem_seed(seed, st) for _, st in batch], steps)
+        for (split, stem), cond, image in zip(batch, conds, images, strict=True):
+            write_png(out / split / "labels" / f"{stem}.png", cond_to_camus(cond))
+            write_png(out / split / "images" / f"{stem}.png", image)
     return out

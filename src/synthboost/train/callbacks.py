@@ -1,13 +1,15 @@
-"""Lightning callbacks of a run: per-epoch metrics table with wall time."""
+"""Lightning callbacks of a run: per-epoch metrics table with wall time, epochs in the progress view."""
 
 from __future__ import annotations
 
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 
+from synthboost import progress
 from synthboost.train.runfolder import read_metrics, write_metrics
 
 
@@ -65,3 +67,38 @@ class EpochRecorder(L.Callback):
             "elapsed_s": elapsed,
         })  # fmt: skip
         write_metrics(self.run, self.rows)
+
+
+class EpochProgress(L.Callback):
+    """Count epochs as a task of the open progress view (the demo's), where Lightning's bar is off."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.task: Any = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        view = progress.current()
+        if view is not None and trainer.is_global_zero:
+            total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
+            self.task = view.add_task(
+                f"train {self.name} (epochs)", total=total, completed=trainer.current_epoch
+            )
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        view = progress.current()
+        if view is not None and self.task is not None:
+            view.advance(self.task)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._close()
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        view = progress.current()
+        if view is not None and self.task is not None:
+            view.remove_task(self.task)
+        self.task = None

@@ -113,9 +113,12 @@ def _trainer(cfg: TrainConfig, out: Path, callbacks: Sequence[Any], trust_pickle
     from lightning.pytorch import callbacks as cb
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    from synthboost import progress
     from synthboost.checkpoints import safe_checkpoint_io
-    from synthboost.train.callbacks import EpochRecorder
+    from synthboost.logs import quiet_lightning, verbose
+    from synthboost.train.callbacks import EpochProgress, EpochRecorder
 
+    quiet_lightning()
     t = cfg.trainer
     ckpt = cb.ModelCheckpoint(
         dirpath=out / "checkpoints", filename="best", monitor="val_dice", mode="max", save_top_k=1,
@@ -130,10 +133,12 @@ def _trainer(cfg: TrainConfig, out: Path, callbacks: Sequence[Any], trust_pickle
         min_epochs=min(t.min_epochs, t.max_epochs) if t.max_epochs >= 0 else t.min_epochs,
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
         precision=auto_precision(t.precision, t.accelerator), gradient_clip_val=cfg.optim.grad_clip,
-        callbacks=[ckpt, stop, cb.LearningRateMonitor("epoch"), EpochRecorder(out), *callbacks],
+        callbacks=[ckpt, stop, cb.LearningRateMonitor("epoch"), EpochRecorder(out), EpochProgress(out.name),
+                   *callbacks],
         logger=[CSVLogger(logs, name="csv"), TensorBoardLogger(logs, name="tb")],
         log_every_n_steps=t.log_every_n_steps, limit_train_batches=t.limit_train_batches,
-        limit_val_batches=t.limit_val_batches, enable_progress_bar=t.progress_bar, deterministic=False,
+        limit_val_batches=t.limit_val_batches, deterministic=False, enable_model_summary=verbose(),
+        enable_progress_bar=t.progress_bar and not progress.is_open(),  # inside the demo's view: its bar
         num_sanity_val_steps=0, plugins=[safe_checkpoint_io(trust_pickle)],
     )  # fmt: skip
 

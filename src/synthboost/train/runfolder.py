@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,17 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, dict[str, Any]]:
         return folder, {"prompt": None, "threshold": None}
     info = read_json(run_json, expect=dict)
     return folder, {"prompt": info.get("prompt"), "threshold": info.get("loss", {}).get("threshold")}
+
+
+def prune_checkpoints(run: str | os.PathLike) -> bool:
+    """Remove ``RUN/checkpoints/`` of a finished run (``DONE``): its best weights are in ``RUN/model/``.
+
+    Returns:
+        Whether checkpoints were removed (``False`` for an unfinished run, which may still resume).
+    """
+    run = Path(run)
+    folder = run / "checkpoints"
+    if not is_done(run) or not (run / "model").is_dir() or not folder.is_dir():
+        return False
+    shutil.rmtree(folder)
+    return True

@@ -30,6 +30,7 @@ import itertools
 import shlex
 from pathlib import Path
 
+from synthboost.progress import track
 from synthboost.train import runfolder
 from synthboost.train.config import STRATEGIES, read_yaml
 from synthboost.utils import get_logger, write_text_atomic
@@ -154,7 +155,7 @@ def run_sweep(runs: list[SweepRun], force: bool = False) -> dict[str, str]:
     from synthboost.train.run import train
 
     status = {}
-    for run in runs:
+    for run in track(runs, f"sweep ({len(runs)} runs)"):
         if run.depends_on is not None and not runfolder.is_done(run.depends_on):
             log.error("%s: skipped, its synthetic run %s has not finished", run.name, run.depends_on)
             status[run.name] = "blocked"

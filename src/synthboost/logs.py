@@ -1,0 +1,72 @@
+"""Logs a person reads: one stream handler, each record once, third-party chatter below ``--verbose``.
+
+:func:`setup_logging` (the CLI calls it) installs one handler on the root logger that writes to the
+*current* ``sys.stderr`` (a live progress view redirects it, so records print above the view).
+:func:`quiet_lightning` runs where Lightning is imported: Lightning adds a console handler of its
+own (every INFO line would print twice) and logs banners and tips at INFO; below ``--verbose`` its
+loggers show warnings only and its advisory warnings (logging interval, deprecations inside
+Lightning) are dropped. Hugging Face progress bars are off below ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+FORMAT = "%(levelname)s %(name)s: %(message)s"
+LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
+#: Advisory warnings of Lightning that say nothing about the user's run.
+LIGHTNING_ADVICE = (
+    r".*smaller than the logging interval.*",
+    r".*isinstance\(treespec, LeafSpec\).*",
+    r".*does not have many workers which may be a bottleneck.*",
+)
+
+
+class CurrentStderrHandler(logging.StreamHandler):
+    """A stream handler that writes to whatever ``sys.stderr`` is at the time of each record."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201 - the logging API's attribute
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001 - set by StreamHandler.__init__, ignored
+        pass
+
+
+def verbose() -> bool:
+    """Whether the package logs at DEBUG (``synthboost --verbose``)."""
+    return logging.getLogger("synthboost").getEffectiveLevel() <= logging.DEBUG
+
+
+def setup_logging(verbose_: bool = False) -> None:
+    """One root handler (current stderr, ``LEVEL name: message``); DEBUG with ``verbose_``, else INFO."""
+    root = logging.getLogger()
+    if not any(isinstance(h, CurrentStderrHandler) for h in root.handlers):
+        handler = CurrentStderrHandler()
+        handler.setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose_ else logging.INFO)
+    if not verbose_:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when huggingface_hub loads
+
+
+def quiet_lightning() -> None:
+    """Lightning's records once, through the root handler; below ``--verbose`` warnings only."""
+    quiet = not verbose()
+    for name in LIGHTNING_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:  # Lightning's own console handler
+                logger.removeHandler(handler)
+        logger.propagate = True
+        logger.setLevel(logging.WARNING if quiet else logging.NOTSET)
+    if quiet:
+        for pattern in LIGHTNING_ADVICE:
+            warnings.filterwarnings("ignore", message=pattern)
