@@ -102,7 +102,7 @@ def test_missing_local_weights_fail_before_any_hub_lookup(missing: str) -> None:
     from synthboost.models import build_model
 
     for name in ("clipseg", "cris"):
-        with pytest.raises(FileNotFoundError, match="pretrained weights not found"):
+        with pytest.raises(FileNotFoundError, match="pretrained weights not found.*demo_tiny_cris.yaml"):
             build_model(name, pretrained=missing, config="tiny")
 
 

@@ -32,7 +32,8 @@ def check_local_pretrained(pretrained: str | Path) -> None:
     if looks_local:
         raise FileNotFoundError(
             f"{pretrained}: pretrained weights not found (a model folder, a checkpoint file or an "
-            "owner/name hub id; see docs/models.md)"
+            "owner/name hub id; see docs/models.md; without the paper's weights, train the demo-sized "
+            "configs/experiment/demo_tiny_clipseg.yaml or demo_tiny_cris.yaml)"
         )
 
 
