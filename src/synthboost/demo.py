@@ -321,7 +321,9 @@ def _run_demo(out: Path, cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bo
     with steps.step("report"):
         report = _report(out, data, runs, results, preds[best], best, clinical)
     summary = summarize(first_seed(load_results(results)))
-    summary = summary.sort_values(["model", "strategy", "prompt"], key=paper_sort_key, ignore_index=True)
+    summary = summary.sort_values(
+        ["model", "strategy", "encoders", "prompt"], key=paper_sort_key, ignore_index=True
+    )
     claims = _read_csv(report.parent / "claims.csv")
     seeds = _read_csv(report.parent / "claims_across_seeds.csv")
     return {"report": report, "summary": summary, "claims": claims, "claims_across_seeds": seeds, "best": best,

@@ -150,7 +150,10 @@ def prompt_sort_key(name: str) -> tuple[int, str]:
 
 
 def paper_sort_key(col: Any) -> Any:
-    """A ``DataFrame.sort_values`` key: strategies in the paper's order, prompts numerically."""
+    """A ``DataFrame.sort_values`` key: strategies in the paper's order, prompts numerically,
+    encoders trained, frozen, then adapters (``lora-r8``)."""
+    if col.name == "encoders":
+        return col.map(lambda e: ({"trained": 0, "frozen": 1}.get(e, 2), e))
     if col.name == "strategy":
         return col.map(strategy_sort_key)
     if col.name == "prompt":
