@@ -56,3 +56,18 @@ def test_verbose_keeps_lightning_info(root_logging, capsys) -> None:
     quiet_lightning()
     logging.getLogger("lightning.pytorch").info("GPU available: False")
     assert capsys.readouterr().err.count("GPU available") == 1
+
+
+def test_repeated_warnings_are_capped_with_a_count(root_logging, capsys) -> None:
+    from synthboost.logs import capped_logs
+
+    logging.getLogger().handlers[:] = []
+    setup_logging(False)
+    with capped_logs(2):
+        for i in range(5):
+            logging.getLogger("synthboost.clinical").warning("patient%d: no LV volume", i)
+        for i in range(4):
+            logging.getLogger("synthboost.demo").info("[stage %d] running", i)  # INFO is never capped
+    err = capsys.readouterr().err
+    assert "patient1" in err and "patient2" not in err
+    assert err.count("[stage") == 4 and "3 more messages like these" in err

@@ -279,18 +279,19 @@ def run_demo(out: str | Path, quick: bool = False, keep_checkpoints: bool = Fals
     validated on the real phantom (:func:`synthboost.train.selection.select_best_run`), never on test.
     Lightning checkpoints of finished runs are removed unless ``keep_checkpoints``.
     """
-    from synthboost.logs import verbose
+    from synthboost.logs import capped_logs, verbose
     from synthboost.progress import progress_view
 
     cfg = DemoConfig.preset(quick)
     total = len(DATA_STAGES) + 3 * len(plan_runs(cfg)) + 3
     library = get_logger()
     level = library.level
-    if level == 0 and not verbose():  # the stages' INFO lines give way to the progress view (a level
-        library.setLevel("WARNING")  # set on the package logger by the caller wins)
+    quiet = level == 0 and not verbose()  # a level set on the package logger by the caller wins
+    if quiet:  # the stages' INFO lines give way to the progress view; repeated warnings are capped
+        library.setLevel("WARNING")
         log.setLevel("INFO")
     try:
-        with progress_view() as view:
+        with progress_view() as view, capped_logs(3) if quiet else contextlib.nullcontext():
             steps = DemoSteps(view, total)
             res = _run_demo(Path(out), cfg, steps, keep_checkpoints)
     finally:

@@ -10,10 +10,13 @@ Lightning) are dropped. Hugging Face progress bars are off below ``--verbose``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import warnings
+from collections import Counter
+from collections.abc import Iterator
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
 LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
@@ -70,3 +73,38 @@ def quiet_lightning() -> None:
     if quiet:
         for pattern in LIGHTNING_ADVICE:
             warnings.filterwarnings("ignore", message=pattern)
+
+
+class CapPerLogger(logging.Filter):
+    """Let through the first ``limit`` warnings (and errors) of each logger; count the rest."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.seen: Counter[str] = Counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        self.seen[record.name] += 1
+        return self.seen[record.name] <= self.limit
+
+
+@contextlib.contextmanager
+def capped_logs(limit: int = 3) -> Iterator[None]:
+    """At most ``limit`` warnings per logger on the root handlers, then one line per logger that
+    says how many more there were (``--verbose`` shows them all)."""
+    cap = CapPerLogger(limit)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(cap)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(cap)
+        for name, count in cap.seen.items():
+            if count > limit:
+                logging.getLogger(name).warning(
+                    "... and %d more messages like these (--verbose shows them)", count - limit
+                )
