@@ -25,6 +25,7 @@ LIGHTNING_ADVICE = (
     r".*smaller than the logging interval.*",
     r".*isinstance\(treespec, LeafSpec\).*",
     r".*does not have many workers which may be a bottleneck.*",
+    r".*module\(s\) in eval mode at the start of training.*",  # frozen encoders keep eval mode by design
 )
 
 
