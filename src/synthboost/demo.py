@@ -172,6 +172,8 @@ def make_data(out: Path, cfg: DemoConfig, steps: DemoSteps) -> dict[str, Path]:
     from synthboost.synth.render import render_folder
 
     p = {k: out / k for k in ("phantom_raw", "camus", "perturbed", "rendered", "synthetic")}
+    # the prompts are written inside prepare's temporary folder: no dataset ever lacks them
+    prepare = {"image_size": cfg.image_size, "overwrite": True, "finalize": write_annotations}
     with steps.step("phantom"):
         if not _stage("phantom", p["phantom_raw"]):
             generate_phantom(
@@ -179,8 +181,7 @@ def make_data(out: Path, cfg: DemoConfig, steps: DemoSteps) -> dict[str, Path]:
             )
     with steps.step("prepare"):
         if not _stage("prepare", p["camus"] / "anns"):
-            prepare_camus(p["phantom_raw"], p["camus"], image_size=cfg.image_size, overwrite=True)
-            write_annotations(p["camus"])
+            prepare_camus(p["phantom_raw"], p["camus"], **prepare)
     with steps.step("synth perturb"):
         if not _stage("synth perturb", p["perturbed"]):
             perturb_dataset(
@@ -191,8 +192,7 @@ def make_data(out: Path, cfg: DemoConfig, steps: DemoSteps) -> dict[str, Path]:
             render_folder(p["perturbed"], p["rendered"], renderer="speckle", seed=cfg.seed)
     with steps.step("prepare sdm"):
         if not _stage("prepare sdm", p["synthetic"] / "anns"):
-            prepare_sdm(p["rendered"], p["synthetic"], image_size=cfg.image_size, overwrite=True)
-            write_annotations(p["synthetic"])
+            prepare_sdm(p["rendered"], p["synthetic"], **prepare)
     return p
 
 

@@ -100,3 +100,18 @@ def test_outputs_follow_the_umask(cli, raw: Path, tmp_path: Path, umask: int, di
     wrong = {k: oct(m) for k, m in modes.items() if m != (dir_mode if (tmp_path / k).is_dir() else file_mode)}
     assert not wrong, wrong
     assert {"processed/dataset.json", "processed/meta.csv"} <= set(modes) and any("anns" in k for k in modes)
+
+
+def test_prompts_are_written_before_the_dataset_appears(cli, raw: Path, tmp_path: Path, monkeypatch) -> None:
+    import synthboost.prompts.annotate as annotate
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the user stops prepare while the prompts are written
+
+    out = tmp_path / "processed"
+    monkeypatch.setattr(annotate, "write_annotations", killed)
+    assert cli("prepare", "camus", raw, out, "--image-size", "32").code == 130  # interrupted
+    assert not out.exists() and not leftovers(tmp_path)  # no dataset without its prompts
+    monkeypatch.undo()
+    assert cli("prepare", "camus", raw, out, "--image-size", "32").code == 0
+    assert sorted(p.name for p in (out / "anns").iterdir()) == ["test.json", "train.json", "val.json"]

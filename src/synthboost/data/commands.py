@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
 prepare_app = typer.Typer(help="Turn raw data into a processed dataset (images, masks, meta.csv, prompts).")
 
 
-def _write_prompts(out: Path) -> None:
+def _prepare_with_prompts(prepare: Callable[..., Path], *args: Any, **kwargs: Any) -> None:
+    """Run a prepare function with the prompts written into its temporary folder (renamed with it)."""
     from synthboost.prompts.annotate import write_annotations
 
-    counts = write_annotations(out)
+    counts: dict[str, int] = {}
+    out = prepare(*args, finalize=lambda tmp: counts.update(write_annotations(tmp)), **kwargs)
     typer.echo(f"{out}: " + ", ".join(f"{k} {v} tasks" for k, v in counts.items()))
 
 
@@ -30,10 +34,10 @@ def prepare_camus_cmd(
     """Prepare a CAMUS (or phantom) dataset and write its P0-P7 prompts."""
     from synthboost.data.prepare import prepare_camus
 
-    prepare_camus(
-        raw, out, image_size=image_size, split_file=split_file, overwrite=force, half_sequences=half_sequences
-    )
-    _write_prompts(out)
+    _prepare_with_prompts(
+        prepare_camus, raw, out, image_size=image_size, split_file=split_file, overwrite=force,
+        half_sequences=half_sequences,
+    )  # fmt: skip
 
 
 @prepare_app.command("sdm")
@@ -54,8 +58,9 @@ def prepare_sdm_cmd(
     from synthboost.data.sdm import parse_label_map, prepare_sdm
 
     lm = parse_label_map(label_map) if label_map else None
-    prepare_sdm(root, out, camus_raw, attributes, lm, image_size=image_size, overwrite=force)
-    _write_prompts(out)
+    _prepare_with_prompts(
+        prepare_sdm, root, out, camus_raw, attributes, lm, image_size=image_size, overwrite=force
+    )
 
 
 @prepare_app.command("echonet")
@@ -70,8 +75,7 @@ def prepare_echonet_cmd(
     """Prepare EchoNet-Dynamic (LV at the traced ED and ES frames) and write its prompts."""
     from synthboost.data.echonet import prepare_echonet
 
-    prepare_echonet(root, out, image_size=image_size, overwrite=force)
-    _write_prompts(out)
+    _prepare_with_prompts(prepare_echonet, root, out, image_size=image_size, overwrite=force)
 
 
 def phantom_cmd(

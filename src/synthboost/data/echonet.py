@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -201,7 +202,11 @@ def echonet_records(videos: Iterable[EchoNetVideo]) -> Iterator:
 
 
 def prepare_echonet(
-    root: str | Path, out: str | Path, image_size: int = 112, overwrite: bool = False
+    root: str | Path,
+    out: str | Path,
+    image_size: int = 112,
+    overwrite: bool = False,
+    finalize: Callable[[Path], Any] | None = None,
 ) -> Path:
     """Turn an EchoNet-Dynamic folder into a processed dataset (ED and ES frames, LV masks).
 
@@ -210,6 +215,7 @@ def prepare_echonet(
         out: processed dataset folder to create.
         image_size: side of the square processed images (the videos are 112×112).
         overwrite: replace an existing ``out``.
+        finalize: see :func:`synthboost.data.prepare.write_dataset`.
     """
     from synthboost.data.format import DatasetInfo
     from synthboost.data.prepare import write_dataset
@@ -228,5 +234,6 @@ def prepare_echonet(
     )
     log.info("%s: EchoNet-Dynamic, %d traced videos", root, len(videos))
     return write_dataset(
-        out, info, echonet_records(videos), n=2 * len(videos), overwrite=overwrite, inputs=[root]
-    )
+        out, info, echonet_records(videos), n=2 * len(videos), overwrite=overwrite, inputs=[root],
+        finalize=finalize,
+    )  # fmt: skip

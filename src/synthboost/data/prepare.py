@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ def write_dataset(
     n: int | None = None,
     overwrite: bool = False,
     inputs: Sequence[str | Path] = (),
+    finalize: Callable[[Path], Any] | None = None,
 ) -> Path:
     """Write records into a new processed dataset at ``out`` (atomically: temp folder, then rename).
 
@@ -79,6 +80,8 @@ def write_dataset(
         overwrite: replace an existing dataset (only a folder holding ``dataset.json``, never one of
             ``inputs`` or a folder containing one).
         inputs: the folders the records are read from.
+        finalize: called on the complete temporary folder before it is renamed into place (the CLI
+            writes the prompts there, so a killed run never leaves a dataset without them).
     """
     out = Path(out)
     rows: list[dict[str, Any]] = []
@@ -96,6 +99,8 @@ def write_dataset(
         rows.sort(key=lambda r: (r["group"], r["name"]))
         write_text_atomic(tmp / "meta.csv", meta_to_csv(rows))
         write_json_atomic(tmp / "dataset.json", info.to_json())
+        if finalize is not None:
+            finalize(tmp)
     log.info("wrote %d images to %s", len(rows), out)
     return out
 
@@ -183,13 +188,14 @@ def prepare_camus(
     split_file: str | Path | None = None,
     overwrite: bool = False,
     half_sequences: bool = False,
+    finalize: Callable[[Path], Any] | None = None,
 ) -> Path:
     """Turn a raw CAMUS release (2019 or 2023 layout, or the phantom) into a processed dataset.
 
     The phantom is recognised by the ``phantom.json`` file its generator writes, and recorded as
     source ``phantom``. Prompts are written afterwards by the prompts stage. With
     ``half_sequences`` (2023 layout only) every labelled frame between ED and ES of the
-    half-sequences is added beside the ED/ES stills.
+    half-sequences is added beside the ED/ES stills. ``finalize``: see :func:`write_dataset`.
     """
     import itertools
 
@@ -212,5 +218,6 @@ def prepare_camus(
     records = itertools.chain(camus_records(frames, infos), camus_sequence_records(sequences))
     inputs = [raw, *filter(None, [split_file])]
     return write_dataset(
-        out, info, records, n=None if sequences else len(frames), overwrite=overwrite, inputs=inputs
-    )
+        out, info, records, n=None if sequences else len(frames), overwrite=overwrite, inputs=inputs,
+        finalize=finalize,
+    )  # fmt: skip

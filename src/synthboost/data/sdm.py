@@ -16,7 +16,7 @@ testing images from ``testing/``), or from ``attributes.json``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -192,8 +192,10 @@ def prepare_sdm(
     label_map: dict[int, int] | None = None,
     image_size: int = 512,
     overwrite: bool = False,
+    finalize: Callable[[Path], Any] | None = None,
 ) -> Path:
-    """Turn an Echo-from-noise folder into a processed dataset (source ``sdm``)."""
+    """Turn an Echo-from-noise folder into a processed dataset (source ``sdm``); ``finalize`` as in
+    :func:`synthboost.data.prepare.write_dataset`."""
     root = Path(root)
     n, records = sdm_records(
         root, Path(camus_raw) if camus_raw else None, Path(attributes) if attributes else None, label_map
@@ -205,4 +207,4 @@ def prepare_sdm(
         extra={"raw": str(root.resolve()), "camus_raw": str(camus_raw or "")},
     )
     inputs = [root, *(Path(p) for p in (camus_raw, attributes) if p)]
-    return write_dataset(out, info, records, n=n, overwrite=overwrite, inputs=inputs)
+    return write_dataset(out, info, records, n=n, overwrite=overwrite, inputs=inputs, finalize=finalize)
