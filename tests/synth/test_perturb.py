@@ -181,3 +181,17 @@ def test_several_images_of_one_frame_get_distinct_stems(tiny_dataset, tmp_path):
     stems = sorted(p.stem for p in (out / "training" / "cond").glob("patient0001_2CH_ED_*.png"))
     assert stems == [f"patient0001_2CH_ED_training_{k}" for k in range(4)]
     assert len(json.loads((out / "attributes.json").read_text())) == 14
+
+
+def test_half_sequence_frames_are_refused_before_writing(tiny_dataset, tmp_path):
+    # A frame between ED and ES has no phase: it has no Echo-from-noise name (would be "..._None_...").
+    with open(tiny_dataset / "meta.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    rows[0]["phase"] = ""
+    with open(tiny_dataset / "meta.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(ValueError, match=r"meta\.csv: 1 train/val frames are neither ED nor ES"):
+        perturb_dataset(tiny_dataset, tmp_path / "pert", per_mask=1, seed=0, size=32)
+    assert not (tmp_path / "pert").exists()

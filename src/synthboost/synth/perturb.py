@@ -148,6 +148,12 @@ def perturb_dataset(dataset_root: Path, out: Path, per_mask: int = 5, seed: int 
     rows = select_rows(read_meta(dataset_root), tuple(EFN_SPLITS))
     if not rows:
         raise ValueError(f"{dataset_root / 'meta.csv'}: no train/val rows to perturb")
+    unphased = [r["name"] for r in rows if r["phase"] not in ("ED", "ES")]
+    if unphased:  # Echo-from-noise names (and the SDM's per-phase models) need ED or ES
+        raise ValueError(
+            f"{dataset_root / 'meta.csv'}: {len(unphased)} train/val frames are neither ED nor ES "
+            f"(e.g. {unphased[0]}, a half-sequence frame); perturb a still-frame (ED/ES) dataset"
+        )
     attributes: dict[str, dict] = {}
     taken: Counter[str] = Counter()  # perturbations already named per (patient, view, phase, split)
     with atomic_dir(out, overwrite=overwrite, markers=("attributes.json",), inputs=[dataset_root]) as tmp:
