@@ -126,6 +126,21 @@ def test_report_has_tables_figures_and_clinical_section(demo: tuple[Path, dict])
     assert (res["clinical"] / "clinical_summary.json").is_file()
 
 
+def test_demo_analyses_a_test_patients_dicom_cine(demo: tuple[Path, dict]) -> None:
+    import json
+
+    out, res = demo
+    html = res["report"].read_text()
+    assert "Cine analysis of a test patient" in html and "data:video/mp4;base64," in html
+    (summary_path,) = res["cine"].glob("*/summary.json")
+    s = json.loads(summary_path.read_text())
+    assert s["source"].endswith("_4CH.dcm") and s["calibration"] == "us_regions"
+    assert s["model"] == str(res["selection"].run)
+    assert (summary_path.parent / "overlay.mp4").stat().st_size > 0
+    testing = (out / "cine_raw" / "database_split" / "subgroup_testing.txt").read_text().split()
+    assert Path(s["source"]).name == f"{testing[0]}_4CH.dcm"
+
+
 def test_best_run_is_chosen_on_validation_among_real_validated_runs(demo: tuple[Path, dict]) -> None:
     out, res = demo
     best = res["best"]

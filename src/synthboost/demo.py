@@ -4,7 +4,8 @@ phantom → prepare + prompts → synthetic set (perturbed masks rendered by the
 → train tiny CLIPSeg and CRIS (synthetic, synth-PT → real-FT, real with the same epochs as the
 fine-tuning, real with the optimiser steps of PT + FT; and one synth-PT → real-FT CRIS run that
 fine-tunes LoRA adapters on frozen encoders instead of everything) → predict → evaluate → best run chosen on
-validation Dice → clinical indices → HTML report. Every stage writes a folder under ``out``; a
+validation Dice → clinical indices → one phantom DICOM cine of a test patient analysed frame by
+frame (ED/ES, EF, overlay video) → HTML report. Every stage writes a folder under ``out``; a
 second run reuses the finished ones. The numbers come from tiny randomly initialised models trained for a few
 epochs on phantom data: they show the pipeline working, not the paper's results.
 """
@@ -158,7 +159,7 @@ class DemoSteps:
         return [(stage, self.counts[stage], seconds) for stage, seconds in self.seconds.items()]
 
 
-#: Steps of the demo outside the runs: five data stages, then selection, clinical and report.
+#: Steps of the demo outside the runs: five data stages, then selection, clinical, cine and report.
 DATA_STAGES = ("phantom", "prepare", "synth perturb", "synth render", "prepare sdm")
 
 
@@ -283,7 +284,7 @@ def run_demo(out: str | Path, quick: bool = False, keep_checkpoints: bool = Fals
     from synthboost.progress import progress_view
 
     cfg = DemoConfig.preset(quick)
-    total = len(DATA_STAGES) + 3 * len(plan_runs(cfg)) + 3
+    total = len(DATA_STAGES) + 3 * len(plan_runs(cfg)) + 4
     library = get_logger()
     level = library.level
     quiet = level == 0 and not verbose()  # a level set on the package logger by the caller wins
@@ -298,6 +299,27 @@ def run_demo(out: str | Path, quick: bool = False, keep_checkpoints: bool = Fals
         library.setLevel(level)
         log.setLevel(0)
     return {**res, "timings": steps.timings()}
+
+
+def analyse_cine(out: Path, cfg: DemoConfig, model: Path) -> tuple[Path, list[str]]:
+    """One phantom DICOM cine (4CH, ED→ES) of a test patient through ``analyze`` with ``model``.
+
+    The cine's patient is the demo's first testing patient (same seed, drawn from the same
+    ``SeedSequence``), rendered at half size; returns the analysis folder and its loop names.
+    """
+    from synthboost.cine import analyze
+    from synthboost.data.phantom import generate_phantom
+    from synthboost.utils import read_json
+
+    raw, folder = out / "cine_raw", out / "cine"
+    if not _stage("cine phantom", raw):
+        generate_phantom(
+            raw, n_patients=2, n_test=1, seed=cfg.seed, image_scale=0.5, dicom=True, sequences=True
+        )
+    patient = (raw / "database_split" / "subgroup_testing.txt").read_text().split()[0]
+    if not _stage("cine analyze", folder / "report.html"):
+        analyze(raw / "dicom" / f"{patient}_4CH.dcm", model, out=folder)
+    return folder, read_json(folder / "analysis.json")["loops"]
 
 
 def _run_demo(out: Path, cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bool) -> dict[str, Any]:
@@ -318,9 +340,11 @@ def _run_demo(out: Path, cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bo
     clinical = out / "clinical"
     with steps.step("clinical"):
         run_clinical(preds[best], data["camus"], clinical)
+    with steps.step("cine"):
+        cine = analyse_cine(out, cfg, selection.run)
     log.info("[report] writing %s", out / "report")
     with steps.step("report"):
-        report = _report(out, data, runs, results, preds[best], best, clinical)
+        report = _report(out, data, runs, results, preds[best], best, clinical, cine)
     summary = summarize(first_seed(load_results(results)))
     summary = summary.sort_values(
         ["model", "strategy", "encoders", "prompt"], key=paper_sort_key, ignore_index=True
@@ -329,7 +353,7 @@ def _run_demo(out: Path, cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bo
     seeds = _read_csv(report.parent / "claims_across_seeds.csv")
     return {"report": report, "summary": summary, "claims": claims, "claims_across_seeds": seeds, "best": best,
             "selection": selection, "lora": lora_comparison(_read_csv(report.parent / "runs.csv"), cfg), **data,
-            "clinical": clinical}  # fmt: skip
+            "clinical": clinical, "cine": cine[0]}  # fmt: skip
 
 
 def lora_comparison(runs: Any, cfg: DemoConfig) -> Any:
@@ -344,8 +368,9 @@ def lora_comparison(runs: Any, cfg: DemoConfig) -> Any:
 
 def _report(
     out: Path, data: dict[str, Path], runs: dict[DemoRun, Path], results: Path, pred: Path, best: DemoRun,
-    clinical: Path,
+    clinical: Path, cine: tuple[Path, list[str]],
 ) -> Path:  # fmt: skip
+    from synthboost.cine.report import cine_html
     from synthboost.clinical.agreement import clinical_html
     from synthboost.evaluate.per_image import evaluate
     from synthboost.report.html import build_report
@@ -359,7 +384,8 @@ def _report(
         title="synthboost demo (phantom)",
         note=NOTE,
         extra_sections=[
-            clinical_html(clinical, title=f"Clinical indices ({best.name}, best validation Dice)")
+            clinical_html(clinical, title=f"Clinical indices ({best.name}, best validation Dice)"),
+            cine_html(*cine, title=f"Cine analysis of a test patient's DICOM loop ({best.name})"),
         ],
     )
 
