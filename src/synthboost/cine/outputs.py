@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from synthboost.data.imageio import write_medical
 from synthboost.utils import atomic_path, get_logger, write_json_atomic
 
 log = get_logger("cine.outputs")
@@ -32,18 +33,6 @@ FRAME_COLUMNS = (
     "is_ED",
     "is_ES",
 )
-
-
-def write_labels_nifti(path: Path, labels: np.ndarray, spacing: tuple[float, float] | None) -> None:
-    """The (T, H, W) label maps as one NIfTI volume: spacing (col mm, row mm, 1 frame); 1 mm when uncalibrated."""
-    import SimpleITK as sitk
-
-    img = sitk.GetImageFromArray(np.ascontiguousarray(labels, dtype=np.uint8))
-    row, col = spacing if spacing is not None else (1.0, 1.0)
-    img.SetSpacing((float(col), float(row), 1.0))
-    with atomic_path(path) as tmp:
-        sitk.WriteImage(img, str(tmp.with_suffix(".nii.gz")), True)
-        tmp.with_suffix(".nii.gz").replace(tmp)
 
 
 def frame_rows(analysis: Any) -> list[dict[str, Any]]:
@@ -149,7 +138,7 @@ def write_loop(analysis: Any, folder: str | Path, video: str = "mp4") -> dict[st
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"labels": folder / "labels.nii.gz", "frames": folder / "frames.csv",
              "summary": folder / "summary.json", "plot": folder / "volume.png"}  # fmt: skip
-    write_labels_nifti(paths["labels"], analysis.labels, analysis.loop.spacing_mm)
+    write_medical(paths["labels"], analysis.labels, analysis.loop.spacing_mm or (1.0, 1.0))
     write_frames_csv(paths["frames"], analysis)
     plot_curve(paths["plot"], analysis)
     if video != "none":

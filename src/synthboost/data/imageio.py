@@ -124,6 +124,32 @@ def image_shape(path: str | os.PathLike) -> tuple[int, ...]:
         raise ValueError(f"{path}: not a readable image ({err})") from err
 
 
+def write_medical(path: str | os.PathLike, arr: np.ndarray, spacing: tuple[float, float]) -> None:
+    """Write a uint8 image ``(H, W)`` or sequence ``(T, H, W)`` with SimpleITK, format from the suffix.
+
+    ``spacing`` is ``(row, col)`` mm; a frame axis gets spacing 1. Single-file formats (``.nii``,
+    ``.nii.gz``, ``.mha``, ``.nrrd``) appear atomically (temporary file + rename); a MetaImage
+    ``.mhd`` (header + ``.raw``) is written in place.
+    """
+    import SimpleITK as sitk
+
+    path = Path(path)
+    img = sitk.GetImageFromArray(np.ascontiguousarray(arr, dtype=np.uint8))
+    img.SetSpacing((float(spacing[1]), float(spacing[0]), *([1.0] if np.ndim(arr) == 3 else [])))
+    compress = path.name.lower().endswith(".gz")
+    if path.suffix.lower() == ".mhd":
+        sitk.WriteImage(img, str(path), compress)
+        return
+    suffix = ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix
+    with atomic_path(path) as tmp:
+        named = tmp.with_name(tmp.name + suffix)  # SimpleITK picks the writer from the suffix
+        try:
+            sitk.WriteImage(img, str(named), compress)
+            named.replace(tmp)
+        finally:
+            named.unlink(missing_ok=True)
+
+
 def to_uint8(arr: np.ndarray) -> np.ndarray:
     """Convert an image to uint8: integers are clipped to 0..255, floats in [0, 1] are scaled."""
     if arr.dtype == np.uint8:

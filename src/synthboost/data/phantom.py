@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from synthboost.data import heart_model as hm
+from synthboost.data.imageio import write_medical
 from synthboost.progress import track
 from synthboost.utils import atomic_dir, get_logger, write_json_atomic
 
@@ -110,16 +111,6 @@ def cfg_text(
     return "\n".join(lines) + "\n"
 
 
-def write_image(path: Path, arr: np.ndarray, spacing: tuple[float, float]) -> None:
-    """Write a uint8 image ``(H, W)`` or sequence ``(T, H, W)`` with SimpleITK (format from the suffix:
-    ``.mhd`` + ``.raw`` or ``.nii.gz``); ``spacing`` is (row, col) mm, the frame axis gets 1."""
-    import SimpleITK as sitk
-
-    img = sitk.GetImageFromArray(np.ascontiguousarray(arr, dtype=np.uint8))
-    img.SetSpacing((float(spacing[1]), float(spacing[0]), *([1.0] if arr.ndim == 3 else [])))
-    sitk.WriteImage(img, str(path), path.suffix == ".gz")
-
-
 def render_frame(
     patient: hm.Patient,
     view: str,
@@ -164,8 +155,8 @@ def _write_patient(job: _Job) -> str:
         for phase in hm.PHASES:
             image, labels = render_frame(patient, view, phase, render_rng, acq)
             stem = job.folder / f"{job.patient}_{view}_{phase}"
-            write_image(stem.with_name(stem.name + ".mhd"), image, acq.spacing)
-            write_image(stem.with_name(stem.name + "_gt.mhd"), labels, acq.spacing)
+            write_medical(stem.with_name(stem.name + ".mhd"), image, acq.spacing)
+            write_medical(stem.with_name(stem.name + "_gt.mhd"), labels, acq.spacing)
         (job.folder / f"Info_{view}.cfg").write_text(cfg_text(patient, view), encoding="utf-8")
     return job.patient
 

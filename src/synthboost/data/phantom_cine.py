@@ -123,7 +123,8 @@ def write_cine_patient(job: Any) -> str:
     Per view: the half-sequence and its labels, the ED/ES stills (its first and last frames), the
     cfg (with ``FrameRate``), the truth sidecar and, when asked, the DICOM cine.
     """
-    from synthboost.data.phantom import cfg_text, job_patient, write_image
+    from synthboost.data.imageio import write_medical
+    from synthboost.data.phantom import cfg_text, job_patient
     from synthboost.data.phantom_dicom import write_cine_dicom
 
     patient, acqs, render_rng = job_patient(job)
@@ -133,10 +134,10 @@ def write_cine_patient(job: Any) -> str:
         cine = render_cine(patient, view, acq, render_rng, opts.frame_rate)
         stem = f"{job.patient}_{view}"
         for suffix, arr in (("half_sequence", cine.frames), ("half_sequence_gt", cine.labels)):
-            write_image(job.folder / f"{stem}_{suffix}.nii.gz", arr, acq.spacing)
+            write_medical(job.folder / f"{stem}_{suffix}.nii.gz", arr, acq.spacing)
         for phase, k in (("ED", 0), ("ES", -1)):
-            write_image(job.folder / f"{stem}_{phase}.nii.gz", cine.frames[k], acq.spacing)
-            write_image(job.folder / f"{stem}_{phase}_gt.nii.gz", cine.labels[k], acq.spacing)
+            write_medical(job.folder / f"{stem}_{phase}.nii.gz", cine.frames[k], acq.spacing)
+            write_medical(job.folder / f"{stem}_{phase}_gt.nii.gz", cine.labels[k], acq.spacing)
         text = cfg_text(patient, view, acq, opts.frame_rate)
         (job.folder / f"Info_{view}.cfg").write_text(text, encoding="utf-8")
         dicom = None
