@@ -186,7 +186,8 @@ def fig_convergence(logs: Mapping[str, str | Path], synthetic: set[str] = frozen
     """
     if not logs:
         return None
-    fig, (ax,) = _panels(1, width=7.5, height=4.2)
+    ncol = 1 if len(logs) <= 12 else 2
+    fig, (ax,) = _panels(1, width=6.0 + 3.2 * ncol, height=4.2)  # room for the legend beside the axes
     for (label, path), color in zip(logs.items(), distinct_colors(len(logs)), strict=True):
         curve = read_log(path)
         dashed = label in synthetic
@@ -195,7 +196,7 @@ def fig_convergence(logs: Mapping[str, str | Path], synthetic: set[str] = frozen
                 linestyle="--" if dashed else "-")  # fmt: skip
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation Dice")
-    _legend_outside(ax, ncol=1 if len(logs) <= 16 else 2)
+    _legend_outside(ax, ncol=ncol)
     return fig
 
 
