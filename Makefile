@@ -33,6 +33,7 @@ demo: setup
 test: setup browser
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(MAKE) --no-print-directory test-wheel
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 # The slow wheel test: build the wheel, install it with CPU torch into a fresh venv, run the quick demo elsewhere.

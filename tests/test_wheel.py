@@ -1,7 +1,7 @@
 """The built wheel is a working package: fresh venv, CPU torch, the wheel, `synthboost demo --quick` elsewhere.
 
 Slow (a fresh venv installs torch and every dependency: ~5 min on 2 shared cores), so deselected by
-default; `.ci/run` and `make test-wheel` run it explicitly.
+default; `make test` (and so `.ci/run`) runs it through `make test-wheel`.
 """
 
 from __future__ import annotations
