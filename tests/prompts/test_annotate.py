@@ -169,7 +169,7 @@ def test_cli(root):
     commands.register(app)
     result = CliRunner().invoke(app, ["prompts", str(root)])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == ["train: 6", "val: 3", "test: 3"]
+    assert result.stdout.splitlines() == ["train: 6", "val: 3", "test: 3"]  # log records go to stderr
     out = root / "cache.json"
     result = CliRunner().invoke(app, ["shape-cache", str(out), str(anns_path(root, "train"))])
     assert result.exit_code == 0, result.output
