@@ -12,7 +12,6 @@ volumes, the frame times and positions go to a sidecar JSON beside the sequence
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from synthboost.data import heart_model as hm
-from synthboost.utils import write_json_atomic
+from synthboost.utils import read_json, write_json_atomic
 
 TRUTH_SUFFIX = "_half_sequence_truth.json"
 DEFAULT_FRAME_RATE = 50.0
@@ -104,10 +103,7 @@ def read_truth(path: str | Path) -> dict[str, Any]:
         path = truth_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: phantom truth sidecar not found")
-    try:
-        truth = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err.msg})") from None
+    truth = read_json(path, expect=dict)
     n = truth.get("n_frames")
     for key in ("frame_times_s", "model_position", "lv_volume_ml"):
         if not isinstance(truth.get(key), list) or len(truth[key]) != n:
