@@ -39,13 +39,11 @@ from synthboost.app.guards import (
     network_warning,
     read_timeout_protocol,
 )
+from synthboost.train.runfolder import DEFAULT_THRESHOLD
 from synthboost.utils import get_logger
 
 log = get_logger("app")
 
-#: The threshold of a model whose run names none: ``synthboost.train.losses.DEFAULT_THRESHOLD``
-#: (not imported: it would load torch before the page is served; a test checks they agree).
-DEFAULT_THRESHOLD = 0.5
 MAX_UPLOAD = "20mb"
 
 

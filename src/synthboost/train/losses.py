@@ -15,13 +15,14 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from synthboost.train.runfolder import DEFAULT_THRESHOLD
+
 PRESETS: dict[str, dict[str, float]] = {
     "default": {"dice_weight": 1.0, "bce_weight": 0.2},
     "reference": {"dice_weight": 1.0, "bce_weight": 0.0},
 }
 #: (preset, model) → decision threshold on the probabilities.
 THRESHOLDS: dict[tuple[str, str], float] = {("reference", "cris"): 0.35}
-DEFAULT_THRESHOLD = 0.5
 EPS = 1.0
 
 

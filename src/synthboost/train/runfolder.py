@@ -23,6 +23,10 @@ from typing import Any
 
 from synthboost.utils import get_logger, read_json, read_yaml_mapping, write_json_atomic, write_text_atomic
 
+#: Decision threshold of a run whose loss preset names none (here, torch-free, so the app can read it
+#: before loading torch; ``train.losses`` uses the same constant).
+DEFAULT_THRESHOLD = 0.5
+
 log = get_logger("train.runfolder")
 
 METRIC_COLUMNS = (
