@@ -50,6 +50,23 @@ def test_layout_is_camus_2019(phantom: Path) -> None:
     assert "NDims = 2" in header and "MET_UCHAR" in header and "patient0002_4CH_ES_gt.raw" in header
 
 
+def test_compressed_phantom_reads_the_same_arrays(phantom: Path, tmp_path: Path) -> None:
+    from synthboost.data.imageio import read_medical
+
+    packed = generate_phantom(tmp_path / "z", n_patients=3, seed=7, image_scale=SCALE, compress=True)
+    stem = "training/patient0002/patient0002_4CH_ES"
+    for name in (stem, stem + "_gt"):
+        assert "CompressedData = True" in (packed / f"{name}.mhd").read_text()
+        assert not (packed / f"{name}.raw").exists()
+        zipped, plain = read_medical(packed / f"{name}.mhd"), read_medical(phantom / f"{name}.mhd")
+        np.testing.assert_array_equal(zipped[0], plain[0])
+        assert zipped[1] == plain[1]
+        assert (packed / f"{name}.zraw").stat().st_size < 0.7 * (phantom / f"{name}.raw").stat().st_size
+    assert {p.name for p in (packed / "training/patient0002").iterdir() if p.suffix == ".cfg"} == {
+        "Info_2CH.cfg", "Info_4CH.cfg"
+    }  # fmt: skip
+
+
 def test_split_rule(tmp_path: Path) -> None:
     assert split_counts(3) == (3, 0) and split_counts(10) == (9, 1) and split_counts(60) == (54, 6)
     assert split_counts(500) == (450, 50)

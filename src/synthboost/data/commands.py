@@ -94,6 +94,9 @@ def phantom_cmd(
     ),
     frames: int | None = typer.Option(None, help="Frames per half-sequence (default: 12-25 per view)."),
     frame_rate: float = typer.Option(50.0, help="Frames per second of the half-sequences."),
+    compress: bool = typer.Option(
+        False, "--compress", help="2019 layout: zlib-compressed MetaImage data (.zraw) instead of .raw."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
 ) -> None:
     """Generate the procedural echo phantom as a CAMUS-format dataset."""
@@ -110,6 +113,7 @@ def phantom_cmd(
         n_frames=frames,
         frame_rate=frame_rate,
         dicom=dicom,
+        compress=compress,
     )
     typer.echo(f"phantom with {patients} patients written to {path}")
 

@@ -124,19 +124,23 @@ def image_shape(path: str | os.PathLike) -> tuple[int, ...]:
         raise ValueError(f"{path}: not a readable image ({err})") from err
 
 
-def write_medical(path: str | os.PathLike, arr: np.ndarray, spacing: tuple[float, float]) -> None:
+def write_medical(
+    path: str | os.PathLike, arr: np.ndarray, spacing: tuple[float, float], compress: bool | None = None
+) -> None:
     """Write a uint8 image ``(H, W)`` or sequence ``(T, H, W)`` with SimpleITK, format from the suffix.
 
     ``spacing`` is ``(row, col)`` mm; a frame axis gets spacing 1. Single-file formats (``.nii``,
     ``.nii.gz``, ``.mha``, ``.nrrd``) appear atomically (temporary file + rename); a MetaImage
-    ``.mhd`` (header + ``.raw``) is written in place.
+    ``.mhd`` (header + ``.raw``, or ``.zraw`` when compressed) is written in place. ``compress``:
+    zlib-compress the pixel data (default: only for a ``.gz`` suffix).
     """
     import SimpleITK as sitk
 
     path = Path(path)
     img = sitk.GetImageFromArray(np.ascontiguousarray(arr, dtype=np.uint8))
     img.SetSpacing((float(spacing[1]), float(spacing[0]), *([1.0] if np.ndim(arr) == 3 else [])))
-    compress = path.name.lower().endswith(".gz")
+    if compress is None:
+        compress = path.name.lower().endswith(".gz")
     if path.suffix.lower() == ".mhd":
         sitk.WriteImage(img, str(path), compress)
         return

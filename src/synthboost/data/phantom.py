@@ -5,6 +5,7 @@ Layout written (read unchanged by the CAMUS reader)::
     <out>/training/patient0001/patient0001_2CH_ED.mhd (+ .raw)      uint8 B-mode image
     <out>/training/patient0001/patient0001_2CH_ED_gt.mhd (+ .raw)   uint8 labels 0 bg, 1 LV, 2 MYO, 3 LA
     ... _2CH_ES, _4CH_ED, _4CH_ES (image and _gt each), Info_2CH.cfg, Info_4CH.cfg
+    (``compress=True``: ``.zraw`` data files, ``CompressedData = True``; the demo writes these)
     <out>/testing/patient0001/...                                   numbering restarts at 0001
 
 Split rule: with ``n_patients >= 10``, ``max(1, n_patients // 10)`` patients go to ``testing/``
@@ -61,6 +62,7 @@ class _Job:
     number: int
     image_scale: float
     cine: CineOptions | None = None  # set: write the CAMUS 2023 layout with half-sequences
+    compress: bool = False  # 2019 layout: zlib-compressed MetaImage data (.zraw)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +78,8 @@ def split_counts(n_patients: int, n_test: int | None = None) -> tuple[int, int]:
     """Numbers of (training, testing) patients for ``n_patients`` (see the module docstring)."""
     if n_test is None:
         n_test = max(1, n_patients // TEST_EVERY) if n_patients >= TEST_EVERY else 0
-    if not 0 <= n_test < n_patients:
-        raise ValueError(f"phantom: n_test must be in [0, {n_patients - 1}], got {n_test}")
+    if not 0 <= n_test <= n_patients:
+        raise ValueError(f"phantom: n_test must be in [0, {n_patients}], got {n_test}")
     return n_patients - n_test, n_test
 
 
@@ -155,8 +157,8 @@ def _write_patient(job: _Job) -> str:
         for phase in hm.PHASES:
             image, labels = render_frame(patient, view, phase, render_rng, acq)
             stem = job.folder / f"{job.patient}_{view}_{phase}"
-            write_medical(stem.with_name(stem.name + ".mhd"), image, acq.spacing)
-            write_medical(stem.with_name(stem.name + "_gt.mhd"), labels, acq.spacing)
+            write_medical(stem.with_name(stem.name + ".mhd"), image, acq.spacing, job.compress)
+            write_medical(stem.with_name(stem.name + "_gt.mhd"), labels, acq.spacing, job.compress)
         (job.folder / f"Info_{view}.cfg").write_text(cfg_text(patient, view), encoding="utf-8")
     return job.patient
 
@@ -168,6 +170,7 @@ def _jobs(
     image_scale: float,
     cine: CineOptions | None,
     n_test: int | None = None,
+    compress: bool = False,
 ) -> list[_Job]:
     """One job per patient: 2019 layout (numbering restarts in testing/) or, with ``cine``, 2023 layout."""
     n_train, n_test = split_counts(n_patients, n_test)
@@ -179,7 +182,7 @@ def _jobs(
             else:
                 name = f"patient{number + (n_train if split == 'testing' else 0):04d}"
                 folder = root / "database_nifti" / name
-            jobs.append(_Job(folder, name, seed, split, number, image_scale, cine))
+            jobs.append(_Job(folder, name, seed, split, number, image_scale, cine, compress))
     return jobs
 
 
@@ -230,6 +233,7 @@ def generate_phantom(
     frame_rate: float = 50.0,
     dicom: bool = False,
     n_test: int | None = None,
+    compress: bool = False,
 ) -> Path:
     """Write a synthetic CAMUS-layout dataset of apical 2CH/4CH echo frames (and cines).
 
@@ -246,6 +250,8 @@ def generate_phantom(
         frame_rate: frames per second of the cines (``FrameRate`` in the cfg).
         dicom: also write each cine as a multi-frame DICOM under ``<out>/dicom/`` (implies ``sequences``).
         n_test: testing patients (default: the split rule of the module docstring).
+        compress: 2019 layout: write the MetaImage pixel data zlib-compressed (``.zraw``, a
+            quarter to a half of the size; the arrays read back are identical).
 
     Returns:
         ``out``.
@@ -264,7 +270,7 @@ def generate_phantom(
     sequences = sequences or dicom
     with atomic_dir(out, overwrite=overwrite, markers=(PHANTOM_MARKER,)) as tmp:
         cine = CineOptions(n_frames, frame_rate, tmp / "dicom" if dicom else None) if sequences else None
-        jobs = _jobs(tmp, n_patients, seed, image_scale, cine, n_test)
+        jobs = _jobs(tmp, n_patients, seed, image_scale, cine, n_test, compress)
         if cine is not None:
             _write_split_files(tmp, jobs)
             if cine.dicom_dir is not None:
@@ -284,6 +290,7 @@ def generate_phantom(
             {"generator": "synthboost.data.phantom", "n_patients": n_patients, "seed": seed,
              "image_scale": image_scale, "layout": "2023" if sequences else "2019", "sequences": sequences,
              "n_frames": n_frames, "frame_rate": frame_rate if sequences else None, "dicom": dicom, "n_test": n_test,
+             "compress": compress and not sequences,
              "volumes": "LVedv/LVesv/LVef in Info_*.cfg are exact 3-D model volumes"},
         )  # fmt: skip
     n_train, n_test = split_counts(n_patients, n_test)

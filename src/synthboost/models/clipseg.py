@@ -48,7 +48,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     },
     "tiny": {
         "image_size": 64,
-        "text_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "text_config": {"hidden_size": 16, "intermediate_size": 64, "num_hidden_layers": 2,
                         "num_attention_heads": 2},
         "vision_config": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
                           "num_attention_heads": 4, "image_size": 64, "patch_size": 8},

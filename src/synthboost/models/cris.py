@@ -107,7 +107,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "paper": {},
     "official": {"dropout": 0.1},
     "tiny": {"image_size": 64, "embed_dim": 64, "clip_image_resolution": 64, "vision_layers": (1, 1, 1, 1),
-             "vision_width": 8, "text_width": 32, "text_heads": 2, "text_layers": 2, "fpn_out": (16, 32, 64),
+             "vision_width": 8, "text_width": 16, "text_heads": 2, "text_layers": 2, "fpn_out": (16, 16, 64),
              "num_layers": 1, "num_heads": 4, "dim_ffn": 64, "dropout": 0.1},
 }  # fmt: skip
 
