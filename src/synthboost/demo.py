@@ -182,8 +182,13 @@ def make_data(out: Path, cfg: DemoConfig, steps: DemoSteps) -> dict[str, Path]:
     with steps.step("phantom"):
         if not _stage("phantom", p["phantom_raw"]):
             generate_phantom(
-                p["phantom_raw"], n_patients=cfg.patients, seed=cfg.seed, workers=2, n_test=cfg.test_patients,
-                image_scale=PHANTOM_SCALE, compress=True,
+                p["phantom_raw"],
+                n_patients=cfg.patients,
+                seed=cfg.seed,
+                workers=2,
+                n_test=cfg.test_patients,
+                image_scale=PHANTOM_SCALE,
+                compress=True,
             )
     with steps.step("prepare"):
         if not _stage("prepare", p["camus"] / "anns"):
