@@ -15,7 +15,7 @@ from synthboost.evaluate.segmenter import (
     read_image,
     segment_file,
 )
-from synthboost.train.runfolder import resolve_model
+from synthboost.train.runfolder import DEFAULT_THRESHOLD, resolve_model
 
 
 def test_probabilities_have_the_image_size(segmenter):
@@ -84,6 +84,8 @@ def test_load_pretrained_accepts_run_folders(tiny_model, tmp_path):
 def test_model_folder_resolution(tiny_model, tmp_path):
     assert resolve_model(tiny_model)[0] == str(tiny_model / "model")
     assert resolve_model(tiny_model / "model")[0] == str(tiny_model / "model")
+    # a bare model folder has no run settings: no prompt level, the default threshold
+    assert resolve_model(tiny_model / "model")[1] == {"prompt": None, "threshold": DEFAULT_THRESHOLD}
     with pytest.raises(FileNotFoundError, match="no config.json"):
         resolve_model(tmp_path)
     with pytest.raises(FileNotFoundError, match="not found"):

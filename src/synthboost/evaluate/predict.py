@@ -56,7 +56,6 @@ def predict(
     from synthboost.evaluate.predictions import PredictionWriter
     from synthboost.models import load_pretrained
     from synthboost.models.tokenizer import get_tokenizer
-    from synthboost.train.losses import DEFAULT_THRESHOLD
     from synthboost.train.runfolder import resolve_model
 
     model_dir, settings = resolve_model(run)
@@ -64,7 +63,7 @@ def predict(
     if not prompt:
         raise ValueError(f"{run}: no prompt level recorded; pass --prompt")
     if threshold is None:
-        threshold = settings["threshold"] if settings["threshold"] is not None else DEFAULT_THRESHOLD
+        threshold = settings["threshold"]
     dataset = Path(dataset)
     dev = torch_device(device)
     model = load_pretrained(model_dir, merge=True).to(dev).eval()

@@ -181,12 +181,10 @@ class Segmenter:
     def from_pretrained(cls, path: str | os.PathLike, device: str | None = None) -> Segmenter:
         """Load a model folder, run folder (``RUN/model``, with the run's threshold) or hub id."""
         from synthboost.models import load_pretrained
-        from synthboost.train.losses import DEFAULT_THRESHOLD
         from synthboost.train.runfolder import resolve_model
 
         folder, settings = resolve_model(path)
-        threshold = settings["threshold"] if settings["threshold"] is not None else DEFAULT_THRESHOLD
-        return cls(load_pretrained(folder, merge=True), device, threshold)
+        return cls(load_pretrained(folder, merge=True), device, settings["threshold"])
 
     def probabilities(self, image: ImageInput, prompts: list[str]) -> np.ndarray:
         """Foreground probabilities ``(len(prompts), rows, cols)`` float32 from one image encoding."""

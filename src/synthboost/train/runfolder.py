@@ -192,8 +192,9 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, dict[str, Any]]:
     """The model of a run folder, a model folder or a hub id, with the run's inference settings.
 
     Returns:
-        ``(model folder or hub id, {"prompt": level | None, "threshold": float | None})``; the
-        settings come from the run's ``run.json`` (``None`` for a bare model folder or a hub id).
+        ``(model folder or hub id, {"prompt": level | None, "threshold": float})``; the settings
+        come from the run's ``run.json``; a bare model folder or a hub id has no prompt level and
+        the :data:`DEFAULT_THRESHOLD`, as has a run that recorded none.
 
     Raises:
         FileNotFoundError: a local folder without ``config.json`` (nor ``model/config.json``), or
@@ -204,9 +205,13 @@ def resolve_model(path: str | os.PathLike) -> tuple[str, dict[str, Any]]:
     folder = resolve_model_folder(path)
     run_json = Path(path) / "run.json"
     if Path(folder) != Path(path) / RUN_MODEL_DIR or not run_json.is_file():
-        return folder, {"prompt": None, "threshold": None}
+        return folder, {"prompt": None, "threshold": DEFAULT_THRESHOLD}
     info = read_json(run_json, expect=dict)
-    return folder, {"prompt": info.get("prompt"), "threshold": info.get("loss", {}).get("threshold")}
+    threshold = (info.get("loss") or {}).get("threshold")
+    return folder, {
+        "prompt": info.get("prompt"),
+        "threshold": DEFAULT_THRESHOLD if threshold is None else threshold,
+    }
 
 
 def prune_checkpoints(run: str | os.PathLike) -> bool:
