@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthboost.cine.phases import find_phases, heart_rate, turning_points
+from synthboost.cine.phases import CURVE_SIGMA, find_phases, heart_rate, smooth_curve, turning_points
 
 
 def test_half_cycle_gives_ed_first_and_es_last():
@@ -53,8 +53,55 @@ def test_filling_half_cycle_pairs_es_then_ed():
 
 def test_a_known_half_cycle_takes_the_extremes_of_a_noisy_curve():
     curve = np.array([100.0, 80, 60, 85, 90, 70, 50, 45])  # a predicted ED→ES curve with a bump
-    assert find_phases(curve).ed == (0, 4)  # the turning points see the bump as a beat
+    assert find_phases(curve, sigma=0).ed == (0, 4)  # the raw turning points see the bump as a beat
     ph = find_phases(curve, half_cycle=True)
     assert ph.ed == (0,) and ph.es == (7,) and ph.cycles == ((0, 7),)
     with pytest.raises(ValueError, match="flat"):
         find_phases(np.ones(5), half_cycle=True)
+
+
+def _noisy_half_cycles(n_loops: int, noise: float, filling: int = 0, seed: int = 0):
+    """ED→ES cosine half-cycles (12–25 frames, volume 100 → 50) with white noise of ``noise`` × the stroke volume.
+
+    ``filling`` mirrored frames after ES make it an interior minimum. Yields ``(curve, true ES frame)``.
+    """
+    rng = np.random.default_rng(seed)
+    for _ in range(n_loops):
+        n = int(rng.integers(12, 26))
+        volume = 100 - 50 * (1 - np.cos(np.pi * np.arange(n) / (n - 1))) / 2
+        volume = np.concatenate([volume, volume[-2 : -2 - filling : -1]])
+        yield volume + rng.normal(0, 50 * noise, len(volume)), n - 1
+
+
+def test_curve_filter_finds_es_at_the_end_of_a_noisy_plateau():
+    """Noise of 4 % of the stroke volume (the phantom's predicted curves: 2 % after, 6 % before probability smoothing)."""
+    loops = list(_noisy_half_cycles(60, 0.04))
+
+    def ends(sigma: float) -> list[tuple[int, int, int]]:
+        return [(*find_phases(c, half_cycle=True, sigma=sigma).cycles[0], es) for c, es in loops]
+
+    raw, filtered = ends(0.0), ends(CURVE_SIGMA)
+    assert np.mean([ed <= 1 and es >= true - 1 for ed, es, true in raw]) <= 0.8
+    assert sum(es < true - 1 for _, es, true in raw) >= 3  # the raw curve puts ES early on the plateau
+    assert np.mean([ed <= 1 and es >= true - 1 for ed, es, true in filtered]) >= 0.95
+
+
+def test_curve_filter_keeps_an_interior_es_where_it_is():
+    """With filling frames after ES the filter must not drag ES to the loop's end (a too wide σ does)."""
+
+    def rate(sigma: float) -> float:
+        loops = list(_noisy_half_cycles(60, 0.04, filling=4, seed=1))
+        return np.mean([abs(find_phases(c, half_cycle=True, sigma=sigma).es[0] - es) <= 1 for c, es in loops])
+
+    assert rate(CURVE_SIGMA) >= 0.8
+    assert rate(6.0) < 0.5
+
+
+def test_curve_filter_keeps_the_extremes_of_exact_curves():
+    for n in (2, 3, 8, 15, 25):
+        curve = 100 - 50 * (1 - np.cos(np.linspace(0, np.pi, n))) / 2
+        ph = find_phases(curve, half_cycle=True)
+        assert ph.cycles == ((0, n - 1),)
+    np.testing.assert_array_equal(smooth_curve([1.0, np.nan, 3.0], 0), [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="sigma"):
+        smooth_curve(np.ones(4), -1.0)

@@ -126,14 +126,14 @@ def analyze_loop(
     if ground_truth:
         if loop.labels is None:
             raise ValueError(f"{loop.source}: no ground-truth label file beside it (…_gt)")
-        return measure_labels(loop, loop.labels, view, {**info, "model": "ground truth"})
+        return measure_labels(loop, loop.labels, view, {**info, "model": "ground truth"}, options.curve_sigma)
     attributes = {
         **cfg_attributes(Path(loop.source)),
         **{k: v for k, v in (attributes or {}).items() if v is not None},
     }
     prompt_sets = loop_prompts(info.get("prompt_level", "p1"), view, options.phase_prompt, attributes)
     labels = segment_loop(loop, segmenter, prompt_sets, options)
-    return measure_labels(loop, labels, view, {**info, "prompts": prompt_sets})
+    return measure_labels(loop, labels, view, {**info, "prompts": prompt_sets}, options.curve_sigma)
 
 
 def biplane(analyses: list[LoopAnalysis]) -> dict[str, dict[str, Any]]:
@@ -180,7 +180,7 @@ def analyze(
         model: run folder, model folder or hub id (not needed with ``ground_truth``).
         view: ``2CH`` / ``4CH`` for every input (default: from the file names).
         out: output folder (``<stem>/`` per loop, ``biplane.json``, ``report.html``).
-        options: segmentation settings (smoothing, islands, prompts, batch size).
+        options: segmentation settings (smoothing of probabilities and of the LV curve, islands, prompts, batch size).
         attributes: ``sex``, ``age``, ``quality`` for prompt levels that use them.
         ground_truth: measure the loops' own label files (``…_gt``) instead of predicting: the method alone.
         video: ``mp4``, ``gif`` or ``none`` for the overlay video.

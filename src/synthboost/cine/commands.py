@@ -20,6 +20,11 @@ def analyze_command(
         1.0, "--smooth", help="Temporal Gaussian σ in frames over the probabilities."
     ),
     no_smooth: bool = typer.Option(False, "--no-smooth", help="Turn temporal smoothing off."),
+    curve_smooth: float = typer.Option(
+        None,
+        "--curve-smooth",
+        help="Gaussian σ in frames over the LV curve that locates ED/ES (default: 3 for half-sequences, else 0).",
+    ),
     phase_prompt: str = typer.Option(
         "both", "--phase-prompt", help="both (mean of ED and ES prompts), ED or ES."
     ),
@@ -41,8 +46,9 @@ def analyze_command(
 
     if model is None and not ground_truth:
         raise ValueError("analyze: --model is required (or --ground-truth)")
+    curve = {} if curve_smooth is None else {"curve_sigma": curve_smooth}
     options = SegmentOptions(
-        smooth_sigma=0.0 if no_smooth else smooth, phase_prompt=phase_prompt, batch_size=batch_size
+        smooth_sigma=0.0 if no_smooth else smooth, phase_prompt=phase_prompt, batch_size=batch_size, **curve
     )
     attributes = {"sex": sex, "age": age, "quality": quality}
     result = analyze(inputs, model, view, out, options=options, attributes=attributes,

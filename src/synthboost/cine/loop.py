@@ -17,7 +17,7 @@ import numpy as np
 
 from synthboost.cine.labels import DEFAULT_MIN_FRACTION, DEFAULT_SIGMA
 from synthboost.cine.measures import cycle_indices, mean_indices, measure_loop
-from synthboost.cine.phases import Phases, find_phases, heart_rate
+from synthboost.cine.phases import Phases, curve_filter_sigma, find_phases, heart_rate
 from synthboost.clinical.simpson import N_DISCS
 
 UNCALIBRATED_MESSAGE = (
@@ -27,9 +27,14 @@ UNCALIBRATED_MESSAGE = (
 
 @dataclasses.dataclass(frozen=True)
 class SegmentOptions:
-    """How the frames become label maps (defaults documented in :mod:`synthboost.cine.labels`)."""
+    """How the frames become label maps and ED/ES are found (defaults: :mod:`synthboost.cine.labels`, :mod:`~synthboost.cine.phases`)."""
 
-    smooth_sigma: float = DEFAULT_SIGMA  # temporal Gaussian σ in frames; 0 turns smoothing off
+    smooth_sigma: float = (
+        DEFAULT_SIGMA  # temporal Gaussian σ in frames over the probabilities; 0 turns it off
+    )
+    curve_sigma: float | None = (
+        None  # Gaussian σ (frames) over the LV curve to locate ED/ES; None: find_phases' default
+    )
     min_island: float = DEFAULT_MIN_FRACTION
     phase_prompt: str = "both"
     batch_size: int = 8
@@ -60,28 +65,49 @@ def loop_stem(path: Path) -> str:
     return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else path.stem
 
 
-def segment_loop(
+def loop_probability_maps(
     loop: Any, segmenter: Any, prompt_sets: list[list[str]], options: SegmentOptions
 ) -> np.ndarray:
-    """Label maps ``(T, H, W)`` uint8 of every frame of ``loop``, in the loop's own frame geometry."""
-    from synthboost.cine.labels import remove_islands, smooth_probabilities
+    """Unsmoothed structure probabilities ``(T, K, S, S)`` of every frame's imaging-region crop."""
     from synthboost.cine.segment import loop_probabilities
+
+    region = loop.region
+    crops = region.crop(region.apply(loop.frames))
+    return loop_probabilities(segmenter, crops, prompt_sets, options.batch_size, options.shared)
+
+
+def labels_from_probabilities(
+    loop: Any, probs: np.ndarray, threshold: float, options: SegmentOptions
+) -> np.ndarray:
+    """Label maps ``(T, H, W)`` uint8 in the loop's frames from :func:`loop_probability_maps`' output.
+
+    Probabilities are smoothed over time, resized to the crop, labelled by the highest one above
+    ``threshold`` and cleaned of small islands (:mod:`synthboost.cine.labels`).
+    """
+    from synthboost.cine.labels import remove_islands, smooth_probabilities
     from synthboost.data.imageio import bilinear_resize
     from synthboost.evaluate.segmenter import label_map
 
     region = loop.region
-    crops = region.crop(region.apply(loop.frames))
-    probs = loop_probabilities(segmenter, crops, prompt_sets, options.batch_size, options.shared)
+    r0, c0, r1, c1 = region.bbox
     probs = smooth_probabilities(probs, options.smooth_sigma)
-    threshold = segmenter.threshold if options.threshold is None else options.threshold
-    shape = crops.shape[-2:]
     labels = [
         remove_islands(
-            label_map(np.stack([bilinear_resize(p, shape) for p in frame]), threshold), options.min_island
+            label_map(np.stack([bilinear_resize(p, (r1 - r0, c1 - c0)) for p in frame]), threshold),
+            options.min_island,
         )
         for frame in probs
     ]
     return region.uncrop(np.stack(labels).astype(np.uint8))
+
+
+def segment_loop(
+    loop: Any, segmenter: Any, prompt_sets: list[list[str]], options: SegmentOptions
+) -> np.ndarray:
+    """Label maps ``(T, H, W)`` uint8 of every frame of ``loop``, in the loop's own frame geometry."""
+    probs = loop_probability_maps(loop, segmenter, prompt_sets, options)
+    threshold = segmenter.threshold if options.threshold is None else options.threshold
+    return labels_from_probabilities(loop, probs, threshold, options)
 
 
 def _finite(value: float) -> float | None:
@@ -93,10 +119,10 @@ def is_half_sequence(path: Path) -> bool:
     return loop_stem(Path(path)).lower().endswith("_half_sequence")
 
 
-def _phases(curve: np.ndarray, half_cycle: bool) -> tuple[Phases, str | None]:
+def _phases(curve: np.ndarray, half_cycle: bool, sigma: float | None) -> tuple[Phases, str | None]:
     """ED/ES of the curve, or no phase and the reason (a loop without a usable LV curve)."""
     try:
-        return find_phases(curve, half_cycle=half_cycle), None
+        return find_phases(curve, half_cycle=half_cycle, sigma=sigma), None
     except ValueError as err:
         return Phases((), (), ()), f"no ED/ES found: {err}"
 
@@ -108,20 +134,27 @@ def _fac(lv_area: np.ndarray, cycles: tuple[tuple[int, int], ...]) -> float | No
 
 
 def measure_labels(
-    loop: Any, labels: np.ndarray, view: str, info: dict[str, Any] | None = None
+    loop: Any,
+    labels: np.ndarray,
+    view: str,
+    info: dict[str, Any] | None = None,
+    curve_sigma: float | None = None,
 ) -> LoopAnalysis:
     """Per-frame areas and volumes, ED/ES, cycles, EF, LA max and heart rate of a loop of label maps.
 
     A loop named ``…_half_sequence`` is one ED→ES half-cycle (ED = maximum, ES = minimum of the curve,
     :func:`~synthboost.cine.phases.find_phases`); others are split into cycles by the curve's turning
-    points. A loop whose LV curve gives no ED/ES (no LV found, or a flat curve) is kept with empty phases,
-    no indices and the reason in ``summary["message"]``.
+    points. The phases are located on the curve smoothed with ``curve_sigma``; volumes are read
+    unsmoothed. A loop whose LV curve gives no ED/ES (no LV found, or a flat curve) is kept with empty
+    phases, no indices and the reason in ``summary["message"]``.
 
     Args:
         loop: the loop (``spacing_mm``, ``frame_times_s``, ``calibration``, ``source``).
         labels: its ``(T, H, W)`` label maps.
         view: ``2CH`` or ``4CH``.
         info: extra keys for the summary (model, prompts, smoothing, …).
+        curve_sigma: Gaussian σ (frames) of the curve filter that locates ED/ES (0: the raw curve; ``None``:
+            :func:`~synthboost.cine.phases.find_phases`' default, 3 for a half-sequence, 0 otherwise).
 
     Raises:
         ValueError: fewer than 2 frames.
@@ -135,7 +168,7 @@ def measure_labels(
     m = measure_loop(labels, spacing)
     by_volume = spacing is not None and bool(np.isfinite(m["lv_volume"]).any())
     half = is_half_sequence(Path(loop.source))
-    phases, problem = _phases(m["lv_volume"] if by_volume else m["lv_area"], half)
+    phases, problem = _phases(m["lv_volume"] if by_volume else m["lv_area"], half, curve_sigma)
     cycles = cycle_indices(m, phases.cycles) if spacing is not None else []
     means = mean_indices(cycles)
     notes = [n for n in (problem, None if spacing is not None else UNCALIBRATED_MESSAGE) if n]
@@ -148,6 +181,7 @@ def measure_labels(
         "frame_rate_hz": _finite(loop.frame_rate) if loop.frame_times_s is not None else None,
         "curve": "lv_volume" if by_volume else "lv_area",
         "half_cycle": half,
+        "curve_smoothing_sigma_frames": curve_filter_sigma(half, curve_sigma),
         "method": f"single-plane method of discs ({N_DISCS} discs); LA: single-plane area-length",
         "ed_frames": list(phases.ed),
         "es_frames": list(phases.es),

@@ -200,23 +200,30 @@ def _write_split_files(root: Path, jobs: list[_Job]) -> None:
 
 
 def write_patients(
-    out: str | Path, split: str, numbers: list[int], seed: int = 0, image_scale: float = 1.0
+    out: str | Path,
+    split: str,
+    numbers: list[int],
+    seed: int = 0,
+    image_scale: float = 1.0,
+    sequences: bool = False,
 ) -> list[Path]:
     """Write only the given patients of one split into ``out/<split>/patientNNNN``.
 
-    They are the files :func:`generate_phantom` writes for the same seed, split and numbers (e.g. a
-    few test-split cases for the app, without the training patients).
+    They are the patients :func:`generate_phantom` writes for the same seed, split and numbers (e.g. a
+    few test-split cases for the app, without the training patients); with ``sequences``, their
+    ED→ES half-sequences (each acquisition's own frame count, 50 frames/s) in the 2023 file layout.
 
     Returns:
         The patient folders.
     """
     if split not in SPLIT_CODES:
         raise ValueError(f"phantom: unknown split {split!r} (expected one of {sorted(SPLIT_CODES)})")
+    cine = CineOptions(None, 50.0, None) if sequences else None
     folders = []
     for number in numbers:
         name = f"patient{number:04d}"
         folders.append(Path(out) / split / name)
-        _write_patient(_Job(folders[-1], name, seed, split, number, image_scale))
+        _write_patient(_Job(folders[-1], name, seed, split, number, image_scale, cine))
     return folders
 
 
