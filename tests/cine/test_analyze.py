@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from synthboost.cine import SegmentOptions, analyze
+from synthboost.cine.phases import CURVE_SIGMA
 from synthboost.data.camus import parse_cfg
 
 
@@ -24,6 +25,7 @@ def test_ground_truth_half_sequences_give_ed_es_and_the_exact_ef(cine_phantom, t
     for a in res["loops"]:
         s = a.summary
         assert (s["ed_frames"], s["es_frames"]) == ([0], [7])
+        assert s["curve_smoothing_sigma_frames"] == CURVE_SIGMA  # the half-sequence default
         assert s["ef_percent"] == pytest.approx(ef_true, abs=2.0)  # ~1 mm pixels
         assert s["heart_rate_bpm"] is None  # a half-cycle has no rate
         assert s["la_max_ml"] > 0

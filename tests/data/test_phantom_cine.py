@@ -159,3 +159,19 @@ def test_half_sequences_need_the_2023_release(tmp_path: Path) -> None:
     raw = generate_phantom(tmp_path / "p2019", n_patients=1, image_scale=0.1)
     with pytest.raises(ValueError, match="p2019: labelled half-sequences exist only in the CAMUS 2023"):
         prepare_camus(raw, tmp_path / "out", half_sequences=True)
+
+
+def test_write_patients_with_sequences_draws_the_same_patient(cine_root: Path, tmp_path: Path) -> None:
+    from synthboost.data.phantom import write_patients
+
+    (folder,) = write_patients(tmp_path, "training", [1], seed=3, image_scale=SCALE, sequences=True)
+    assert folder == tmp_path / "training" / "patient0001"
+    for view in ("2CH", "4CH"):
+        mine, full = (
+            parse_cfg(f / f"Info_{view}.cfg") for f in (folder, cine_root / "database_nifti" / "patient0001")
+        )
+        assert (
+            mine.lv_ef == full.lv_ef and mine.ed == 1 and 12 <= mine.es <= 25
+        )  # the acquisition's own frames
+        loop = read_echo(folder / f"patient0001_{view}_half_sequence.nii.gz")
+        assert loop.n_frames == mine.es and loop.labels is not None

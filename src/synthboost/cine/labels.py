@@ -6,7 +6,9 @@ Three steps, each a small pure function:
    structure is filtered along time with a Gaussian of standard deviation ``sigma`` frames
    (``scipy.ndimage.gaussian_filter1d``, truncated at 3 σ, edges by repeating the first and last
    frame). ``sigma = 0`` turns it off. It removes frame-to-frame flicker without moving extrema
-   in time (the filter is symmetric); σ = 1 frame is :data:`DEFAULT_SIGMA`.
+   in time (the filter is symmetric), but it flattens them: a wider σ lowers the EF measured at the
+   true ED/ES frames (validation numbers in :mod:`synthboost.cine.phases`, where ED/ES are located
+   on a separately filtered curve); σ = 1 frame is :data:`DEFAULT_SIGMA`.
 2. **conflicts by the highest probability**: a pixel gets the structure whose probability is
    highest, if that probability is above the threshold; otherwise background
    (:func:`synthboost.evaluate.segmenter.label_map`, the single-image rule).
