@@ -1,7 +1,7 @@
 """ED/ES and EF of ``analyze`` on phantom half-sequences, with the demo's best model.
 
     python benchmarks/bench_cine_accuracy.py DEMO_OUT [--split test|val] [--test-patients 10]
-        [--val-patients 32] [--smooth 1] [--curve-smooth 3] [--sweep] [--scale 1.0]
+        [--val-patients 32] [--smooth 1] [--curve-smooth 3] [--sweep] [--scale S]
 
 The model is the demo's run of highest *validation* Dice among those validated on the demo's real
 dataset (:func:`synthboost.train.selection.select_best_run`; the test split chooses nothing). The
@@ -139,7 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=("test", "val"), default="test")
     parser.add_argument("--test-patients", type=int, default=10)
     parser.add_argument("--val-patients", type=int, default=32)
-    parser.add_argument("--scale", type=float, default=1.0, help="phantom image_scale (1 = native size)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="phantom image_scale (default: the demo phantom's; 1 = native size)",
+    )
     parser.add_argument(
         "--smooth", type=float, default=None, help="probability σ (frames); default: analyze's"
     )
@@ -165,6 +170,9 @@ def main() -> None:
     settings = read_json(args.demo / "demo.json")
     best = select_best_run(sorted((args.demo / "runs").iterdir()), dataset=args.demo / "camus")
     print(f"demo preset {settings}; best run on validation: {best.run.name} (val Dice {best.val_dice:.3f})")
+    if args.scale is None:  # loops drawn like the demo's own phantom (its recipe in phantom.json)
+        recipe = args.demo / "phantom_raw" / "phantom.json"
+        args.scale = float(read_json(recipe).get("image_scale", 1.0)) if recipe.is_file() else 1.0
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         if args.split == "test":
