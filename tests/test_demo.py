@@ -67,6 +67,12 @@ def test_quick_demo_runs_every_stage(demo: tuple[Path, dict]) -> None:
     # disk: finished runs keep their best weights as safetensors, not the Lightning checkpoints
     assert all((out / "runs" / r / "model").is_dir() for r in runs)
     assert not any((out / "runs" / r / "checkpoints").exists() for r in runs)
+    # each run is a few MB (tiny text encoders 16 wide; the 49,408-token embedding dominates) and the
+    # phantom's MetaImage data are zlib-compressed at half size: the default demo stays under 150 MB
+    sizes = {r: sum(f.stat().st_size for f in (out / "runs" / r).rglob("*") if f.is_file()) for r in runs}
+    assert max(sizes.values()) < 5.5e6, sizes
+    raw = list((out / "phantom_raw").rglob("*.*raw"))
+    assert raw and all(f.suffix == ".zraw" for f in raw)
     stages = [stage for stage, _, _ in res["timings"]]
     assert stages[:5] == ["phantom", "prepare", "synth perturb", "synth render", "prepare sdm"]
     assert {"train", "predict", "evaluate", "clinical", "report"} <= set(stages)
