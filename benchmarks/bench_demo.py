@@ -6,7 +6,7 @@ the other, same machine, same Python environment, ``PYTHONPATH`` pointing at tha
 ``src``), writing its demo folder in the temporary folder too. Prints, per version, the wall time,
 the lines the demo printed (stdout + stderr, default verbosity, no terminal: the progress view
 draws its final state only), the demo folder's disk use (``du``: blocks, as a user sees it) and
-apparent size, and the ratios head / base. The two demos take about 7 minutes each on 2 idle cores.
+apparent size, and the ratios head / base. The two demos take about 5 minutes each on 2 idle cores.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ class DemoConfig:
 
     @classmethod
     def preset(cls, quick: bool) -> DemoConfig:
-        """The default demo (about 7 minutes on 2 idle cores) or the quick one (about 1 minute)."""
+        """The default demo (about 5 minutes on 2 idle cores) or the quick one (about 1 minute)."""
         return cls(patients=12, test_patients=2, epochs=2, seeds=2) if quick else cls()
 
 
