@@ -120,7 +120,7 @@ def test_load_pretrained_typo_is_a_local_error() -> None:
 
 
 def test_normalize_leaves_its_input_alone() -> None:
-    from synthboost.data.torch_dataset import normalize
+    from synthboost.models.base import normalize
 
     x = torch.full((1, 1, 2, 2), 255.0)
     out = normalize(x, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))

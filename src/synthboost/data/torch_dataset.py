@@ -34,16 +34,6 @@ from synthboost.utils import get_logger
 log = get_logger("data.torch_dataset")
 
 
-def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """``uint8`` ``(B, 1|3, H, W)`` images → float RGB normalised with ``mean``/``std`` (gray repeated)."""
-    x = images.float().div(255.0)  # not in place: float input must not be changed
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    mean_t = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x - mean_t) / std_t
-
-
 def _entry_prompts(entry: dict, source: str, with_domain: bool) -> dict:
     """The entry's prompts, re-rendered with its ``domain`` attribute when ``with_domain``."""
     if not with_domain:

@@ -51,10 +51,11 @@ def predict(
     from torch.utils.data import DataLoader
 
     from synthboost.data.processed import read_info
-    from synthboost.data.torch_dataset import SegmentationDataset, normalize
+    from synthboost.data.torch_dataset import SegmentationDataset
     from synthboost.evaluate.postprocess import to_masks
     from synthboost.evaluate.predictions import PredictionWriter
     from synthboost.models import load_pretrained
+    from synthboost.models.base import normalize
     from synthboost.models.tokenizer import get_tokenizer
     from synthboost.train.runfolder import resolve_model
 

@@ -209,7 +209,7 @@ class Segmenter:
         import torch
 
         from synthboost.data.imageio import resize
-        from synthboost.data.torch_dataset import normalize
+        from synthboost.models.base import normalize
 
         frames = np.asarray(frames)
         if frames.ndim != 3 or frames.dtype != np.uint8:

@@ -12,6 +12,7 @@ freezing (no gradients *and* normalisation layers kept in eval mode), parameter 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -62,6 +63,16 @@ class Preprocessing:
             context_length=int(data.get("context_length", 77)),
             tokenizer=str(data.get("tokenizer", "clip-bpe")),
         )
+
+
+def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """``uint8`` ``(B, 1|3, H, W)`` images → float RGB normalised with ``mean``/``std`` (gray repeated)."""
+    x = images.float().div(255.0)  # not in place: float input must not be changed
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    mean_t = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x - mean_t) / std_t
 
 
 @dataclasses.dataclass(frozen=True)

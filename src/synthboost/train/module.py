@@ -12,7 +12,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from synthboost.data.torch_dataset import normalize
+from synthboost.models.base import normalize
 from synthboost.train.config import OptimConfig
 from synthboost.train.losses import ResolvedLoss, dice_iou, segmentation_loss
 from synthboost.utils import get_logger
