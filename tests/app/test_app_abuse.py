@@ -144,7 +144,7 @@ def test_huge_decoded_image_is_a_clear_error_and_the_app_keeps_serving(strict_ur
     assert get(strict_url)[0] == 200
 
 
-def _start_app(model: str, tmpdir: Path, *extra: str) -> tuple[subprocess.Popen, float, list[str]]:
+def start_app(model: str, tmpdir: Path, *extra: str) -> tuple[subprocess.Popen, float, list[str]]:
     """``synthboost app`` in a child process whose temporary files go to ``tmpdir``.
 
     Returns:
@@ -171,7 +171,7 @@ def _start_app(model: str, tmpdir: Path, *extra: str) -> tuple[subprocess.Popen,
 def test_temp_folder_is_removed_on_sigterm_and_ctrl_c(tiny_model, tmp_path, sig):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    proc, seconds, _ = _start_app(str(tiny_model), tmpdir)
+    proc, seconds, _ = start_app(str(tiny_model), tmpdir)
     print(f"app page served {seconds:.1f} s after launch (tiny CLIPSeg, 1 phantom patient)")
     assert [p.name[:15] for p in tmpdir.iterdir()] == ["synthboost-app-"]
     proc.send_signal(sig)
@@ -185,7 +185,7 @@ def test_a_model_that_cannot_load_stops_the_app_with_a_clear_error(tmp_path):
     broken = tmp_path / "broken_run"
     (broken / "model").mkdir(parents=True)
     (broken / "model" / "config.json").write_text("[1, 2]")  # a list, not a config
-    proc, _, _ = _start_app(str(broken), tmpdir, "--phantom-patients", "0")
+    proc, _, _ = start_app(str(broken), tmpdir, "--phantom-patients", "0")
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 2
     assert (

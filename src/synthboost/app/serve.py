@@ -13,12 +13,14 @@ uvicorn does it (the guards live in :mod:`synthboost.app.guards`):
   seconds is disconnected (slow-loris), on top of uvicorn's keep-alive timeout, and at most
   ``max_connections`` connections are served at once (uvicorn answers 503 beyond);
 - :func:`run_app`: the app's temporary folder (Gradio's cache, the phantom cases) is removed on
-  exit, after Ctrl-C as after SIGTERM; binding anything but loopback prints a warning.
+  exit, after Ctrl-C as after SIGTERM; binding anything but loopback prints a warning. The model
+  loads in its own process (:class:`~synthboost.app.worker.ModelProcess`) from the start, while
+  Gradio imports here; requests made before it is loaded wait for it, and a model that cannot be
+  loaded (or a model process that ends) stops the server with its error.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import os
 import shutil
@@ -108,47 +110,6 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-class LazySegmenter:
-    """The model, loaded in a background thread once the page is served; model calls wait for it.
-
-    The page is up in the time Gradio takes to import (the model's libraries load meanwhile), and a
-    model that cannot be loaded stops the server with its error (see :func:`run_app`).
-
-    Args:
-        model: what :meth:`~synthboost.evaluate.segmenter.Segmenter.from_pretrained` loads.
-        threshold: the run's threshold known before loading (``run.json``), shown by the sliders.
-    """
-
-    def __init__(self, model: str, threshold: float) -> None:
-        self.model_name, self.threshold = model, threshold
-        self._future: concurrent.futures.Future = concurrent.futures.Future()
-
-    def load(self) -> BaseException | None:
-        """Load the model (in the calling thread); returns the error, if any."""
-        from synthboost.evaluate.segmenter import Segmenter
-
-        try:
-            segmenter = Segmenter.from_pretrained(self.model_name)
-        except BaseException as err:  # noqa: BLE001 - handed to every waiting call and to run_app
-            self._future.set_exception(err)
-            return err
-        self.threshold = segmenter.threshold
-        self._future.set_result(segmenter)
-        return None
-
-    def get(self) -> Any:
-        """The loaded segmenter (waits for it; raises the loading error)."""
-        return self._future.result()
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.get()(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:  # segment_all, frame_probabilities, ...
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.get(), name)
-
-
 def _process_start() -> float:
     """When this process started (epoch seconds), from ``/proc`` where there is one, else now."""
     try:
@@ -159,20 +120,28 @@ def _process_start() -> float:
         return time.time()
 
 
-def _load_when_serving(
-    server: Any, lazy: LazySegmenter, cases: Any, make_cases: Callable, errors: list[BaseException]
+def _log_since_start(what: str) -> None:
+    log.info("app: %s %.1f s after the command started (%.1f s of CPU in this process)", what,
+             time.time() - _process_start(), time.process_time())  # fmt: skip
+
+
+def _watch_model(
+    server: Any, worker: Any, cases: Any, make_cases: Callable, errors: list[BaseException]
 ) -> None:
-    """Wait for the server to listen, write the example cases, load the model; on failure stop the server."""
+    """Once the server listens: write the example cases, wait for the model process; stop the server
+    when either fails, or when the model process ends while serving."""
     while not server.started and not server.should_exit:
         time.sleep(0.02)
-    log.info("app: serving %.1f s after the command started (%.1f s of CPU); loading the model",
-             time.time() - _process_start(), time.process_time())  # fmt: skip
-    error = cases.fill(make_cases) or lazy.load()
-    if error is not None:
-        errors.append(error)
-        server.should_exit = True
-    else:
-        log.info("app: model loaded")
+    _log_since_start("serving")
+    error = cases.fill(make_cases) or worker.wait_loaded()
+    if error is None:
+        _log_since_start("model loaded (and the example cases written)")
+        code = worker.wait_ended()
+        if worker.closed:
+            return
+        error = RuntimeError(f"the model process ended (exit code {code}); the app stops")
+    errors.append(error)
+    server.should_exit = True
 
 
 def run_app(
@@ -191,6 +160,8 @@ def run_app(
     from synthboost.app.analysis import model_info
     from synthboost.app.cases import LazyCases, case_ids, phantom_cases
     from synthboost.app.ui import AppState, build_blocks
+    from synthboost.app.worker import ModelProcess
+    from synthboost.logs import verbose
 
     limits = limits or ServeLimits()
     signal.signal(signal.SIGTERM, _terminate)  # cleanup below also when killed before uvicorn runs
@@ -198,18 +169,20 @@ def run_app(
     os.environ["GRADIO_TEMP_DIR"] = str(workdir / "gradio")  # read by gradio at import
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     errors: list[BaseException] = []
+    worker = None
     try:
         warning = network_warning(host)
         if warning:
             log.warning("app: %s", warning)
         sock = bind(host, port)
         info = model_info(model)
-        lazy = LazySegmenter(model, info["threshold"] if info["threshold"] is not None else DEFAULT_THRESHOLD)
+        threshold = info["threshold"] if info["threshold"] is not None else DEFAULT_THRESHOLD
+        worker = ModelProcess(model, threshold, verbose=verbose())  # loads while Gradio imports below
         cases = LazyCases(case_ids(phantom_patients))
-        blocks = build_blocks(AppState(lazy, info, cases, workdir))
+        blocks = build_blocks(AppState(worker, info, cases, workdir))
         server = uvicorn_server(asgi_app(blocks, allowed_hosts_for(host, allowed_hosts), limits), limits)
         make_cases = functools.partial(phantom_cases, workdir / "cases", phantom_patients)
-        threading.Thread(target=_load_when_serving, args=(server, lazy, cases, make_cases, errors),
+        threading.Thread(target=_watch_model, args=(server, worker, cases, make_cases, errors),
                          daemon=True).start()  # fmt: skip
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         log.info("synthboost app on http://%s:%d (Ctrl-C to stop)", shown, sock.getsockname()[1])
@@ -217,6 +190,8 @@ def run_app(
     except KeyboardInterrupt:
         pass
     finally:
+        if worker is not None:
+            worker.close()
         shutil.rmtree(workdir, ignore_errors=True)
     if errors:
         raise errors[0]

@@ -61,7 +61,7 @@ class AppState:
 
     Attributes:
         segmenter: a :class:`~synthboost.evaluate.segmenter.Segmenter` (or the
-            :class:`~synthboost.app.serve.LazySegmenter` standing for it while it loads).
+            :class:`~synthboost.app.worker.ModelProcess` standing for it: the model in its own process).
         info: :func:`synthboost.app.analysis.model_info` of the loaded model.
         cases: the phantom test-split cases by id.
         workdir: private folder for intermediate files (label maps to download).
