@@ -159,7 +159,7 @@ def run_app(
     """
     from synthboost.app.analysis import model_info
     from synthboost.app.cases import LazyCases, case_ids, phantom_cases
-    from synthboost.app.ui import AppState, build_blocks
+    from synthboost.app.ui import AppState, build_blocks, import_gradio
     from synthboost.app.worker import ModelProcess
     from synthboost.logs import verbose
 
@@ -178,6 +178,7 @@ def run_app(
         info = model_info(model)
         threshold = info["threshold"] if info["threshold"] is not None else DEFAULT_THRESHOLD
         worker = ModelProcess(model, threshold, verbose=verbose())  # loads while Gradio imports below
+        import_gradio()
         cases = LazyCases(case_ids(phantom_patients))
         blocks = build_blocks(AppState(worker, info, cases, workdir))
         server = uvicorn_server(asgi_app(blocks, allowed_hosts_for(host, allowed_hosts), limits), limits)

@@ -18,6 +18,9 @@ prompt, non-finite number) come back as ``gr.Error`` with a one-line message, ne
 from __future__ import annotations
 
 import functools
+import importlib.abc
+import importlib.machinery
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +56,51 @@ def require_gradio() -> None:
 
     if importlib.util.find_spec("gradio") is None:
         raise ValueError("the app needs Gradio, in the optional extra: pip install 'synthboost[app]'")
+
+
+class _NoStubWriter(importlib.abc.MetaPathFinder):
+    """Loads ``gradio.component_meta`` with ``create_or_modify_pyi`` replaced by a no-op (see :func:`import_gradio`)."""
+
+    MODULE = "gradio.component_meta"
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != self.MODULE:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        load = spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            load(module)
+            module.create_or_modify_pyi = lambda *args, **kwargs: None
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def import_gradio() -> Any:
+    """Import Gradio without the type-stub writer it runs at import (about 40 % of its import time).
+
+    As each component class is created, Gradio's ``ComponentMeta`` parses the component's source
+    file and its ``.pyi`` stub (``ast``) and rewrites the stub if it differs
+    (``gradio.component_meta.create_or_modify_pyi``, for type checkers and Gradio's
+    custom-component tooling; write errors suppressed). Nothing at run time reads the stubs, so
+    the app loads that module with the function replaced by a no-op: 1.6 instead of 2.7 s of CPU
+    with Gradio 6.31 (``benchmarks/bench_app_start.py``). A Gradio without that function or
+    module imports as before, only slower. Gradio already imported is returned as it is.
+    """
+    if "gradio" in sys.modules:
+        return sys.modules["gradio"]
+    hook = _NoStubWriter()
+    sys.meta_path.insert(0, hook)
+    try:
+        import gradio
+    finally:
+        if hook in sys.meta_path:
+            sys.meta_path.remove(hook)
+    return gradio
 
 
 @dataclass

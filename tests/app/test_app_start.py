@@ -1,10 +1,13 @@
-"""The app's model process: the segmenter's answers and errors through a pipe, a clear error when it
-ends, and ``synthboost app`` segmenting through it (the process ends with the app)."""
+"""How ``synthboost app`` starts: its model in a process of its own (the segmenter's answers and errors
+through a pipe, a clear error when it ends), Gradio imported without its stub writer, and the command
+segmenting through its model process (which ends with the app)."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -53,6 +56,25 @@ def test_a_model_process_that_ends_is_a_clear_error(tiny_model):
     with pytest.raises(RuntimeError, match="exit code -9"):
         w(np.zeros((8, 8), np.uint8), PROMPT)
     w.close()
+
+
+def test_gradio_is_imported_without_its_stub_writer_and_works():
+    pytest.importorskip("gradio")
+    code = """if True:
+        import sys
+        from synthboost.app.ui import import_gradio
+        gr = import_gradio()
+        import gradio.blocks_events, gradio.component_meta
+        assert gradio.component_meta.create_or_modify_pyi(None, "x", []) is None
+        assert gradio.blocks_events.create_or_modify_pyi is gradio.component_meta.create_or_modify_pyi
+        assert not any(type(h).__name__ == "_NoStubWriter" for h in sys.meta_path)
+        with gr.Blocks() as blocks:
+            gr.Button("Segment", elem_id="segment")
+        assert [b.elem_id for b in blocks.blocks.values()] == ["segment"]
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
 
 
 def _children(pid: int) -> set[int]:
