@@ -59,7 +59,7 @@ def _load(model: CRISModel, state: Mapping[str, Any], allowed_missing: tuple[str
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or result.unexpected_keys:
         raise ValueError(
-            f"{source}: {len(missing)} missing keys {missing[:8]}, "
+            f"{source}: does not fit the CRIS config: {len(missing)} missing keys {missing[:8]}, "
             f"{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:8]}"
         )
     log.info("%s: loaded %d tensors (%d left at init)", source, len(state), len(result.missing_keys))
