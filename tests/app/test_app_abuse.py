@@ -194,11 +194,13 @@ def test_a_model_that_cannot_load_stops_the_app_with_a_clear_error(tmp_path):
     assert list(tmpdir.iterdir()) == []
 
 
-def test_default_threshold_matches_training():
-    from synthboost.app.serve import DEFAULT_THRESHOLD
-    from synthboost.train.losses import DEFAULT_THRESHOLD as TRAINING
+def test_a_model_without_run_settings_gets_the_training_default_threshold(tmp_path):
+    from synthboost.app.analysis import model_info
+    from synthboost.train.losses import resolve_loss
 
-    assert DEFAULT_THRESHOLD == TRAINING
+    (tmp_path / "model").mkdir()
+    for model in ("owner/hub-model", tmp_path / "model"):  # a hub id, a bare model folder
+        assert model_info(model)["threshold"] == resolve_loss("default", "cris").threshold == 0.5
 
 
 def test_large_or_unannounced_bodies_are_refused_before_reading(app_url):

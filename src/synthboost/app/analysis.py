@@ -124,9 +124,10 @@ def model_info(model: str | Path) -> dict[str, Any]:
     """What the header shows: name, strategy, prompt level, validation Dice and threshold of a model.
 
     They come from the run folder's ``result.json`` / ``run.json`` (for ``RUN`` or ``RUN/model``);
-    a bare model folder or a hub id has its name only. Reads only those files (no model library is
-    imported, so the page can be served before the model is loaded).
+    a bare model folder or a hub id has its name and the default threshold only. Reads only those
+    files (no model library is imported, so the page can be served before the model is loaded).
     """
+    from synthboost.train.runfolder import DEFAULT_THRESHOLD
     from synthboost.utils import read_json
 
     p = Path(str(model))
@@ -144,7 +145,7 @@ def model_info(model: str | Path) -> dict[str, Any]:
         "strategy": result.get("strategy"),
         "prompt": result.get("prompt") or (settings.get("prompt") if isinstance(settings, dict) else None),
         "val_dice": dice if isinstance(dice, float) and math.isfinite(dice) else None,
-        "threshold": threshold if isinstance(threshold, int | float) else None,
+        "threshold": threshold if isinstance(threshold, int | float) else DEFAULT_THRESHOLD,
     }
 
 

@@ -41,7 +41,6 @@ from synthboost.app.guards import (
     network_warning,
     read_timeout_protocol,
 )
-from synthboost.train.runfolder import DEFAULT_THRESHOLD
 from synthboost.utils import get_logger
 
 log = get_logger("app")
@@ -176,7 +175,7 @@ def run_app(
             log.warning("app: %s", warning)
         sock = bind(host, port)
         info = model_info(model)
-        threshold = info["threshold"] if info["threshold"] is not None else DEFAULT_THRESHOLD
+        threshold = info["threshold"]
         worker = ModelProcess(model, threshold, verbose=verbose())  # loads while Gradio imports below
         import_gradio()
         cases = LazyCases(case_ids(phantom_patients))
