@@ -3,35 +3,20 @@ Host or Origin, and SIGTERM (its temporary folder is removed). All traffic stays
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 pytest.importorskip("gradio")
 
+from app_helpers import get, serving, start_app  # noqa: E402
 from test_uploads import zero_png  # noqa: E402
 
-from conftest import serving  # noqa: E402
 from synthboost.app.guards import HostOriginGuard, allowed_hosts_for, network_warning  # noqa: E402
 from synthboost.app.serve import ServeLimits  # noqa: E402
-
-
-def get(url: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> tuple[int, str]:
-    req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read().decode(errors="replace")
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode(errors="replace")
 
 
 def open_slow(url: str, first: bytes) -> socket.socket:
@@ -142,29 +127,6 @@ def test_huge_decoded_image_is_a_clear_error_and_the_app_keeps_serving(strict_ur
     with pytest.raises(Exception, match="(?i)exceeds the maximum|too large|413"):
         client.predict([handle_file(too_big)], "", "x", 0.5, None, None, api_name="/segment")
     assert get(strict_url)[0] == 200
-
-
-def start_app(model: str, tmpdir: Path, *extra: str) -> tuple[subprocess.Popen, float, list[str]]:
-    """``synthboost app`` in a child process whose temporary files go to ``tmpdir``.
-
-    Returns:
-        ``(process, seconds until its page answered, its log lines so far)``.
-    """
-    env = {**os.environ, "TMPDIR": str(tmpdir), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # fmt: skip
-    env.pop("GRADIO_TEMP_DIR", None)
-    cmd = [sys.executable, "-c", "from synthboost.cli import main; main()", "app", "--model", model,
-           "--port", "0", *extra]  # fmt: skip
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    lines = []
-    for line in proc.stderr:
-        lines.append(line)
-        if "synthboost app on http://" in line:
-            url = line.split("on ", 1)[1].split()[0]
-            assert get(url + "/")[0] == 200
-            return proc, time.monotonic() - t0, lines
-    raise AssertionError(f"the app did not start (exit {proc.wait()}): {''.join(lines)[-2000:]}")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])

@@ -94,8 +94,8 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="lists child processes through /proc")
 def test_the_app_command_segments_through_its_model_process(tiny_model, segmenter, tmp_path, monkeypatch):
     pytest.importorskip("gradio")
+    from app_helpers import start_app
     from gradio_client import Client
-    from test_app_abuse import start_app
 
     from synthboost.app.cases import case_image, phantom_cases
 
