@@ -137,7 +137,8 @@ def test_temp_folder_is_removed_on_sigterm_and_ctrl_c(tiny_model, tmp_path, sig)
     print(f"app page served {seconds:.1f} s after launch (tiny CLIPSeg, 1 phantom patient)")
     assert [p.name[:15] for p in tmpdir.iterdir()] == ["synthboost-app-"]
     proc.send_signal(sig)
-    assert proc.wait(timeout=60) == (128 + signal.SIGTERM if sig == signal.SIGTERM else 0)
+    log = proc.stderr.read()  # to its end: the app's last words name what went wrong
+    assert proc.wait(timeout=60) == (128 + signal.SIGTERM if sig == signal.SIGTERM else 0), log[-3000:]
     assert list(tmpdir.iterdir()) == []
 
 

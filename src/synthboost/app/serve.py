@@ -133,6 +133,8 @@ def _watch_model(
         time.sleep(0.02)
     _log_since_start("serving")
     error = cases.fill(make_cases) or worker.wait_loaded()
+    if worker.closed:  # the app is stopping (Ctrl-C, SIGTERM): a model cut off while loading is no error
+        return
     if error is None:
         _log_since_start("model loaded (and the example cases written)")
         code = worker.wait_ended()
@@ -168,7 +170,7 @@ def run_app(
     os.environ["GRADIO_TEMP_DIR"] = str(workdir / "gradio")  # read by gradio at import
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     errors: list[BaseException] = []
-    worker = None
+    worker = server = watcher = None
     try:
         warning = network_warning(host)
         if warning:
@@ -182,16 +184,21 @@ def run_app(
         blocks = build_blocks(AppState(worker, info, cases, workdir))
         server = uvicorn_server(asgi_app(blocks, allowed_hosts_for(host, allowed_hosts), limits), limits)
         make_cases = functools.partial(phantom_cases, workdir / "cases", phantom_patients)
-        threading.Thread(target=_watch_model, args=(server, worker, cases, make_cases, errors),
-                         daemon=True).start()  # fmt: skip
+        watcher = threading.Thread(target=_watch_model, args=(server, worker, cases, make_cases, errors),
+                                   daemon=True)  # fmt: skip
+        watcher.start()
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         log.info("synthboost app on http://%s:%d (Ctrl-C to stop)", shown, sock.getsockname()[1])
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
+        if server is not None:
+            server.should_exit = True
         if worker is not None:
             worker.close()
+        if watcher is not None:  # it may be writing the example cases (SimpleITK): an interpreter that
+            watcher.join(30)  # exits under a native thread aborts, and the cases would outlive rmtree
         shutil.rmtree(workdir, ignore_errors=True)
     if errors:
         raise errors[0]
