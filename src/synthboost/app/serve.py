@@ -177,8 +177,7 @@ def run_app(
             log.warning("app: %s", warning)
         sock = bind(host, port)
         info = model_info(model)
-        threshold = info["threshold"]
-        worker = ModelProcess(model, threshold, verbose=verbose())  # loads while Gradio imports below
+        worker = ModelProcess(model, info["threshold"], verbose=verbose())  # loads while Gradio imports below
         import_gradio()
         cases = LazyCases(case_ids(phantom_patients))
         blocks = build_blocks(AppState(worker, info, cases, workdir))

@@ -43,6 +43,7 @@ import numpy as np
 
 from synthboost.data import heart_model as hm
 from synthboost.data.imageio import write_medical
+from synthboost.data.phantom_cine import DEFAULT_FRAME_RATE
 from synthboost.progress import track
 from synthboost.utils import atomic_dir, get_logger, write_json_atomic
 
@@ -218,7 +219,7 @@ def write_patients(
     """
     if split not in SPLIT_CODES:
         raise ValueError(f"phantom: unknown split {split!r} (expected one of {sorted(SPLIT_CODES)})")
-    cine = CineOptions(None, 50.0, None) if sequences else None
+    cine = CineOptions(None, DEFAULT_FRAME_RATE, None) if sequences else None
     folders = []
     for number in numbers:
         name = f"patient{number:04d}"
@@ -237,7 +238,7 @@ def generate_phantom(
     image_scale: float = 1.0,
     sequences: bool = False,
     n_frames: int | None = None,
-    frame_rate: float = 50.0,
+    frame_rate: float = DEFAULT_FRAME_RATE,
     dicom: bool = False,
     n_test: int | None = None,
     compress: bool = False,
