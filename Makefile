@@ -33,6 +33,7 @@ demo: setup
 test: setup browser
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/lint-imports
 	$(MAKE) --no-print-directory test-wheel
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 

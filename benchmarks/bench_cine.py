@@ -19,8 +19,8 @@ from pathlib import Path
 
 
 def _loop(tmp: Path, frames: int, scale: float):
-    from synthboost.data.echo_io import read_echo
-    from synthboost.data.phantom import generate_phantom
+    from synthboost.data.imageio.echo import read_echo
+    from synthboost.data.phantom.writer import generate_phantom
 
     root = generate_phantom(
         tmp / "ph", n_patients=1, seed=0, image_scale=scale, sequences=True, n_frames=frames
@@ -49,7 +49,7 @@ def _time(loop, segmenter, shared: bool, batch: int, repeats: int) -> tuple[floa
 def main() -> None:
     import torch
 
-    from synthboost.evaluate.segmenter import Segmenter
+    from synthboost.evaluation.segmenter import Segmenter
     from synthboost.models import build_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -4,7 +4,7 @@
         [--val-patients 32] [--smooth 1] [--curve-smooth 3] [--sweep] [--scale S]
 
 The model is the demo's run of highest *validation* Dice among those validated on the demo's real
-dataset (:func:`synthboost.train.selection.select_best_run`; the test split chooses nothing). The
+dataset (:func:`synthboost.training.selection.select_best_run`; the test split chooses nothing). The
 loops are CAMUS-2023-style ED→ES half-sequences (``synthboost phantom --sequences``) drawn with the
 demo's seed:
 
@@ -41,7 +41,7 @@ APPENDED = 4  # mirrored filling frames of the interior-ES check
 
 def _test_loops(tmp: Path, seed: int, n_test: int, scale: float) -> list[Path]:
     """Patient folders of ``n_test`` testing patients (plus the one training patient the generator needs)."""
-    from synthboost.data.phantom import generate_phantom
+    from synthboost.data.phantom.writer import generate_phantom
 
     root = generate_phantom(tmp / "ph", n_patients=n_test + 1, n_test=n_test, seed=seed, image_scale=scale,
                             sequences=True, workers=2)  # fmt: skip
@@ -60,13 +60,13 @@ def _val_numbers(demo: Path, n_val: int) -> list[int]:
 
 
 def _val_loops(tmp: Path, demo: Path, seed: int, n_val: int, scale: float) -> list[Path]:
-    from synthboost.data.phantom import write_patients
+    from synthboost.data.phantom.writer import write_patients
 
     return write_patients(tmp / "ph", "training", _val_numbers(demo, n_val), seed, scale, sequences=True)
 
 
 def _report(label: str, df) -> None:
-    from synthboost.evaluate.sequence import sequence_summary
+    from synthboost.evaluation.sequence import sequence_summary
 
     s = sequence_summary(df)
     loops = df[df["view"] != "biplane"]
@@ -83,8 +83,8 @@ def _loop_cases(folders: list[Path], segmenter, level: str, phase_prompt: str) -
     from synthboost.cine.analysis import cfg_attributes, view_of
     from synthboost.cine.loop import loop_probability_maps
     from synthboost.cine.segment import loop_prompts
-    from synthboost.data.camus import parse_cfg
-    from synthboost.data.echo_io import read_echo
+    from synthboost.data.imageio.camus_info import parse_cfg
+    from synthboost.data.imageio.echo import read_echo
 
     cases = []
     for path in sorted(p for f in folders for p in f.glob("*_half_sequence.nii.gz")):
@@ -117,8 +117,8 @@ def _sweep(folders: list[Path], best, phase_prompt: str) -> None:
     from synthboost.cine import SegmentOptions
     from synthboost.cine.loop import labels_from_probabilities
     from synthboost.cine.measures import measure_loop
-    from synthboost.evaluate.segmenter import Segmenter
-    from synthboost.train.runfolder import resolve_model
+    from synthboost.evaluation.segmenter import Segmenter
+    from synthboost.training.runfolder import resolve_model
 
     segmenter = Segmenter.from_pretrained(best.run)
     cases = _loop_cases(folders, segmenter, resolve_model(best.run)[1]["prompt"] or "p1", phase_prompt)
@@ -162,9 +162,9 @@ def _parser() -> argparse.ArgumentParser:
 def main() -> None:
     from synthboost.cine import SegmentOptions, analyze
     from synthboost.cine.phases import curve_filter_sigma
-    from synthboost.evaluate.sequence import evaluate_sequences
-    from synthboost.train.selection import select_best_run
-    from synthboost.utils import read_json
+    from synthboost.evaluation.sequence import evaluate_sequences
+    from synthboost.training.selection import select_best_run
+    from synthboost.utils.files import read_json
 
     args = _parser().parse_args()
     settings = read_json(args.demo / "demo.json")

@@ -17,9 +17,9 @@ from pathlib import Path
 def main() -> None:
     from synthboost.clinical.agreement import format_summary, summarize
     from synthboost.clinical.indices import ground_truth_loader, indices_from_labels, patients_from_meta
-    from synthboost.data.phantom import generate_phantom
-    from synthboost.data.prepare import prepare_camus
+    from synthboost.data.phantom.writer import generate_phantom
     from synthboost.data.processed import read_meta
+    from synthboost.data.sources.camus import prepare_camus
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=20)

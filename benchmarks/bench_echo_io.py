@@ -36,7 +36,7 @@ def write_variants(folder: Path, n_frames: int) -> dict[str, Path]:
     from pydicom.encaps import encapsulate
     from pydicom.uid import JPEGBaseline8Bit
 
-    from synthboost.data.phantom_dicom import MARGINS, write_cine_dicom
+    from synthboost.data.phantom.dicom import MARGINS, write_cine_dicom
 
     top, left, right, bottom = MARGINS
     frames = sector_cine(n_frames, (600 - top - bottom, 800 - left - right))
@@ -76,7 +76,7 @@ def main() -> None:
     import pydicom
     from pydicom.pixels import pixel_array
 
-    from synthboost.data.echo_io import read_echo
+    from synthboost.data.imageio.echo import read_echo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100)

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from synthboost.evaluate.metrics import grid_scores, native_scores
+from synthboost.evaluation.metrics import grid_scores, native_scores
 
 
 def ellipse(shape: tuple[int, int], cy: float, cx: float, ry: float, rx: float) -> np.ndarray:

@@ -46,7 +46,7 @@ def measure(name: str, mode: str, batch: int, steps: int, device: str) -> dict:
 
     from synthboost.models import build_model
     from synthboost.models.adapters import add_lora
-    from synthboost.train.losses import segmentation_loss
+    from synthboost.training.losses import segmentation_loss
 
     torch.manual_seed(0)
     model = build_model(name, config="paper", freeze_encoders=mode == "frozen")

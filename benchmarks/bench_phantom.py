@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synthboost.data import heart_model as hm
-from synthboost.data.phantom import generate_phantom
-from synthboost.data.speckle import render_bmode
+from synthboost.data.phantom import heart_model as hm
+from synthboost.data.phantom.speckle import render_bmode
+from synthboost.data.phantom.writer import generate_phantom
 
 
 def bench_phantom(patients: int, workers: int) -> float:

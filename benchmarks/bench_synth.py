@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_synth.py [--batch 8] [--threads 1] [--device cpu]``.
 The model is the untrained ``configs/sdm/tiny.yaml`` UNet (32², 1.4 M parameters): the speed of a
 sampler does not depend on the weights. Also times the speckle renderer
-(``synthboost.data.speckle.render_bmode``) on the same masks when it exists.
+(``synthboost.data.phantom.speckle.render_bmode``) on the same masks when it exists.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def bench_sampler(
 def bench_speckle(conds: np.ndarray, repeats: int = 20) -> float | None:
     """Images per second of the speckle renderer on the same masks (None if it is not there)."""
     try:
-        render_bmode = importlib.import_module("synthboost.data.speckle").render_bmode
+        render_bmode = importlib.import_module("synthboost.data.phantom.speckle").render_bmode
     except (ImportError, AttributeError):
         return None
     from synthboost.synth.perturb import cond_to_camus

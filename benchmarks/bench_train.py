@@ -26,8 +26,8 @@ DATA = Path("/tmp/synthboost_bench_train")
 
 def dataset(image_size: int = 512) -> Path:
     """A prepared phantom with prompts (written once)."""
-    from synthboost.data.phantom import generate_phantom
-    from synthboost.data.prepare import prepare_camus
+    from synthboost.data.phantom.writer import generate_phantom
+    from synthboost.data.sources.camus import prepare_camus
     from synthboost.prompts.annotate import write_annotations
 
     root = DATA / f"camus{image_size}"
@@ -40,8 +40,8 @@ def dataset(image_size: int = 512) -> Path:
 
 def loader_rate(root: Path, model, batch_size: int, passes: int = 2) -> float:
     """Samples/s of the training loader, after one warm-up pass that fills the cache."""
-    from synthboost.data.torch_dataset import SegmentationDataModule
     from synthboost.models.tokenizer import get_tokenizer
+    from synthboost.training.dataset import SegmentationDataModule
 
     prep = model.preprocessing
     dm = SegmentationDataModule([root], "p7", prep.image_size, get_tokenizer(prep), batch_size=batch_size)
@@ -59,8 +59,8 @@ def train_rate(model, batch_size: int, steps: int, device: str = "cpu", amp: boo
 
     ``amp``: fp16 autocast with a gradient scaler, as Lightning's ``16-mixed`` (CUDA).
     """
-    from synthboost.data.torch_dataset import normalize
-    from synthboost.train.losses import segmentation_loss
+    from synthboost.training.dataset import normalize
+    from synthboost.training.losses import segmentation_loss
 
     s = model.preprocessing.image_size
     prep = model.preprocessing

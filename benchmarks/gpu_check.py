@@ -58,8 +58,8 @@ def train_item(name: str, config: str, batch: int, steps: int, device: str) -> d
 @torch.no_grad()
 def infer_item(name: str, config: str, batch: int, repeats: int, device: str) -> dict:
     """Images/s of forward passes (fp16 autocast on CUDA), first pass not timed."""
-    from synthboost.data.torch_dataset import normalize
     from synthboost.models import build_model
+    from synthboost.training.dataset import normalize
 
     _reset(device)
     model = build_model(name, config=config).to(device).eval()

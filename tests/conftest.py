@@ -57,7 +57,7 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def segmenter(tiny_model):
-    from synthboost.evaluate.segmenter import Segmenter
+    from synthboost.evaluation.segmenter import Segmenter
 
     return Segmenter.from_pretrained(tiny_model, device="cpu")
 
@@ -65,7 +65,7 @@ def segmenter(tiny_model):
 @pytest.fixture
 def echo_png(tmp_path) -> Path:
     """A small gray PNG (60 × 48) with a bright blob."""
-    from synthboost.data.imageio import write_png
+    from synthboost.data.imageio.medical import write_png
 
     img = np.full((60, 48), 30, np.uint8)
     img[15:45, 12:36] = 200

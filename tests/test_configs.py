@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from synthboost.configs import config_root, find_config, packaged_configs
-from synthboost.train.config import load_config
+from synthboost.training.config import load_config
 
 
 def test_packaged_names_resolve_from_any_folder(tmp_path, monkeypatch) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from synthboost.demo import STRATEGIES, DemoConfig, plan_runs, run_demo
-from synthboost.train import runfolder
+from synthboost.training import runfolder
 
 
 @pytest.fixture(scope="module")

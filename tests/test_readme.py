@@ -11,7 +11,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from synthboost.cli import app
-from synthboost.data.imageio import read_png
+from synthboost.data.imageio.medical import read_png
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

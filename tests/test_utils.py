@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from synthboost.utils import inference_autocast, torch_device
+from synthboost.utils.device import inference_autocast, torch_device
 
 
 def test_torch_device_auto_and_explicit() -> None:

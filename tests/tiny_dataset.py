@@ -39,7 +39,7 @@ def write_tiny_dataset(root: Path, source: str = "phantom", n_patients: int = 4,
     import pandas as pd
 
     from synthboost.prompts.annotate import write_annotations
-    from synthboost.utils import write_json_atomic
+    from synthboost.utils.files import write_json_atomic
 
     rng = np.random.default_rng(seed)
     domain = "real" if source in ("camus", "phantom") else "synthetic"

@@ -13,17 +13,17 @@ The names most users need, imported lazily (``import synthboost`` stays light)::
 predictions and ``evaluate(pred_folder, dataset_root, out_csv)`` scores them.
 """
 
-from synthboost.utils import lazy_exports
+from synthboost.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Segmenter": "evaluate.segmenter",
+    "Segmenter": "evaluation.segmenter",
     "build_model": "models.factory",
     "load_pretrained": "models.factory",
-    "predict": "evaluate.predict",
-    "train": ".",
-    "evaluate": ".",
+    "predict": "evaluation.predict",
+    "train": "training.run",
+    "evaluate": "evaluation.per_image",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -16,12 +16,34 @@ import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from synthboost.report.results import EQUAL_STEPS
-from synthboost.utils import get_logger
+from synthboost.cine import analyze
+from synthboost.cine.report import cine_html
+from synthboost.clinical import run_clinical
+from synthboost.clinical.agreement import clinical_html
+from synthboost.configs import find_config
+from synthboost.data.phantom.writer import generate_phantom
+from synthboost.data.sources.camus import prepare_camus
+from synthboost.data.sources.sdm import prepare_sdm
+from synthboost.evaluation.per_image import evaluate
+from synthboost.evaluation.predict import predict
+from synthboost.logs import capped_logs, get_logger, verbose
+from synthboost.progress import progress_view
+from synthboost.prompts.annotate import write_annotations
+from synthboost.report.html import build_report, first_seed
+from synthboost.report.results import EQUAL_STEPS, load_results, paper_sort_key
+from synthboost.report.stats import summarize
+from synthboost.synth.perturb import perturb_dataset
+from synthboost.synth.render import render_folder
+from synthboost.training.config import load_config
+from synthboost.training.run import train
+from synthboost.training.runfolder import prune_checkpoints
+from synthboost.training.selection import select_best_run
+from synthboost.training.strategies import pretrain_prompt
+from synthboost.utils.files import read_json, write_json_atomic
 
 log = get_logger("demo")
 #: The headline statement printed under every table of demo numbers.
@@ -115,7 +137,6 @@ def plan_runs(cfg: DemoConfig) -> list[DemoRun]:
 def _claim(out: Path, cfg: DemoConfig) -> None:
     """Record the demo's settings in ``out/demo.json``; refuse a folder made with other settings
     (its finished stages would otherwise be reused for the wrong sizes)."""
-    from synthboost.utils import read_json, write_json_atomic
 
     marker, wanted = out / "demo.json", json.loads(json.dumps(dataclasses.asdict(cfg)))
     if marker.is_file() and read_json(marker) != wanted:
@@ -169,12 +190,6 @@ DATA_STAGES = ("phantom", "prepare", "synth perturb", "synth render", "prepare s
 
 def make_data(out: Path, cfg: DemoConfig, steps: DemoSteps) -> dict[str, Path]:
     """Phantom, its processed dataset, and a synthetic dataset made from its perturbed masks."""
-    from synthboost.data.phantom import generate_phantom
-    from synthboost.data.prepare import prepare_camus
-    from synthboost.data.sdm import prepare_sdm
-    from synthboost.prompts.annotate import write_annotations
-    from synthboost.synth.perturb import perturb_dataset
-    from synthboost.synth.render import render_folder
 
     p = {k: out / k for k in ("phantom_raw", "camus", "perturbed", "rendered", "synthetic")}
     # the prompts are written inside prepare's temporary folder: no dataset ever lacks them
@@ -208,7 +223,6 @@ def make_data(out: Path, cfg: DemoConfig, steps: DemoSteps) -> dict[str, Path]:
 
 
 def _overrides(run: DemoRun, runs: dict[DemoRun, Path], data: dict[str, Path], cfg: DemoConfig) -> dict:
-    from synthboost.train.strategies import pretrain_prompt
 
     synthetic = run.strategy == "synthetic"
     sets: dict[str, Any] = {
@@ -237,10 +251,6 @@ def train_runs(
     Once a run is finished (``DONE``) its Lightning checkpoints are removed unless
     ``keep_checkpoints``: later stages read the best weights from ``RUN/model/`` (safetensors).
     """
-    from synthboost.configs import find_config
-    from synthboost.train.config import load_config
-    from synthboost.train.run import train
-    from synthboost.train.runfolder import prune_checkpoints
 
     runs: dict[DemoRun, Path] = {}
     plan = plan_runs(cfg)
@@ -262,8 +272,6 @@ def evaluate_runs(
     out: Path, camus: Path, runs: dict[DemoRun, Path], steps: DemoSteps
 ) -> tuple[Path, dict[DemoRun, Path]]:
     """Predict the test split with every run and score it into ``results/`` (docs/formats.md)."""
-    from synthboost.evaluate.per_image import evaluate
-    from synthboost.evaluate.predict import predict
 
     results, preds = out / "results", {}
     log.info("[predict, evaluate] the test split with each of the %d runs", len(runs))
@@ -287,11 +295,9 @@ def run_demo(out: str | Path, quick: bool = False, keep_checkpoints: bool = Fals
     ``timings`` (``(stage, steps, seconds)``), under one progress view (stage, run k/N, ETA).
 
     The best run (clinical indices, overlays) is chosen on validation Dice among the runs
-    validated on the real phantom (:func:`synthboost.train.selection.select_best_run`), never on test.
+    validated on the real phantom (:func:`synthboost.training.selection.select_best_run`), never on test.
     Lightning checkpoints of finished runs are removed unless ``keep_checkpoints``.
     """
-    from synthboost.logs import capped_logs, verbose
-    from synthboost.progress import progress_view
 
     cfg = DemoConfig.preset(quick)
     total = len(DATA_STAGES) + 3 * len(plan_runs(cfg)) + 4
@@ -317,9 +323,6 @@ def analyse_cine(out: Path, cfg: DemoConfig, model: Path) -> tuple[Path, list[st
     The cine's patient is the demo's first testing patient (same seed, split and number, hence the
     same ``SeedSequence``), rendered at the demo's scale; returns the analysis folder and its loop names.
     """
-    from synthboost.cine import analyze
-    from synthboost.data.phantom import generate_phantom
-    from synthboost.utils import read_json
 
     raw, folder = out / "cine_raw", out / "cine"
     if not _stage("cine phantom", raw):
@@ -333,11 +336,6 @@ def analyse_cine(out: Path, cfg: DemoConfig, model: Path) -> tuple[Path, list[st
 
 
 def _run_demo(out: Path, cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bool) -> dict[str, Any]:
-    from synthboost.clinical import run_clinical
-    from synthboost.report.html import first_seed
-    from synthboost.report.results import load_results, paper_sort_key
-    from synthboost.report.stats import summarize
-    from synthboost.train.selection import select_best_run
 
     _claim(out, cfg)
     data = make_data(out, cfg, steps)
@@ -380,10 +378,6 @@ def _report(
     out: Path, data: dict[str, Path], runs: dict[DemoRun, Path], results: Path, pred: Path, best: DemoRun,
     clinical: Path, cine: tuple[Path, list[str]],
 ) -> Path:  # fmt: skip
-    from synthboost.cine.report import cine_html
-    from synthboost.clinical.agreement import clinical_html
-    from synthboost.evaluate.per_image import evaluate
-    from synthboost.report.html import build_report
 
     return build_report(
         results,
@@ -404,3 +398,49 @@ def _read_csv(path: Path) -> Any:
     import pandas as pd
 
     return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+
+
+def print_results(res: dict[str, Any], quick: bool, echo: Callable[[str], Any]) -> None:
+    """Print the demo's tables (timings, Dice, LoRA vs full fine-tune, gains with CIs, best run) with ``echo``.
+
+    Every number says its preset (``quick`` or ``default``); ``res`` is what :func:`run_demo` returns.
+    """
+    preset = "quick" if quick else "default"
+    echo("\nTime per stage:")
+    total = sum(seconds for _, _, seconds in res["timings"])
+    for stage, count, seconds in res["timings"]:
+        echo(f"  {stage:<14} {count:>3} x  {seconds:7.1f} s  {100 * seconds / max(total, 1e-9):5.1f} %")
+    echo(f"  {'total':<14}        {total:7.1f} s")
+    echo(f"\nTest Dice (demo preset {preset}; x100, mean ± sd over images and structures; first seed):")
+    for _, row in res["summary"].iterrows():
+        echo(
+            f"  {row['model']:<8} {row['strategy']:<18} {row['encoders']:<8} {row['prompt']:<3} "
+            f"{row['mean']:6.2f} ± {row['std']:5.2f}"
+        )
+    echo(f"  Caveat: {NOTE}")
+    if len(res["lora"]):
+        echo("\nSynth-PT → real-FT, full fine-tune vs LoRA (val Dice x100; trainable / total parameters):")
+        for _, r in res["lora"].iterrows():
+            echo(
+                f"  {r['model']:<8} {r['encoders']:<8} {r['prompt']} seed {r['seed']}  val Dice {r['val_dice']:6.2f}"
+                f"  params {r['trainable_params']:,} / {r['total_params']:,}  steps {r['optimizer_steps']}"
+                f"  wall {r['wall_s']:.0f} s"
+            )
+    echo("\nSynth-PT → real-FT gains (patient-level 95% CI and Wilcoxon p; steps PT+FT vs baseline):")
+    for _, r in res["claims"].iterrows():
+        echo(
+            f"  {r['model']:<8} {r['prompt']} seed {r['seed']}  vs {r['baseline']:<17} {r['gain']:+6.2f}"
+            f" [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]  p = {r['p_wilcoxon']:.3g}"
+            f"  steps {r['steps_boosted']} vs {r['steps_baseline']}"
+        )
+    for _, r in res["claims_across_seeds"].iterrows():
+        echo(
+            f"  {r['model']:<8} {r['prompt']} {r['n_seeds']} seeds vs {r['baseline']:<17} {r['gain']:+6.2f}"
+            f" [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] (t 95% CI across seeds)"
+        )
+    sel = res["selection"]
+    echo(
+        f"\nBest run (validation Dice, never test): {res['best'].name}, val Dice {100 * sel.val_dice:.2f};"
+        f" clinical indices in {res['clinical']}"
+    )
+    echo(f"Report: {res['report']}")

@@ -18,6 +18,14 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 
+LOGGER_NAME = "synthboost"
+
+
+def get_logger(name: str | None = None) -> logging.Logger:
+    """Return the package logger (or a child of it)."""
+    return logging.getLogger(LOGGER_NAME if name is None else f"{LOGGER_NAME}.{name}")
+
+
 FORMAT = "%(levelname)s %(name)s: %(message)s"
 LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning")
 #: Advisory warnings of Lightning that say nothing about the user's run.

@@ -3,7 +3,7 @@
 A stage wraps its loop in :func:`track`; inside an open view (the demo opens one with
 :func:`progress_view`) the loop becomes a nested task of that view and disappears when done,
 otherwise it opens a transient view of its own. Log records printed meanwhile appear above the
-view (the stream handler of :func:`synthboost.utils.setup_logging` writes to the current
+view (the stream handler of :func:`synthboost.logs.setup_logging` writes to the current
 ``sys.stderr``, which the live view redirects). On a terminal that is not interactive (a log file,
 CI) the view draws once, when it closes, so nothing floods the log.
 """

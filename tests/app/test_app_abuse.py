@@ -159,7 +159,7 @@ def test_a_model_that_cannot_load_stops_the_app_with_a_clear_error(tmp_path):
 
 def test_a_model_without_run_settings_gets_the_training_default_threshold(tmp_path):
     from synthboost.app.analysis import model_info
-    from synthboost.train.losses import resolve_loss
+    from synthboost.training.losses import resolve_loss
 
     (tmp_path / "model").mkdir()
     for model in ("owner/hub-model", tmp_path / "model"):  # a hub id, a bare model folder

@@ -15,7 +15,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 
 from synthboost.app import analysis  # noqa: E402
 from synthboost.app.cases import case_image, phantom_cases  # noqa: E402
-from synthboost.data.imageio import read_png  # noqa: E402
+from synthboost.data.imageio.medical import read_png  # noqa: E402
 
 CASE = "patient0001_2CH_ED"
 
@@ -146,7 +146,7 @@ def test_case_ids_are_known_before_the_cases_are_written(tmp_path):
 def test_perfect_segmenter_gives_the_true_ef(tmp_path):
     """With the phantom's true label maps as 'predictions' the four-view EF is the true EF."""
     from synthboost.app.ui import AppState, four_views_fn
-    from synthboost.data.camus import read_frame
+    from synthboost.data.sources.camus import read_frame
 
     cases = phantom_cases(tmp_path / "cases", 1, seed=1)
     truth = {}
@@ -176,7 +176,7 @@ def cine_loop(tmp_path_factory):
     """A phantom half-sequence (8 frames ED→ES, NIfTI with spacing), copied alone as a user would upload it."""
     import shutil
 
-    from synthboost.data.phantom import generate_phantom
+    from synthboost.data.phantom.writer import generate_phantom
 
     root = generate_phantom(tmp_path_factory.mktemp("cine") / "p", n_patients=1, seed=1, image_scale=0.3,
                             sequences=True, n_frames=8)  # fmt: skip
@@ -189,7 +189,7 @@ def cine_loop(tmp_path_factory):
 def test_cine_endpoint_gives_video_curve_and_the_cine_stage_numbers(client, cine_loop, segmenter):
     from synthboost.cine.analysis import analyze_loop
     from synthboost.cine.loop import SegmentOptions
-    from synthboost.data.echo_io import read_echo
+    from synthboost.data.imageio.echo import read_echo
 
     video, curve, table, notes = client.predict(handle_file(cine_loop), "", 0.5, api_name="/cine")
     with open(video["video"] if isinstance(video, dict) else video, "rb") as f:
@@ -205,7 +205,7 @@ def test_cine_endpoint_gives_video_curve_and_the_cine_stage_numbers(client, cine
 
 
 def test_image_tab_takes_the_first_frame_of_a_loop_and_says_so(client, cine_loop):
-    from synthboost.data.echo_io import read_echo
+    from synthboost.data.imageio.echo import read_echo
 
     overlay, text = client.predict([handle_file(cine_loop)], "", "Myocardium of the heart.", 0.5, None, None,
                                    api_name="/segment")  # fmt: skip

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthboost.app.uploads import DecodeBudget, ImageTooLarge, check_budget, decoded_size, read_upload
-from synthboost.data import echo_io
+from synthboost.app.uploads import read_upload
+from synthboost.data.imageio import echo as echo_io
+from synthboost.data.imageio.budget import DecodeBudget, ImageTooLarge, check_budget, decoded_size
 
 CHANNELS = {0: 1, 2: 3, 6: 4}  # PNG colour type -> samples per pixel
 

@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from synthboost.data import heart_model as hm
+from synthboost.data.phantom import heart_model as hm
 
 
 def patient(seed: int = 0) -> hm.Patient:

@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def cine_phantom(tmp_path_factory) -> Path:
     """CAMUS-2023-layout phantom of 2 patients: 8-frame ED→ES half-sequences (labels, truth) and DICOM cines."""
-    from synthboost.data.phantom import generate_phantom
+    from synthboost.data.phantom.writer import generate_phantom
 
     root = tmp_path_factory.mktemp("cine") / "phantom"
     return generate_phantom(

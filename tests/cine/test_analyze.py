@@ -10,7 +10,7 @@ import pytest
 
 from synthboost.cine import SegmentOptions, analyze
 from synthboost.cine.phases import CURVE_SIGMA
-from synthboost.data.camus import parse_cfg
+from synthboost.data.imageio.camus_info import parse_cfg
 
 
 def _patient_dir(root: Path, patient: str = "patient0001") -> Path:
@@ -44,8 +44,8 @@ def test_ground_truth_half_sequences_give_ed_es_and_the_exact_ef(cine_phantom, t
 def test_dicom_cine_goes_through_the_model_end_to_end(cine_phantom, tiny_model, tmp_path):
     import av
 
-    from synthboost.data.echo_io import read_echo
-    from synthboost.data.imageio import read_medical_array
+    from synthboost.data.imageio.echo import read_echo
+    from synthboost.data.imageio.medical import read_medical_array
 
     dcm = cine_phantom / "dicom" / "patient0001_4CH.dcm"
     loop = read_echo(dcm)
@@ -69,8 +69,8 @@ def test_dicom_cine_goes_through_the_model_end_to_end(cine_phantom, tiny_model, 
 
 def test_shared_encoding_gives_the_probabilities_of_separate_calls(cine_phantom, tiny_model):
     from synthboost.cine.segment import loop_probabilities, loop_prompts
-    from synthboost.data.echo_io import read_echo
-    from synthboost.evaluate.segmenter import Segmenter
+    from synthboost.data.imageio.echo import read_echo
+    from synthboost.evaluation.segmenter import Segmenter
 
     seg = Segmenter.from_pretrained(tiny_model, device="cpu")
     frames = read_echo(cine_phantom / "dicom" / "patient0001_2CH.dcm").frames[:4]

@@ -11,7 +11,7 @@ from cine_fixtures import half_cycle_fractions, loop_labels, patient
 
 from synthboost.cine.measures import biplane_indices, cycle_indices, mean_indices, measure_loop
 from synthboost.cine.phases import find_phases
-from synthboost.data import heart_model as hm
+from synthboost.data.phantom import heart_model as hm
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +55,8 @@ def test_two_beats_give_two_cycles_and_the_heart_rate():
     from cine_fixtures import cycle_fractions
 
     from synthboost.cine.loop import measure_labels
-    from synthboost.data.echo_io import EchoLoop
-    from synthboost.data.echo_region import full_frame
+    from synthboost.data.imageio.echo import EchoLoop
+    from synthboost.data.imageio.region import full_frame
 
     p = patient(5)
     labels, spacing, volumes = loop_labels(p, "4CH", cycle_fractions(20, n_cycles=2, start=0.1), scale=0.3)

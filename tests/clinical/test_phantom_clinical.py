@@ -8,15 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-phantom = pytest.importorskip("synthboost.data.phantom", reason="synthboost.data.phantom not available yet")
-
 from synthboost.clinical import run_clinical  # noqa: E402
 from synthboost.clinical.agreement import clinical_html, format_summary  # noqa: E402
 from synthboost.clinical.indices import clinical_table  # noqa: E402
-from synthboost.data.imageio import read_png  # noqa: E402
-from synthboost.data.prepare import prepare_camus  # noqa: E402
+from synthboost.data.imageio.medical import read_png  # noqa: E402
+from synthboost.data.phantom import writer as phantom  # noqa: E402
 from synthboost.data.processed import read_meta  # noqa: E402
-from synthboost.evaluate.predictions import PredictionWriter  # noqa: E402
+from synthboost.data.sources.camus import prepare_camus  # noqa: E402
+from synthboost.evaluation.predictions import PredictionWriter  # noqa: E402
 
 INFO = {
     "run": "test",

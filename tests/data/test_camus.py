@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 from camus_fixtures import write_medical
-from synthboost.data.camus import detect_layout, list_frames, parse_cfg, read_frame
-from synthboost.data.imageio import read_png
-from synthboost.data.prepare import prepare_camus
+from synthboost.data.imageio.medical import read_png
 from synthboost.data.processed import check_dataset, read_meta
+from synthboost.data.sources.camus import detect_layout, list_frames, parse_cfg, prepare_camus, read_frame
 
 
 def test_detect_and_list_2019(camus2019: Path) -> None:
@@ -159,7 +158,7 @@ def test_meta_csv_column_order(camus2023: Path, tmp_path: Path) -> None:
 
 
 def test_singleton_slice_axis_is_read_as_2d(tmp_path: Path) -> None:
-    from synthboost.data.imageio import read_medical
+    from synthboost.data.imageio.medical import read_medical
 
     write_medical(tmp_path / "a.mhd", np.arange(12, dtype=np.uint8).reshape(1, 3, 4), spacing=(0.3, 0.2, 1.0))
     arr, spacing = read_medical(tmp_path / "a.mhd")

@@ -9,8 +9,8 @@ import pytest
 from echo_fixtures import jpeg_frames, sector_frames, us_region, write_dicom, write_video
 from PIL import Image
 
-from synthboost.data.echo_io import ImagingRegion, read_echo
-from synthboost.data.echo_region import bbox_of, detect_sector, full_frame
+from synthboost.data.imageio.echo import ImagingRegion, read_echo
+from synthboost.data.imageio.region import bbox_of, detect_sector, full_frame
 
 RNG = np.random.default_rng(0)
 MONO = RNG.integers(0, 256, (3, 12, 16), dtype=np.uint8)
@@ -333,7 +333,7 @@ def test_fill_convex_matches_scanline_polygon() -> None:
     from scipy.spatial import ConvexHull
     from skimage.draw import polygon
 
-    from synthboost.data.echo_region import fill_convex
+    from synthboost.data.imageio.region import fill_convex
 
     rng = np.random.default_rng(0)
     for _ in range(40):

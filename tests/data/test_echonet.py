@@ -12,9 +12,9 @@ from echo_fixtures import sector_frames, write_video
 from typer.testing import CliRunner
 
 from synthboost.cli import app
-from synthboost.data.echonet import fill_polygon, list_videos, prepare_echonet, tracing_polygon
-from synthboost.data.imageio import read_png
+from synthboost.data.imageio.medical import read_png
 from synthboost.data.processed import check_dataset, read_meta
+from synthboost.data.sources.echonet import fill_polygon, list_videos, prepare_echonet, tracing_polygon
 
 SIZE, N_FRAMES = 112, 12
 VIDEOS = {  # name: (split, EF, ESV, EDV, ED frame, ES frame, rows listed ES first)
@@ -127,8 +127,8 @@ def test_layout_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_evaluate_without_spacing_leaves_mm_empty(echonet: tuple[Path, Path], tmp_path: Path) -> None:
-    from synthboost.evaluate.per_image import evaluate
-    from synthboost.evaluate.predictions import PredictionWriter
+    from synthboost.evaluation.per_image import evaluate
+    from synthboost.evaluation.predictions import PredictionWriter
 
     _, out = echonet
     info = {"run": "r", "dataset": "e", "split": "test", "prompt_level": "p3", "threshold": 0.5, "model": "m"}
@@ -143,8 +143,8 @@ def test_evaluate_without_spacing_leaves_mm_empty(echonet: tuple[Path, Path], tm
 
 @pytest.mark.slow
 def test_echonet_dataset_trains(echonet: tuple[Path, Path], tmp_path: Path) -> None:
-    from synthboost.train.config import load_config
-    from synthboost.train.run import train
+    from synthboost.training.config import load_config
+    from synthboost.training.run import train
 
     _, out = echonet
     sets = {"data.root": str(out), "data.batch_size": "2", "data.prompt": "p3", "trainer.max_epochs": "1",

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from synthboost.data import heart_model as hm
+from synthboost.data.phantom import heart_model as hm
 
 
 def _patients(n: int = 40) -> list[hm.Patient]:

@@ -10,8 +10,9 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from synthboost.data import heart_model as hm
-from synthboost.data.phantom import generate_phantom, patient_rngs, split_counts
+from synthboost.data.phantom import heart_model as hm
+from synthboost.data.phantom.patient import patient_rngs
+from synthboost.data.phantom.writer import generate_phantom, split_counts
 
 SCALE = 0.4
 CFG_KEYS = ["ED", "ES", "NbFrame", "Sex", "Age", "ImageQuality", "LVedv", "LVesv", "LVef"]
@@ -51,7 +52,7 @@ def test_layout_is_camus_2019(phantom: Path) -> None:
 
 
 def test_compressed_phantom_reads_the_same_arrays(phantom: Path, tmp_path: Path) -> None:
-    from synthboost.data.imageio import read_medical
+    from synthboost.data.imageio.medical import read_medical
 
     packed = generate_phantom(tmp_path / "z", n_patients=3, seed=7, image_scale=SCALE, compress=True)
     stem = "training/patient0002/patient0002_4CH_ES"

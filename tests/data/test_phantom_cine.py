@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from synthboost.data import heart_model as hm
-from synthboost.data.camus import parse_cfg
-from synthboost.data.echo_io import read_echo
-from synthboost.data.phantom import generate_phantom, patient_rngs
-from synthboost.data.phantom_cine import model_positions, read_truth
+from synthboost.data.imageio.camus_info import parse_cfg
+from synthboost.data.imageio.echo import read_echo
+from synthboost.data.phantom import heart_model as hm
+from synthboost.data.phantom.cine import model_positions, read_truth
+from synthboost.data.phantom.patient import patient_rngs
+from synthboost.data.phantom.writer import generate_phantom
 
 SCALE, FRAMES = 0.2, 8
 
@@ -131,8 +132,8 @@ def test_phantom_cli_sequences(tmp_path: Path) -> None:
 
 
 def test_prepare_camus_half_sequences(cine_root: Path, tmp_path: Path) -> None:
-    from synthboost.data.prepare import prepare_camus
     from synthboost.data.processed import check_dataset, read_meta
+    from synthboost.data.sources.camus import prepare_camus
     from synthboost.prompts.annotate import write_annotations
 
     out = prepare_camus(cine_root, tmp_path / "seq", image_size=32, half_sequences=True)
@@ -145,7 +146,7 @@ def test_prepare_camus_half_sequences(cine_root: Path, tmp_path: Path) -> None:
     assert [r["phase_position"] for r in rows] == pytest.approx(np.arange(FRAMES) / (FRAMES - 1), abs=1e-6)
     assert rows[3]["name"] == "patient0002_2CH_frame003" and rows[3]["split"] == "train"
     loop = read_echo(cine_root / "database_nifti/patient0002/patient0002_2CH_half_sequence.nii.gz")
-    from synthboost.data.imageio import read_png
+    from synthboost.data.imageio.medical import read_png
 
     native = read_png(out / "labels_native" / "train" / "patient0002_2CH_frame003.png")
     assert np.array_equal(native, loop.labels[3])
@@ -154,7 +155,7 @@ def test_prepare_camus_half_sequences(cine_root: Path, tmp_path: Path) -> None:
 
 
 def test_half_sequences_need_the_2023_release(tmp_path: Path) -> None:
-    from synthboost.data.prepare import prepare_camus
+    from synthboost.data.sources.camus import prepare_camus
 
     raw = generate_phantom(tmp_path / "p2019", n_patients=1, image_scale=0.1)
     with pytest.raises(ValueError, match="p2019: labelled half-sequences exist only in the CAMUS 2023"):
@@ -162,7 +163,7 @@ def test_half_sequences_need_the_2023_release(tmp_path: Path) -> None:
 
 
 def test_write_patients_with_sequences_draws_the_same_patient(cine_root: Path, tmp_path: Path) -> None:
-    from synthboost.data.phantom import write_patients
+    from synthboost.data.phantom.writer import write_patients
 
     (folder,) = write_patients(tmp_path, "training", [1], seed=3, image_scale=SCALE, sequences=True)
     assert folder == tmp_path / "training" / "patient0001"

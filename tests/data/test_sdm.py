@@ -10,7 +10,7 @@ from PIL import Image
 
 from camus_fixtures import toy_labels
 from synthboost.data.processed import read_meta
-from synthboost.data.sdm import check_label_encoding, parse_label_map, prepare_sdm
+from synthboost.data.sources.sdm import check_label_encoding, parse_label_map, prepare_sdm
 
 
 def _png(path: Path, arr: np.ndarray) -> None:

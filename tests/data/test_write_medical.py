@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthboost.data.imageio import read_medical, read_medical_array, write_medical
+from synthboost.data.imageio.medical import read_medical, read_medical_array, write_medical
 
 
 @pytest.mark.parametrize("name", ["seq.nii.gz", "seq.nii", "seq.mha", "seq.mhd"])

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from synthboost.data.format import META_COLUMNS, image_path, mask_path, native_label_path
-from synthboost.evaluate.predictions import PredictionWriter
+from synthboost.evaluation.predictions import PredictionWriter
 
 GRID = 64
 NATIVE = (40, 30)

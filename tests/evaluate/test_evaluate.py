@@ -8,7 +8,7 @@ from eval_fixtures import NAMES, SPACING
 from typer.testing import CliRunner
 
 from synthboost.cli import app
-from synthboost.evaluate.per_image import METRIC_COLUMNS, evaluate
+from synthboost.evaluation.per_image import METRIC_COLUMNS, evaluate
 
 
 def test_evaluate_known_values(tiny, tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import directed_hausdorff
 
-from synthboost.evaluate import metrics as m
+from synthboost.evaluation import metrics as m
 
 
 def square(shape=(40, 40), top=10, left=10, size=10) -> np.ndarray:

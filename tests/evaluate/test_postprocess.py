@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthboost.evaluate.postprocess import nearest_resize, to_masks
+from synthboost.evaluation.postprocess import nearest_resize, to_masks
 
 
 def ramp(h: int = 4, w: int = 5) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from eval_fixtures import GRID, NAMES, NATIVE, label_map
 
-from synthboost.evaluate.predictions import PredictionWriter, load_mask, read_predictions
+from synthboost.evaluation.predictions import PredictionWriter, load_mask, read_predictions
 
 INFO = {"run": "r", "dataset": "d", "split": "test", "prompt_level": "p1", "threshold": 0.5, "model": "m"}
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthboost.data.imageio import read_png
-from synthboost.evaluate.segmenter import (
+from synthboost.data.imageio.medical import read_png
+from synthboost.evaluation.segmenter import (
     Segmenter,
     area,
     label_map,
     overlay,
-    prompt_from_attributes,
     read_image,
     segment_file,
 )
-from synthboost.train.runfolder import DEFAULT_THRESHOLD, resolve_model
+from synthboost.prompts.select import prompt_from_attributes
+from synthboost.training.runfolder import DEFAULT_THRESHOLD, resolve_model
 
 
 def test_probabilities_have_the_image_size(segmenter):

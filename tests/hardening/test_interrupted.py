@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from hardening_helpers import assert_unchanged, leftovers, one_line_error, raw_camus, tree_state
 
-from synthboost.utils import atomic_dir
+from synthboost.utils.files import atomic_dir
 
 KILL_AT_THIRD_RECORD = """
 import os, signal, sys
-import synthboost.data.prepare as prepare
+import synthboost.data.writer as prepare
 real, count = prepare.write_record, [0]
 def write_record(*args, **kwargs):
     count[0] += 1

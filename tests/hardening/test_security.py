@@ -81,7 +81,7 @@ def test_torchscript_needs_trust(cli, tmp_path: Path) -> None:
 
 
 def test_train_resume_refuses_a_pickled_last_ckpt(cli, tiny_root: Path, tmp_path: Path, marker: Path) -> None:
-    from synthboost.train.config import load_config, to_yaml
+    from synthboost.training.config import load_config, to_yaml
 
     run = tmp_path / "run"
     sets = [*TINY, "--set", f"data.root={tiny_root}"]

@@ -219,7 +219,7 @@ def test_verbose_shows_the_traceback_and_bugs_keep_theirs(cli, tmp_path: Path, m
     assert result.code == 2 and "Traceback" in result.err
     assert result.err.strip().splitlines()[-1] == f"error: {tmp_path / 'nope'}: CAMUS folder not found"
 
-    import synthboost.data.camus as camus
+    import synthboost.data.sources.camus as camus
 
     def bug(*args, **kwargs):
         raise RuntimeError("an internal bug")

@@ -72,7 +72,9 @@ def test_fresh_adapters_leave_the_output_unchanged(name):
     with torch.no_grad():
         base = model(**batch)
         add_lora(model, rank=8)
-        torch.testing.assert_close(model.eval()(**batch), base, rtol=0, atol=0)
+        # B = 0 adds exactly nothing, but peft's adapted layers take a code path of their own: with
+        # peft 0.22 CRIS's logits differ by float rounding (7e-7 of logits of order 1)
+        torch.testing.assert_close(model.eval()(**batch), base, rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -3,8 +3,8 @@ import typer
 from typer.testing import CliRunner
 from vlsm_helpers import make_batch, tiny_model
 
+from synthboost.cli.models import register
 from synthboost.models import load_pretrained
-from synthboost.models.commands import register
 
 
 def _app() -> typer.Typer:

@@ -12,8 +12,8 @@ from PIL import Image
 from skimage.draw import disk, polygon
 from typer.testing import CliRunner
 
+from synthboost.cli import prompts as commands
 from synthboost.data.format import META_COLUMNS, DatasetInfo, anns_path, image_path, mask_path
-from synthboost.prompts import commands
 from synthboost.prompts.annotate import load_annotations, write_annotations
 from synthboost.prompts.templates import levels_for
 

@@ -14,7 +14,7 @@ from report_fixtures import write_results
 from typer.testing import CliRunner
 
 from synthboost.cli import app
-from synthboost.evaluate.predictions import PredictionWriter
+from synthboost.evaluation.predictions import PredictionWriter
 from synthboost.report import plots, tables
 from synthboost.report.html import build_report
 from synthboost.report.results import load_results

@@ -11,13 +11,8 @@ import pytest
 from PIL import Image
 
 from synthboost.data.format import META_COLUMNS, image_path, native_label_path
-from synthboost.synth.perturb import (
-    camus_to_cond,
-    cond_to_camus,
-    perturb_dataset,
-    perturb_many,
-    sector_from_image,
-)
+from synthboost.data.imageio.region import sector_from_image
+from synthboost.synth.perturb import camus_to_cond, cond_to_camus, perturb_dataset, perturb_many
 from synthboost.synth.render import render_folder
 
 

@@ -11,9 +11,9 @@ import torch
 from train_fixtures import tiny_overrides
 from typer.testing import CliRunner
 
-from synthboost.train import runfolder
-from synthboost.train.config import load_config
-from synthboost.train.run import config_differences, train
+from synthboost.training import runfolder
+from synthboost.training.config import load_config
+from synthboost.training.run import config_differences, train
 
 CLIPSEG = "configs/experiment/demo_tiny_clipseg.yaml"
 CRIS = "configs/experiment/demo_tiny_cris.yaml"
@@ -72,8 +72,8 @@ def test_lora_run_folder_records_parameters_and_saves_a_peft_adapter(cris_lora) 
 
 
 def test_lora_run_reloads_merges_and_predicts(cris_lora, real_root, tmp_path) -> None:
-    from synthboost.evaluate.predict import predict
-    from synthboost.evaluate.segmenter import Segmenter
+    from synthboost.evaluation.predict import predict
+    from synthboost.evaluation.segmenter import Segmenter
     from synthboost.models import get_tokenizer, load_pretrained
     from synthboost.models.adapters import has_adapters
 
@@ -93,7 +93,7 @@ def test_lora_run_reloads_merges_and_predicts(cris_lora, real_root, tmp_path) ->
         torch.testing.assert_close(merged(pixels, **tokens), model(pixels, **tokens), rtol=1e-4, atol=1e-4)
     segmenter = Segmenter.from_pretrained(run)
     assert not has_adapters(segmenter.model)  # inference runs merged
-    from synthboost.evaluate.predictions import read_predictions
+    from synthboost.evaluation.predictions import read_predictions
     from synthboost.prompts.annotate import load_annotations
 
     preds = read_predictions(predict(run, real_root, "test", tmp_path / "preds", device="cpu"))
@@ -155,7 +155,7 @@ def test_full_run_to_lora_ft_references_its_model(real_root, synth_root, tmp_pat
 
 def test_cli_flags_train_a_joint_lora_run(real_root, synth_root, tmp_path) -> None:
     from synthboost.cli import app
-    from synthboost.train.commands import _adapter_overrides
+    from synthboost.cli.training import _adapter_overrides
 
     assert _adapter_overrides("lora", 16, "q_proj, v_proj", True) == [
         "model.adapter.method=lora", "model.adapter.rank=16", "model.adapter.targets=[q_proj,v_proj]",

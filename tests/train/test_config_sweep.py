@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from synthboost.train.config import from_dict, load_config, read_yaml, replace, to_dict, to_yaml
-from synthboost.train.losses import dice_iou, resolve_loss, segmentation_loss
-from synthboost.train.sweep import expand_sweep, write_slurm
+from synthboost.training.config import from_dict, load_config, read_yaml, replace, to_dict, to_yaml
+from synthboost.training.losses import dice_iou, resolve_loss, segmentation_loss
+from synthboost.training.sweep import expand_sweep, write_slurm
 
 EXPERIMENTS = sorted(Path("configs/experiment").glob("*.yaml"))
 
@@ -203,7 +203,7 @@ def test_sweep_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_prune_checkpoints_only_of_finished_runs(tmp_path: Path) -> None:
-    from synthboost.train.runfolder import prune_checkpoints
+    from synthboost.training.runfolder import prune_checkpoints
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from synthboost.report.html import build_report
-from synthboost.train import runfolder
-from synthboost.train.selection import select_best_run
+from synthboost.training import runfolder
+from synthboost.training.selection import select_best_run
 
 RUNS = {  # name: (strategy, validation Dice, dataset)
     "real": ("real", 0.70, "real"),

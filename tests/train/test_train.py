@@ -12,9 +12,9 @@ import torch
 from train_fixtures import tiny_overrides
 
 from synthboost.checkpoints import load_checkpoint
-from synthboost.train import runfolder
-from synthboost.train.config import load_config
-from synthboost.train.run import train
+from synthboost.training import runfolder
+from synthboost.training.config import load_config
+from synthboost.training.run import train
 
 CLIPSEG = "configs/experiment/demo_tiny_clipseg.yaml"
 CRIS = "configs/experiment/demo_tiny_cris.yaml"
@@ -195,7 +195,7 @@ def test_zero_shot_writes_run_with_the_initial_model(real_root, tmp_path) -> Non
 
 
 def test_joint_puts_domain_in_prompt(real_root, synth_root, tmp_path) -> None:
-    from synthboost.data.torch_dataset import SegmentationDataModule
+    from synthboost.training.dataset import SegmentationDataModule
 
     extra = {"strategy.name": "joint", "data.synthetic_root": str(synth_root), "data.prompt": "p2",
              "data.mix_ratio": "0.25", "trainer.max_epochs": "1"}  # fmt: skip
@@ -212,7 +212,7 @@ def test_joint_puts_domain_in_prompt(real_root, synth_root, tmp_path) -> None:
 
 
 def test_training_batches_never_hold_a_single_sample(real_root) -> None:
-    from synthboost.data.torch_dataset import SegmentationDataModule
+    from synthboost.training.dataset import SegmentationDataModule
 
     tok = lambda texts: {"input_ids": torch.zeros(len(texts), 4), "attention_mask": torch.ones(len(texts), 4)}  # noqa: E731
     n = len(SegmentationDataModule([real_root], "p2", 32, tok).dataset("train"))
@@ -226,7 +226,7 @@ def test_training_batches_never_hold_a_single_sample(real_root) -> None:
 
 
 def test_seeds_run_in_subfolders(real_root, tmp_path) -> None:
-    from synthboost.train.run import train_seeds
+    from synthboost.training.run import train_seeds
 
     cfg = tiny_config(CLIPSEG, real_root, **{"trainer.max_epochs": "1", "trainer.limit_train_batches": "1"})
     runs = train_seeds(cfg, tmp_path / "seeds", [1, 2])
@@ -235,8 +235,8 @@ def test_seeds_run_in_subfolders(real_root, tmp_path) -> None:
 
 
 def test_predict_writes_valid_prediction_folder(real_root, real_run, tmp_path) -> None:
-    from synthboost.evaluate.predict import predict
-    from synthboost.evaluate.predictions import read_predictions
+    from synthboost.evaluation.predict import predict
+    from synthboost.evaluation.predictions import read_predictions
     from synthboost.prompts.annotate import load_annotations
 
     out = predict(real_run, real_root, "test", tmp_path / "preds")

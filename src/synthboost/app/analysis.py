@@ -1,7 +1,7 @@
 """What the app computes, as plain functions over arrays: it calls the segment and clinical stages.
 
-No maths lives here: masks come from the :class:`~synthboost.evaluate.segmenter.Segmenter`, label maps from
-its ``segment_all``, areas from :func:`synthboost.evaluate.segmenter.area`,
+No maths lives here: masks come from the :class:`~synthboost.evaluation.segmenter.Segmenter`, label maps from
+its ``segment_all``, areas from :func:`synthboost.evaluation.segmenter.area`,
 EDV/ESV/EF from :func:`synthboost.clinical.indices.indices_from_labels` (Simpson's biplane).
 """
 
@@ -54,8 +54,8 @@ def clean_attributes(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_prompt(structure: str | None, attrs: dict[str, Any]) -> str:
-    """The P0–P7 prompt the pickers describe (see :func:`~synthboost.evaluate.segmenter.prompt_from_attributes`)."""
-    from synthboost.evaluate.segmenter import prompt_from_attributes
+    """The P0–P7 prompt the pickers describe (see :func:`~synthboost.prompts.select.prompt_from_attributes`)."""
+    from synthboost.prompts.select import prompt_from_attributes
 
     if not structure:
         raise ValueError("choose a structure (LV cavity, myocardium or LA cavity) or type a prompt")
@@ -63,7 +63,7 @@ def build_prompt(structure: str | None, attrs: dict[str, Any]) -> str:
 
 
 def segment(segmenter: Any, image: np.ndarray, prompt: str, threshold: float) -> np.ndarray:
-    """Boolean mask of ``prompt`` on ``image`` (:class:`~synthboost.evaluate.segmenter.Segmenter`)."""
+    """Boolean mask of ``prompt`` on ``image`` (:class:`~synthboost.evaluation.segmenter.Segmenter`)."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("the prompt is empty: choose a structure or type a prompt")
     threshold = finite(threshold, "threshold", low=0.0, high=0.999)
@@ -73,7 +73,7 @@ def segment(segmenter: Any, image: np.ndarray, prompt: str, threshold: float) ->
 def label_map(segmenter: Any, image: np.ndarray, attrs: dict[str, Any], threshold: float) -> np.ndarray:
     """Label map (0 background, 1 LV, 2 myocardium, 3 LA) of ``image``, prompted with ``attrs``.
 
-    :meth:`~synthboost.evaluate.segmenter.Segmenter.segment_all`: one image encoding for the three
+    :meth:`~synthboost.evaluation.segmenter.Segmenter.segment_all`: one image encoding for the three
     structures, overlaps to the most probable one.
     """
     threshold = finite(threshold, "threshold", low=0.0, high=0.999)
@@ -82,7 +82,7 @@ def label_map(segmenter: Any, image: np.ndarray, attrs: dict[str, Any], threshol
 
 def areas(labels: np.ndarray, spacing: tuple[float, float] | None) -> list[list[Any]]:
     """Rows ``[structure title, area, unit]`` of a label map (mm² with a spacing, else pixels)."""
-    from synthboost.evaluate.segmenter import area
+    from synthboost.evaluation.segmenter import area
 
     rows = []
     for k, key in LABELS.items():
@@ -127,8 +127,8 @@ def model_info(model: str | Path) -> dict[str, Any]:
     a bare model folder or a hub id has its name and the default threshold only. Reads only those
     files (no model library is imported, so the page can be served before the model is loaded).
     """
-    from synthboost.train.runfolder import DEFAULT_THRESHOLD
-    from synthboost.utils import read_json
+    from synthboost.training.runfolder import DEFAULT_THRESHOLD
+    from synthboost.utils.files import read_json
 
     p = Path(str(model))
     run = next(
@@ -153,7 +153,7 @@ def choose_model(path: str | Path, dataset: str | Path | None = None) -> tuple[s
     """The model to serve: ``path`` itself, or the run of best *validation* Dice in a folder of runs.
 
     A folder holding finished runs (a sweep, or a demo's ``runs/``; also ``FOLDER/runs``) is
-    resolved by :func:`synthboost.train.selection.select_best_run`, on ``dataset`` (the processed
+    resolved by :func:`synthboost.training.selection.select_best_run`, on ``dataset`` (the processed
     dataset the runs were validated on) when given. Test data never chooses.
 
     Returns:
@@ -162,8 +162,8 @@ def choose_model(path: str | Path, dataset: str | Path | None = None) -> tuple[s
     Raises:
         ValueError: runs validated on different datasets and no ``dataset`` given, or none qualifies.
     """
-    from synthboost.train.runfolder import is_done
-    from synthboost.train.selection import select_best_run
+    from synthboost.training.runfolder import is_done
+    from synthboost.training.selection import select_best_run
 
     p = Path(path)
     if not p.is_dir() or (p / "config.json").is_file() or (p / "model" / "config.json").is_file():

@@ -1,7 +1,7 @@
 """Example cases of the app: test-split patients of the procedural phantom.
 
 The cases are the phantom's *testing* patients (seeded by seed, split and number, as
-:func:`synthboost.data.phantom.generate_phantom` writes them), never training or validation
+:func:`synthboost.data.phantom.writer.generate_phantom` writes them), never training or validation
 patients, so the app shows a model on cases that chose nothing. Their ``Info_*.cfg`` carry the true
 LV volumes, shown beside the app's EDV/ESV/EF.
 """
@@ -43,8 +43,8 @@ class Case:
 
 def phantom_cases(folder: str | Path, n_patients: int = 1, seed: int = 0) -> dict[str, Case]:
     """Write ``n_patients`` test-split phantom patients into ``folder``; their frames by case id."""
-    from synthboost.data.camus import parse_cfg
-    from synthboost.data.phantom import write_patients
+    from synthboost.data.imageio.camus_info import parse_cfg
+    from synthboost.data.phantom.writer import write_patients
 
     cases: dict[str, Case] = {}
     for patient_dir in write_patients(folder, CASE_SPLIT, list(range(1, n_patients + 1)), seed=seed):
@@ -94,7 +94,7 @@ class LazyCases(Mapping[str, Case]):
 
 def case_image(case: Case) -> tuple[np.ndarray, tuple[float, float] | None]:
     """Image (uint8) and spacing (row, col mm; MetaImages carry it) of a case."""
-    from synthboost.evaluate.segmenter import read_image
+    from synthboost.evaluation.segmenter import read_image
 
     return read_image(case.path)
 

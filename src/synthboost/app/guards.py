@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from synthboost.utils import get_logger
+from synthboost.logs import get_logger
 
 log = get_logger("app")
 

@@ -41,7 +41,7 @@ from synthboost.app.guards import (
     network_warning,
     read_timeout_protocol,
 )
-from synthboost.utils import get_logger
+from synthboost.logs import get_logger
 
 log = get_logger("app")
 
@@ -208,7 +208,7 @@ def build(model: str, workdir: Path, phantom_patients: int = 1, segmenter: Any =
     from synthboost.app.analysis import model_info
     from synthboost.app.cases import phantom_cases
     from synthboost.app.ui import AppState, build_blocks
-    from synthboost.evaluate.segmenter import Segmenter
+    from synthboost.evaluation.segmenter import Segmenter
 
     info = model_info(model)
     segmenter = segmenter or Segmenter.from_pretrained(model)

@@ -14,7 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-from synthboost.utils import read_json, write_json_atomic, write_text_atomic
+from synthboost.utils.files import read_json, write_json_atomic, write_text_atomic
 
 #: Keys of ``result.json`` copied into the Space (no paths of the machine that trained it).
 RESULT_KEYS = (
@@ -89,7 +89,7 @@ def export_space(model: str | Path, out: str | Path, requirement: str = "synthbo
     import gradio
 
     from synthboost.app.analysis import model_info
-    from synthboost.train.runfolder import resolve_model
+    from synthboost.training.runfolder import resolve_model
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

@@ -18,9 +18,6 @@ prompt, non-finite number) come back as ``gr.Error`` with a one-line message, ne
 from __future__ import annotations
 
 import functools
-import importlib.abc
-import importlib.machinery
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +27,10 @@ import numpy as np
 
 from synthboost.app import analysis
 from synthboost.app.cases import Case, case_image, patient_frames, patients
-from synthboost.app.uploads import LOOP_BUDGET, DecodeBudget, read_upload
+from synthboost.app.uploads import read_upload
 from synthboost.data.format import LABELS, PHASES, QUALITIES, SEXES, STRUCTURE_TITLES, VIEWS
+from synthboost.data.imageio.budget import LOOP_BUDGET, DecodeBudget
+from synthboost.data.imageio.suffixes import LOOP_SUFFIXES, MHD_DATA_SUFFIXES, READABLE_SUFFIXES
 
 NOTICE = (
     "For research use only: not a medical device, not for diagnosis or treatment. "
@@ -39,11 +38,17 @@ NOTICE = (
 )
 #: Legend colours of the structures.
 COLORS = {"LV cavity": "#ff4020", "Myocardium": "#2090ff", "LA cavity": "#30c040"}
-#: File types of the Cine tab's upload.
-LOOP_TYPES = [".dcm", ".nii", ".gz", ".mha", ".nrrd", ".avi", ".mp4", ".mov", ".mkv"]
-#: File types the upload fields accept.
-FILE_TYPES = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".nii", ".gz", ".mha", ".mhd", ".raw",
-              ".nrrd", ".dcm"]  # fmt: skip
+
+
+def browser_types(suffixes: tuple[str, ...]) -> list[str]:
+    """The upload field's ``file_types`` for the reader's suffixes (a browser filters on the last dot only)."""
+    return list(dict.fromkeys("." + s.rsplit(".", 1)[1] for s in suffixes))
+
+
+#: File types of the Cine tab's upload: what the reader reads as a loop.
+LOOP_TYPES = browser_types(LOOP_SUFFIXES)
+#: File types the upload fields accept: everything the reader reads, and MetaImage data files.
+FILE_TYPES = browser_types(READABLE_SUFFIXES + MHD_DATA_SUFFIXES)
 QUEUE_SIZE = 16
 #: Rows of the Cine tab's table: summary key, name, unit.
 CINE_ROWS = (("edv_ml", "EDV", "mL"), ("esv_ml", "ESV", "mL"), ("ef_percent", "EF", "%"),
@@ -58,48 +63,16 @@ def require_gradio() -> None:
         raise ValueError("the app needs Gradio, in the optional extra: pip install 'synthboost[app]'")
 
 
-class _NoStubWriter(importlib.abc.MetaPathFinder):
-    """Loads ``gradio.component_meta`` with ``create_or_modify_pyi`` replaced by a no-op (see :func:`import_gradio`)."""
-
-    MODULE = "gradio.component_meta"
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != self.MODULE:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None:
-            return spec
-        load = spec.loader.exec_module
-
-        def exec_module(module: Any) -> None:
-            load(module)
-            module.create_or_modify_pyi = lambda *args, **kwargs: None
-
-        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
-
-
 def import_gradio() -> Any:
-    """Import Gradio without the type-stub writer it runs at import (about 40 % of its import time).
+    """Import Gradio (the optional extra), as it is.
 
-    As each component class is created, Gradio's ``ComponentMeta`` parses the component's source
-    file and its ``.pyi`` stub (``ast``) and rewrites the stub if it differs
-    (``gradio.component_meta.create_or_modify_pyi``, for type checkers and Gradio's
-    custom-component tooling; write errors suppressed). Nothing at run time reads the stubs, so
-    the app loads that module with the function replaced by a no-op: 1.6 instead of 2.7 s of CPU
-    with Gradio 6.31 (``benchmarks/bench_app_start.py``). A Gradio without that function or
-    module imports as before, only slower. Gradio already imported is returned as it is.
+    Gradio rewrites each component's ``.pyi`` stub as the component class is created
+    (``gradio.component_meta.create_or_modify_pyi``), about 40 % of its import time; there is no
+    supported switch for it and patching a private module is not worth a second of start-up, so the
+    app pays that cost (``benchmarks/bench_app_start.py`` measures it).
     """
-    if "gradio" in sys.modules:
-        return sys.modules["gradio"]
-    hook = _NoStubWriter()
-    sys.meta_path.insert(0, hook)
-    try:
-        import gradio
-    finally:
-        if hook in sys.meta_path:
-            sys.meta_path.remove(hook)
+    import gradio
+
     return gradio
 
 
@@ -108,7 +81,7 @@ class AppState:
     """What the page works with.
 
     Attributes:
-        segmenter: a :class:`~synthboost.evaluate.segmenter.Segmenter` (or the
+        segmenter: a :class:`~synthboost.evaluation.segmenter.Segmenter` (or the
             :class:`~synthboost.app.worker.ModelProcess` standing for it: the model in its own process).
         info: :func:`synthboost.app.analysis.model_info` of the loaded model.
         cases: the phantom test-split cases by id.
@@ -183,7 +156,7 @@ def segment_fn(state: AppState) -> Callable:
     """``/segment``: overlay of one prompt and the result text."""
 
     def run(files: Any, case_id: str | None, prompt: str, threshold: float, row_mm: Any, col_mm: Any):
-        from synthboost.evaluate.segmenter import area
+        from synthboost.evaluation.segmenter import area
 
         notes: list[str] = []
         image, spacing = _load(state, files, case_id, row_mm, col_mm, notes)
@@ -203,7 +176,7 @@ def label_map_fn(state: AppState) -> Callable:
             age: Any, quality: str | None, threshold: float, row_mm: Any, col_mm: Any):  # fmt: skip
         import tempfile
 
-        from synthboost.data.imageio import write_png
+        from synthboost.data.imageio.medical import write_png
 
         image, spacing = _load(state, files, case_id, row_mm, col_mm)
         attrs = {"view": view, "phase": phase, "sex": sex, "age": age, "quality": quality}

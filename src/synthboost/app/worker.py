@@ -5,7 +5,7 @@ about 3 s) are both Python imports, which hold the GIL: in a thread the model lo
 after the page (measured: slower). In a spawned process it loads on the other core, so the app can
 answer a segment request about as soon as its page is served (``benchmarks/bench_app_start.py``).
 
-:class:`ModelProcess` stands for the :class:`~synthboost.evaluate.segmenter.Segmenter`: its methods
+:class:`ModelProcess` stands for the :class:`~synthboost.evaluation.segmenter.Segmenter`: its methods
 (``seg(image, prompt)``, ``segment_all``, ``frame_probabilities``, ...) are sent to the process
 through a pipe (arguments and results pickled: numpy arrays, strings, numbers), one call at a time
 (the app's queue runs one model call at a time anyway), and wait for the model while it loads. An
@@ -22,7 +22,7 @@ import signal
 import threading
 from typing import Any
 
-from synthboost.utils import get_logger
+from synthboost.logs import get_logger
 
 log = get_logger("app")
 
@@ -55,7 +55,7 @@ def serve_model(conn: Any, model: str, device: str | None = None, verbose: bool 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the app's to handle: it ends this process
     setup_logging(verbose)
     try:
-        from synthboost.evaluate.segmenter import Segmenter
+        from synthboost.evaluation.segmenter import Segmenter
 
         segmenter = Segmenter.from_pretrained(model, device)
     except Exception as err:  # noqa: BLE001 - handed to the app, which stops with it
@@ -82,7 +82,7 @@ class ModelProcess:
     """The segmenter, loading in a spawned process from the moment this object is made.
 
     Args:
-        model: what :meth:`~synthboost.evaluate.segmenter.Segmenter.from_pretrained` loads.
+        model: what :meth:`~synthboost.evaluation.segmenter.Segmenter.from_pretrained` loads.
         threshold: the run's threshold known before loading (``run.json``), shown by the sliders.
         device: ``"cuda"``, ``"cpu"``, ... (default: CUDA when available).
         verbose: debug logging in the model process.

@@ -10,7 +10,7 @@ clinical stage's formulas), :mod:`~synthboost.cine.phases` (ED/ES, cycles, heart
 
 from __future__ import annotations
 
-from synthboost.utils import lazy_exports
+from synthboost.utils.lazy import lazy_exports
 
 __all__ = ["SegmentOptions", "analyze"]
 __getattr__ = lazy_exports(__name__, {"analyze": "analysis", "SegmentOptions": "loop"})

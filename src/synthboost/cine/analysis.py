@@ -1,6 +1,6 @@
 """``analyze``: echo loops → per-frame label maps, ED/ES, volumes, EF, heart rate and files.
 
-An input is any loop :func:`synthboost.data.echo_io.read_echo` reads (DICOM cine, NIfTI/MetaImage
+An input is any loop :func:`synthboost.data.imageio.echo.read_echo` reads (DICOM cine, NIfTI/MetaImage
 half-sequence, AVI/MP4) or a folder of them (label files ``*_gt.*`` and still images are left
 out, each with a log line). The view comes from ``view=`` or from the file name
 (``…_2CH…`` / ``…_4CH…``); a 2CH and a 4CH loop whose names share the part before the view
@@ -17,13 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from synthboost.cine.loop import LoopAnalysis, SegmentOptions, loop_stem, measure_labels, segment_loop
-from synthboost.evaluate.sequence import ANALYSIS_MARKER
-from synthboost.utils import get_logger, write_json_atomic
+from synthboost.cine.measures import biplane_indices
+from synthboost.cine.outputs import write_loop
+from synthboost.cine.report import write_report
+from synthboost.cine.segment import loop_prompts
+from synthboost.data.imageio.budget import LOOP_BUDGET
+from synthboost.data.imageio.echo import camus_info, read_echo
+from synthboost.data.imageio.suffixes import LOOP_SUFFIXES
+from synthboost.evaluation.segmenter import Segmenter
+from synthboost.evaluation.sequence import ANALYSIS_MARKER
+from synthboost.logs import get_logger
+from synthboost.training.runfolder import resolve_model
+from synthboost.utils.files import write_json_atomic
 
 log = get_logger("cine")
 
 _VIEW_RE = re.compile(r"^(?P<patient>.+?)_(?P<view>2CH|4CH)(?:_|$)", re.IGNORECASE)
-LOOP_SUFFIXES = (".dcm", ".dicom", ".nii", ".nii.gz", ".mhd", ".mha", ".nrrd", ".avi", ".mp4", ".mov", ".mkv")
 
 
 def _is_label_file(path: Path) -> bool:
@@ -76,18 +85,16 @@ def patient_of(path: Path) -> str | None:
 
 def cfg_attributes(path: Path) -> dict[str, Any]:
     """``sex``, ``age``, ``quality`` of the CAMUS ``Info_<view>.cfg`` beside the loop ({} when there is none)."""
-    from synthboost.data.echo_io import camus_info
 
     info = camus_info(path)
     return {} if info is None else {"sex": info.sex, "age": info.age, "quality": info.quality}
 
 
 def _read_loops(files: list[Path], from_folder: set[Path]) -> list[Any]:
-    from synthboost.data.echo_io import read_echo
 
     loops = []
     for path in files:
-        loop = read_echo(path)
+        loop = read_echo(path, LOOP_BUDGET)
         if loop.n_frames < 2:
             if path in from_folder:
                 log.info("%s: a still image (1 frame), not a loop: left out", path)
@@ -98,8 +105,6 @@ def _read_loops(files: list[Path], from_folder: set[Path]) -> list[Any]:
 
 
 def _segmenter_and_info(model: str | Path, options: SegmentOptions, device: str | None) -> tuple[Any, dict]:
-    from synthboost.evaluate.segmenter import Segmenter
-    from synthboost.train.runfolder import resolve_model
 
     _, settings = resolve_model(model)
     segmenter = Segmenter.from_pretrained(model, device=device)
@@ -120,7 +125,6 @@ def analyze_loop(
     ground_truth: bool = False,
 ) -> LoopAnalysis:
     """Analyse one read loop with ``segmenter`` (or with the loop's own label maps when ``ground_truth``)."""
-    from synthboost.cine.segment import loop_prompts
 
     info = {"patient": patient_of(Path(loop.source)), **(info or {})}
     if ground_truth:
@@ -138,7 +142,6 @@ def analyze_loop(
 
 def biplane(analyses: list[LoopAnalysis]) -> dict[str, dict[str, Any]]:
     """Biplane indices of every patient with one calibrated 2CH and one 4CH loop."""
-    from synthboost.cine.measures import biplane_indices
 
     pairs: dict[str, dict[str, LoopAnalysis]] = {}
     for a in analyses:
@@ -211,8 +214,6 @@ def analyze(
 
 def write_outputs(analyses: list[LoopAnalysis], pairs: dict[str, Any], out: str | Path, video: str) -> Path:
     """Every loop's files, ``biplane.json`` and ``report.html`` under ``out``; returns the report path."""
-    from synthboost.cine.outputs import write_loop
-    from synthboost.cine.report import write_report
 
     out = Path(out)
     stems = [a.stem for a in analyses]

@@ -11,7 +11,7 @@ Three steps, each a small pure function:
    on a separately filtered curve); σ = 1 frame is :data:`DEFAULT_SIGMA`.
 2. **conflicts by the highest probability**: a pixel gets the structure whose probability is
    highest, if that probability is above the threshold; otherwise background
-   (:func:`synthboost.evaluate.segmenter.label_map`, the single-image rule).
+   (:func:`synthboost.evaluation.segmenter.label_map`, the single-image rule).
 3. :func:`remove_islands` — **small islands removed**: per structure, connected components
    (8-connectivity) smaller than ``min_fraction`` of that structure's largest component are set to
    background.

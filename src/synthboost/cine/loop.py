@@ -15,10 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from synthboost.cine.labels import DEFAULT_MIN_FRACTION, DEFAULT_SIGMA
+from synthboost.cine.labels import DEFAULT_MIN_FRACTION, DEFAULT_SIGMA, remove_islands, smooth_probabilities
 from synthboost.cine.measures import cycle_indices, mean_indices, measure_loop
 from synthboost.cine.phases import Phases, curve_filter_sigma, find_phases, heart_rate
+from synthboost.cine.segment import loop_probabilities
 from synthboost.clinical.simpson import N_DISCS
+from synthboost.data.imageio.medical import bilinear_resize
+from synthboost.evaluation.segmenter import label_map
 
 UNCALIBRATED_MESSAGE = (
     "uncalibrated input (no pixel spacing in the file): areas are in pixels and volumes/EF are refused"
@@ -69,7 +72,6 @@ def loop_probability_maps(
     loop: Any, segmenter: Any, prompt_sets: list[list[str]], options: SegmentOptions
 ) -> np.ndarray:
     """Unsmoothed structure probabilities ``(T, K, S, S)`` of every frame's imaging-region crop."""
-    from synthboost.cine.segment import loop_probabilities
 
     region = loop.region
     crops = region.crop(region.apply(loop.frames))
@@ -84,9 +86,6 @@ def labels_from_probabilities(
     Probabilities are smoothed over time, resized to the crop, labelled by the highest one above
     ``threshold`` and cleaned of small islands (:mod:`synthboost.cine.labels`).
     """
-    from synthboost.cine.labels import remove_islands, smooth_probabilities
-    from synthboost.data.imageio import bilinear_resize
-    from synthboost.evaluate.segmenter import label_map
 
     region = loop.region
     r0, c0, r1, c1 = region.bbox

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from synthboost.data.imageio import write_medical
-from synthboost.utils import atomic_path, get_logger, write_json_atomic
+from synthboost.data.imageio.medical import write_medical
+from synthboost.logs import get_logger
+from synthboost.utils.files import atomic_path, write_json_atomic
 
 log = get_logger("cine.outputs")
 

@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
-from synthboost.utils import read_json, write_text_atomic
+from synthboost.utils.files import read_json, write_text_atomic
 
 _CSS = (
     "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from synthboost.data.format import LABELS
-from synthboost.utils import get_logger
+from synthboost.logs import get_logger
+from synthboost.prompts.templates import LEVEL_ORDER, build_prompts
 
 log = get_logger("cine.segment")
 
@@ -43,7 +44,6 @@ def loop_prompts(
         phase_prompt: ``both`` (mean of the ED and ES prompts), ``ED`` or ``ES``.
         attributes: optional ``sex``, ``age``, ``quality`` of the patient.
     """
-    from synthboost.prompts.templates import LEVEL_ORDER, build_prompts
 
     if phase_prompt not in PHASE_PROMPTS:
         raise ValueError(f"phase_prompt must be one of {PHASE_PROMPTS}, got {phase_prompt!r}")
@@ -76,7 +76,7 @@ def loop_probabilities(
     """Structure probabilities ``(T, K, S, S)`` float32 at the model's input size: the mean over the prompt sets.
 
     Args:
-        segmenter: a :class:`~synthboost.evaluate.segmenter.Segmenter`.
+        segmenter: a :class:`~synthboost.evaluation.segmenter.Segmenter`.
         frames: (T, H, W) uint8 frames.
         prompt_sets: one or more lists of ``K`` prompts (:func:`loop_prompts`).
         batch_size: frames per forward pass.

@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from synthboost.clinical.agreement import summarize, write_clinical
+from synthboost.clinical.indices import clinical_table
+
 
 def run_clinical(
     pred_folder: str | Path,
@@ -31,8 +34,6 @@ def run_clinical(
     Returns:
         ``{"table": DataFrame, "summary": dict, "paths": {name: Path}}``.
     """
-    from synthboost.clinical.agreement import summarize, write_clinical
-    from synthboost.clinical.indices import clinical_table
 
     table = clinical_table(pred_folder, dataset_root, method)
     paths = write_clinical(table, out, plots=plots, method=method)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from synthboost.clinical.indices import UNITS
-from synthboost.utils import get_logger, read_json, write_json_atomic, write_text_atomic
+from synthboost.logs import get_logger
+from synthboost.utils.files import read_json, write_json_atomic, write_text_atomic
 
 log = get_logger("clinical")
 

@@ -17,8 +17,10 @@ import numpy as np
 
 from synthboost.clinical.simpson import ejection_fraction, geometry_from_labels, la_volume, lv_volumes
 from synthboost.data.format import LABELS, PHASES, VIEWS, native_label_path
-from synthboost.data.processed import spacing_mm
-from synthboost.utils import get_logger
+from synthboost.data.imageio.medical import read_png
+from synthboost.data.processed import read_meta, spacing_mm
+from synthboost.evaluation.predictions import load_mask, read_predictions
+from synthboost.logs import get_logger
 
 log = get_logger("clinical")
 
@@ -93,7 +95,6 @@ def indices_from_labels(frames: Frames, load: LabelSource, method: str = "ase") 
 
 def ground_truth_loader(dataset_root: str | Path) -> LabelSource:
     """Loader of ``labels_native/<group>/<name>.png`` (``None`` when the file is missing)."""
-    from synthboost.data.imageio import read_png
 
     def load(row: dict[str, Any]) -> np.ndarray | None:
         path = native_label_path(dataset_root, row["group"], row["name"])
@@ -108,7 +109,6 @@ def prediction_loader(pred_folder: str | Path) -> tuple[LabelSource, set[tuple[s
     Returns:
         ``(load, frames)`` where ``frames`` is the set of ``(group, name)`` with an LV prediction.
     """
-    from synthboost.evaluate.predictions import load_mask, read_predictions
 
     preds = read_predictions(pred_folder)
     paths: dict[tuple[str, str], dict[int, Path]] = {}
@@ -142,8 +142,6 @@ def clinical_table(pred_folder: str | Path, dataset_root: str | Path, method: st
         ValueError: no patient has all four frames predicted.
     """
     import pandas as pd
-
-    from synthboost.data.processed import read_meta
 
     load_pred, predicted = prediction_loader(pred_folder)
     load_gt = ground_truth_loader(dataset_root)

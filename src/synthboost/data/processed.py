@@ -25,7 +25,8 @@ from synthboost.data.format import (
     mask_path,
     native_label_path,
 )
-from synthboost.utils import read_json
+from synthboost.data.imageio.medical import read_png
+from synthboost.utils.files import read_json
 
 _CHOICES = {
     "split": SPLITS,
@@ -131,7 +132,6 @@ def spacing_mm(row: dict[str, Any]) -> tuple[float, float]:
 def _check_png(
     path: Path, shape: tuple[int, int], allowed: tuple[int, ...] | None, problems: list[str]
 ) -> None:
-    from synthboost.data.imageio import read_png
 
     if not path.is_file():
         problems.append(f"{path}: missing")

@@ -9,7 +9,7 @@ Names are imported lazily so that the CLI starts without importing torch.
 
 from __future__ import annotations
 
-from synthboost.utils import lazy_exports
+from synthboost.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "build_model": "factory",

@@ -10,7 +10,7 @@ neck and projection, the *head* — trained in full, as the adapter papers do.
 whose ``base_model_name_or_path`` names the base model, ``modules_to_save`` the head) and
 ``adapter_model.safetensors`` (LoRA weights and the head, with ``peft``'s key names). A base that
 cannot be named (random initialisation, a merged fine-tune, a checkpoint file) is written next to
-it as ``base/``. :func:`load_adapter` rebuilds base + adapters; :func:`merge_adapters` folds the
+it as ``base/``. :func:`load_adapter` puts the adapters back on their base; :func:`merge_adapters` folds the
 LoRA weights into the base layers for fast inference (a plain VLSM again).
 """
 
@@ -21,7 +21,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthboost.utils import get_logger, read_json
+from synthboost.checkpoints import load_safetensors
+from synthboost.logs import get_logger
+from synthboost.utils.files import atomic_dir, read_json
 
 if TYPE_CHECKING:
     from torch import nn
@@ -225,8 +227,6 @@ def save_adapter(model: VLSM, folder: str | Path) -> Path:
     """Write the ``peft`` adapter folder of ``model`` (and ``base/`` when its base has no reference)."""
     from safetensors.torch import save_file
 
-    from synthboost.utils import atomic_dir
-
     folder = Path(folder)
     config = adapter_config(model)
     tensors = adapter_state_dict(model)
@@ -266,25 +266,22 @@ def base_reference(folder: str | Path) -> str:
     return str(local.resolve()) if local.exists() else ref
 
 
-def load_adapter(folder: str | Path, merge: bool = False, **overrides: Any) -> VLSM:
-    """Load the base of an adapter folder, add its adapters and load their (and the head's) weights.
+def load_adapter(folder: str | Path, model: VLSM, merge: bool = False) -> VLSM:
+    """Add the adapters of ``folder`` to its base model and load their (and the head's) weights.
+
+    The caller loads the base (:func:`base_reference` names it; ``models.factory.load_pretrained``
+    does both steps): this module never loads a model itself.
 
     Args:
         folder: written by :func:`save_adapter`.
+        model: the base model the folder's ``base_model_name_or_path`` names.
         merge: fold the adapters into the base (fast inference; a plain VLSM).
-        **overrides: configuration fields of the base (``build_model`` overrides).
     """
     from peft import set_peft_model_state_dict
-
-    from synthboost.checkpoints import load_safetensors
-    from synthboost.models.factory import load_pretrained
 
     folder = Path(folder)
     config = read_adapter_config(folder)
     ref = base_reference(folder)
-    if is_adapter_folder(ref):
-        raise ValueError(f"{folder}: base {ref} is itself an adapter folder (bases must be full models)")
-    model = load_pretrained(ref, **overrides)
     config.base_model_name_or_path = ref if Path(ref).resolve() != (folder / BASE_FOLDER).resolve() else None
     inject(model, config)
     weights_path = folder / ADAPTER_WEIGHTS_NAME

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synthboost.checkpoints import safetensors_keys
 from synthboost.models.base import (
     CONFIG_NAME,
     IMAGENET_MEAN,
@@ -31,6 +32,7 @@ from synthboost.models.base import (
     log,
 )
 from synthboost.models.tokenizer import EOT_ID, VOCAB_SIZE
+from synthboost.utils.files import atomic_dir
 
 PAPER_CHECKPOINT = "CIDAS/clipseg-rd64-refined"
 PREPROCESSING_KEY = "synthboost_preprocessing"
@@ -107,7 +109,6 @@ def _split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[st
 
 def check_weights_file(folder: Path) -> None:
     """A local CLIPSeg folder must hold ``model.safetensors`` (pickled ``.bin`` weights are not loaded)."""
-    from synthboost.checkpoints import safetensors_keys
 
     if (folder / f"{WEIGHTS_NAME}.index.json").is_file():
         return
@@ -187,7 +188,6 @@ class CLIPSegVLSM(VLSM):
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write the ``transformers`` folder (``config.json`` + ``model.safetensors``) with our preprocessing,
         replacing ``folder`` atomically (only an empty folder or a model folder is replaced)."""
-        from synthboost.utils import atomic_dir
 
         folder = Path(folder)
         setattr(self.model.config, PREPROCESSING_KEY, self.preprocessing.to_dict())

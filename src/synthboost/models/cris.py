@@ -15,6 +15,7 @@ the input size. Named configs: ``paper`` (416 px, decoder dropout 0.2) and ``tin
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synthboost.checkpoints import load_safetensors
+from synthboost.logs import get_logger
 from synthboost.models.base import (
     CLIP_MEAN,
     CLIP_STD,
@@ -33,9 +36,11 @@ from synthboost.models.base import (
 )
 from synthboost.models.cris_clip import CLIPBackbone
 from synthboost.models.cris_layers import FPN, Projector, TransformerDecoder
-from synthboost.utils import atomic_dir, read_json, write_json_atomic
+from synthboost.utils.files import atomic_dir, read_json, write_json_atomic
 
 _TUPLE_FIELDS = ("mean", "std", "vision_layers", "fpn_out")
+
+log = get_logger("models.cris")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,7 +188,6 @@ class CRISModel(VLSM):
     @classmethod
     def from_pretrained(cls, folder: str | Path, **overrides: Any) -> CRISModel:
         """Load a folder written by :meth:`save_pretrained` (or a hub id holding the same files)."""
-        from synthboost.checkpoints import load_safetensors
 
         config_path, weights_path = resolve_files(folder)
         try:
@@ -191,8 +195,6 @@ class CRISModel(VLSM):
         except (TypeError, ValueError) as err:
             raise ValueError(f"{config_path}: not a CRIS config ({err})") from err
         model = cls(config)
-        from synthboost.models.cris_checkpoint import load_cris_state_dict
-
         load_cris_state_dict(model, load_safetensors(weights_path), source=str(weights_path))
         return model
 
@@ -211,3 +213,30 @@ def resolve_files(folder: str | Path) -> tuple[Path, Path]:
     from huggingface_hub import hf_hub_download
 
     return tuple(Path(hf_hub_download(str(folder), name)) for name in (CONFIG_NAME, WEIGHTS_NAME))  # type: ignore[return-value]
+
+
+def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Remove ``prefix`` from every key that has it."""
+    return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state.items()}
+
+
+def load_state(
+    model: CRISModel, state: Mapping[str, Any], allowed_missing: tuple[str, ...], source: str
+) -> None:
+    try:
+        result = model.load_state_dict(dict(state), strict=False)
+    except RuntimeError as err:  # shape mismatches
+        raise ValueError(f"{source}: does not fit the CRIS config ({err})") from err
+    missing = [k for k in result.missing_keys if not k.startswith(allowed_missing)]
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys:
+        raise ValueError(
+            f"{source}: does not fit the CRIS config: {len(missing)} missing keys {missing[:8]}, "
+            f"{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:8]}"
+        )
+    log.info("%s: loaded %d tensors (%d left at init)", source, len(state), len(result.missing_keys))
+
+
+def load_cris_state_dict(model: CRISModel, state: Mapping[str, Any], source: str = "CRIS state dict") -> None:
+    """Load a full CRIS state dict (official names, ``module.`` prefix already removed or not)."""
+    load_state(model, strip_prefix(dict(state), "module."), (), source)

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from synthboost.checkpoints import load_state_dict
-from synthboost.models.cris import CRISModel, named_config
-from synthboost.utils import get_logger
+from synthboost.logs import get_logger
+from synthboost.models.cris import CRISModel, load_cris_state_dict, load_state, named_config, strip_prefix
 
 log = get_logger("models.cris")
 
@@ -36,11 +36,6 @@ def read_state_dict(path: str | Path, trust_pickle: bool = False) -> dict[str, t
     return strip_prefix(load_state_dict(path, trust_pickle), "module.")
 
 
-def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """Remove ``prefix`` from every key that has it."""
-    return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state.items()}
-
-
 def checkpoint_kind(state: Mapping[str, Any]) -> str:
     """``"cris"`` (full model keys), ``"clip"`` (CLIP's own keys) or raise ``ValueError``."""
     if any(k.startswith("backbone.") for k in state):
@@ -50,30 +45,10 @@ def checkpoint_kind(state: Mapping[str, Any]) -> str:
     raise ValueError("state dict is neither a CRIS nor an OpenAI CLIP checkpoint")
 
 
-def _load(model: CRISModel, state: Mapping[str, Any], allowed_missing: tuple[str, ...], source: str) -> None:
-    try:
-        result = model.load_state_dict(dict(state), strict=False)
-    except RuntimeError as err:  # shape mismatches
-        raise ValueError(f"{source}: does not fit the CRIS config ({err})") from err
-    missing = [k for k in result.missing_keys if not k.startswith(allowed_missing)]
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys:
-        raise ValueError(
-            f"{source}: does not fit the CRIS config: {len(missing)} missing keys {missing[:8]}, "
-            f"{len(result.unexpected_keys)} unexpected keys {result.unexpected_keys[:8]}"
-        )
-    log.info("%s: loaded %d tensors (%d left at init)", source, len(state), len(result.missing_keys))
-
-
 def load_clip_state_dict(model: CRISModel, state: Mapping[str, Any], source: str = "CLIP state dict") -> None:
     """Load OpenAI CLIP weights (CLIP's own key names) into ``model.backbone``."""
     state = {f"backbone.{k}": v for k, v in state.items() if k not in CLIP_EXTRA_KEYS}
-    _load(model, state, (CLIP_ADDED_PREFIX, "neck.", "decoder.", "proj."), source)
-
-
-def load_cris_state_dict(model: CRISModel, state: Mapping[str, Any], source: str = "CRIS state dict") -> None:
-    """Load a full CRIS state dict (official names, ``module.`` prefix already removed or not)."""
-    _load(model, strip_prefix(dict(state), "module."), (), source)
+    load_state(model, state, (CLIP_ADDED_PREFIX, "neck.", "decoder.", "proj."), source)
 
 
 def load_weights(model: CRISModel, path: str | Path, trust_pickle: bool = False) -> CRISModel:

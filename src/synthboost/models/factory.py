@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from synthboost.logs import get_logger
+from synthboost.models.adapters import base_reference, has_adapters, is_adapter_folder, load_adapter
 from synthboost.models.base import CONFIG_NAME, VLSM
-from synthboost.utils import get_logger, read_json
+from synthboost.models.clipseg import CLIPSegVLSM
+from synthboost.models.cris import CRISModel, named_config
+from synthboost.models.cris_checkpoint import load_weights
+from synthboost.utils.files import read_json
 
 log = get_logger("models")
 
@@ -39,12 +44,8 @@ def check_local_pretrained(pretrained: str | Path) -> None:
 
 def _model_class(model_type: str) -> type[VLSM]:
     if model_type == "clipseg":
-        from synthboost.models.clipseg import CLIPSegVLSM
-
         return CLIPSegVLSM
     if model_type == "cris":
-        from synthboost.models.cris import CRISModel
-
         return CRISModel
     raise ValueError(f"unknown model {model_type!r} (choose from {', '.join(MODEL_NAMES)})")
 
@@ -52,8 +53,6 @@ def _model_class(model_type: str) -> type[VLSM]:
 def _build_cris(
     pretrained: str | Path | None, config: str, overrides: dict[str, Any], trust_pickle: bool = False
 ) -> VLSM:
-    from synthboost.models.cris import CRISModel, named_config
-    from synthboost.models.cris_checkpoint import load_weights
 
     if pretrained is not None and not Path(pretrained).is_file():
         return CRISModel.from_pretrained(pretrained, **overrides)
@@ -105,7 +104,6 @@ def build_model(
 
 def is_model_folder(path: str | Path) -> bool:
     """Whether ``path`` is a local model folder: ``config.json`` or an adapter folder's ``adapter_config.json``."""
-    from synthboost.models.adapters import is_adapter_folder
 
     return (Path(path) / CONFIG_NAME).is_file() or is_adapter_folder(path)
 
@@ -136,7 +134,6 @@ def read_model_config(folder_or_hub_id: str | Path) -> dict[str, Any]:
 
     For an adapter folder (:mod:`synthboost.models.adapters`) it is its base model's.
     """
-    from synthboost.models.adapters import base_reference, is_adapter_folder
 
     path = Path(folder_or_hub_id)
     if is_adapter_folder(path):
@@ -163,11 +160,15 @@ def load_pretrained(
         merge: fold adapters into the base for fast inference (no effect without adapters).
         **overrides: configuration fields.
     """
-    from synthboost.models.adapters import has_adapters, is_adapter_folder, load_adapter
 
     folder_or_hub_id = resolve_model_folder(folder_or_hub_id)
     if is_adapter_folder(folder_or_hub_id):
-        model = load_adapter(folder_or_hub_id, merge=merge, **overrides)
+        ref = base_reference(folder_or_hub_id)
+        if is_adapter_folder(ref):
+            raise ValueError(
+                f"{folder_or_hub_id}: base {ref} is itself an adapter folder (bases must be full models)"
+            )
+        model = load_adapter(folder_or_hub_id, load_pretrained(ref, **overrides), merge=merge)
         return model.freeze_encoders() if freeze_encoders and not has_adapters(model) else model
     model_type = read_model_config(folder_or_hub_id).get("model_type")
     if model_type not in MODEL_NAMES:

@@ -21,11 +21,12 @@ from synthboost.data.format import (
     mask_path,
     mask_relpath,
 )
-from synthboost.data.imageio import read_png
+from synthboost.data.imageio.medical import read_png
 from synthboost.data.processed import read_meta
+from synthboost.logs import get_logger
 from synthboost.prompts.shapes import ShapeCache, classify_shape
 from synthboost.prompts.templates import build_prompts, levels_for
-from synthboost.utils import get_logger, read_json, write_json_atomic
+from synthboost.utils.files import read_json, write_json_atomic
 
 log = get_logger("prompts.annotate")
 

@@ -1,4 +1,5 @@
-"""Pick the text prompt of a task entry for a given level.
+"""Pick the text prompt of a task entry for a given level, or build one from image attributes
+(:func:`prompt_from_attributes`: the most specific P-level they allow).
 
 Validation and testing use a fixed phrasing (index 0, ``... of the heart.``) so results are
 reproducible; training draws one of the phrasings at random (``phrasing=None``) with the given
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import random
 from typing import Any
+
+from synthboost.prompts.templates import LEVEL_ORDER, build_prompts, prompts_for
 
 
 def _draw(n: int, rng: Any) -> int:
@@ -51,3 +54,31 @@ def select_prompt(entry: dict, level: str, phrasing: int | None = 0, rng: Any = 
     if not 0 <= phrasing < len(value):
         raise ValueError(f"phrasing {phrasing} out of range: level {level!r} has {len(value)} phrasings")
     return value[phrasing]
+
+
+def prompt_from_attributes(
+    structure: str,
+    view: str | None = None,
+    phase: str | None = None,
+    sex: str | None = None,
+    age: int | None = None,
+    quality: str | None = None,
+    shape: str | None = None,
+    phrasing: int = 0,
+) -> str:
+    """The most specific prompt the given attributes allow (the paper's wording, ``of the heart``).
+
+    With view and phase the P-level is the highest one whose attribute is given (e.g. structure,
+    view, phase and sex -> P4; absent attributes in between are left out of the sentence).
+    """
+
+    attrs = {"structure": structure, "view": view, "phase": phase, "sex": sex, "age": age,
+             "quality": quality, "shape": shape}  # fmt: skip
+    order = LEVEL_ORDER["camus"]
+    level = max(k for k in range(1, len(order) + 1) if attrs[order[k - 1]] is not None or k == 1)
+    if view is not None and phase is not None:
+        prompts = build_prompts(structure, view, phase, sex, age, quality, shape, source="camus")
+    else:
+        build_prompts(structure, view or "2CH", phase or "ED", sex, age, quality, shape)  # validates
+        prompts = prompts_for(attrs, "camus")
+    return prompts[f"p{level}"][phrasing]

@@ -30,8 +30,9 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull
 from skimage import measure
 
+from synthboost.logs import get_logger
 from synthboost.prompts.templates import STRUCTURE_WORDS
-from synthboost.utils import get_logger, read_json
+from synthboost.utils.files import read_json
 
 log = get_logger("prompts.shapes")
 

@@ -12,14 +12,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from synthboost.logs import get_logger
 from synthboost.report import claims, plots, stats, tables
-from synthboost.report.results import (
-    EQUAL_STEPS,
-    STRATEGY_NOTES,
-    load_results,
-    paper_sort_key,
-)
-from synthboost.utils import get_logger, write_text_atomic
+from synthboost.report.results import EQUAL_STEPS, STRATEGY_NOTES, load_results, paper_sort_key
+from synthboost.report.runs import runs_table, steps_by_run
+from synthboost.training.selection import select_best_run
+from synthboost.utils.files import write_text_atomic
 
 log = get_logger("report")
 
@@ -162,7 +160,6 @@ def _steps_note(sub: Any, run_table: Any) -> str:
     """`` Optimiser steps (first seed): real cris P2: 144; synth-pt-real-ft cris P2: 288 (PT + FT).``"""
     if run_table is None:
         return ""
-    from synthboost.report.runs import steps_by_run
 
     own, total, parts = steps_by_run(run_table, "optimizer_steps"), steps_by_run(run_table), []
     for r in sub.to_dict("records"):
@@ -205,7 +202,6 @@ def _tables(df: Any, out_dir: Path, run_table: Any = None) -> list[str]:
 def _run_table(runs: Mapping[str, str | Path] | None, out_dir: Path) -> Any:
     if not runs:
         return None
-    from synthboost.report.runs import runs_table
 
     table = runs_table(runs)
     table.to_csv(out_dir / "runs.csv", index=False)
@@ -225,7 +221,6 @@ def _runs_html(table: Any) -> str:
 def _best_run(runs: Mapping[str, str | Path] | None, dataset: str | Path | None) -> list[str]:
     if not runs:
         return []
-    from synthboost.train.selection import select_best_run
 
     try:
         sel = select_best_run(runs.values(), dataset=dataset)
@@ -241,7 +236,6 @@ def _best_run(runs: Mapping[str, str | Path] | None, dataset: str | Path | None)
 
 
 def _claims(df: Any, run_table: Any, out_dir: Path, n_boot: int) -> list[str]:
-    from synthboost.report.runs import steps_by_run
 
     steps = steps_by_run(run_table) if run_table is not None else None
     table = claims.claims_table(df, steps, n_boot=n_boot)

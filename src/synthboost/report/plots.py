@@ -12,8 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from synthboost.data.format import image_path, mask_path
+from synthboost.data.imageio.medical import read_png
+from synthboost.evaluation.predictions import grid_relpath, load_mask
+from synthboost.logs import get_logger
 from synthboost.report.results import prompt_sort_key, strategy_sort_key
-from synthboost.utils import get_logger
 
 log = get_logger("report.plots")
 
@@ -212,13 +215,9 @@ def fig_overlays(metrics: Any, dataset_root: str | Path, pred_folder: str | Path
     """Grid of test images with ground-truth (green) and predicted (red) contours.
 
     One row per structure (or one row), columns worst / median / best Dice. ``metrics`` is the
-    frame :func:`~synthboost.evaluate.per_image.evaluate` returned (columns group, name, label, dice).
+    frame :func:`~synthboost.evaluation.per_image.evaluate` returned (columns group, name, label, dice).
     """
     from matplotlib.lines import Line2D
-
-    from synthboost.data.format import image_path, mask_path
-    from synthboost.data.imageio import read_png
-    from synthboost.evaluate.predictions import grid_relpath, load_mask
 
     groups = [g for _, g in metrics.groupby("label")] if "label" in metrics.columns else [metrics]
     fig, axes = _plt().subplots(len(groups), 3, figsize=(3 * 3.2, 3.3 * len(groups)), squeeze=False,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from synthboost.data.format import LABELS
-from synthboost.utils import get_logger
+from synthboost.logs import get_logger
 
 log = get_logger("report.results")
 

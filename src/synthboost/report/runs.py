@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from synthboost.report.results import EQUAL_STEPS, TRAIN_STRATEGIES, strategy_sort_key
-from synthboost.train import runfolder
+from synthboost.training import runfolder
 
 RUN_TABLE_COLUMNS: tuple[str, ...] = (
     "run", "strategy", "model", "encoders", "prompt", "seed", "validated_on", "val_dice", "epochs",

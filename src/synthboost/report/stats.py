@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from synthboost.report.results import select_run
+
 TESTS: tuple[str, ...] = ("wilcoxon", "ttest")
 ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
 LEVELS: tuple[str, ...] = ("patient", "image")
@@ -162,8 +164,6 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 def compare_runs(df: Any, comparisons: Sequence[tuple[dict, dict]], **kwargs: Any) -> Any:
     """Run :func:`paired_test` for each ``(where_a, where_b)`` and add Holm-adjusted p-values."""
     import pandas as pd
-
-    from synthboost.report.results import select_run
 
     rows = []
     for where_a, where_b in comparisons:

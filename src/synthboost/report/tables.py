@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from synthboost.report.results import prompt_sort_key, strategy_sort_key
-from synthboost.utils import write_text_atomic
+from synthboost.utils.files import write_text_atomic
 
 ROW_KEYS: tuple[str, str] = ("strategy", "model")
 

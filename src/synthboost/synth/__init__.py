@@ -12,7 +12,7 @@ Public entry points (imported lazily so ``import synthboost.synth`` stays light)
 
 from __future__ import annotations
 
-from synthboost.utils import lazy_exports
+from synthboost.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "perturb_dataset": "perturb",

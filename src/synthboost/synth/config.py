@@ -17,7 +17,7 @@ import yaml
 
 from synthboost.configs import find_config
 from synthboost.synth.unet import UNetConfig
-from synthboost.utils import read_yaml_mapping
+from synthboost.utils.files import read_yaml_mapping
 
 SAMPLERS = ("ddpm", "ddim", "dpm")
 SCHEDULES = ("cosine", "linear")

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from synthboost.data.format import image_path, native_label_path
-from synthboost.data.imageio import read_png, resize, write_png
+from synthboost.data.imageio.medical import read_png, resize, write_png
+from synthboost.data.imageio.region import sector_from_image
 from synthboost.data.processed import read_meta
 
 __all__ = [
@@ -41,7 +42,6 @@ def select_rows(rows: list[dict[str, Any]], splits: tuple[str, ...], view: str |
 
 def load_frame(root: Path, row: dict[str, Any], size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The image, CAMUS label map and sector (bool) of one meta row, all at ``size × size``."""
-    from synthboost.synth.perturb import sector_from_image
 
     image = resize_square(read_png(image_path(root, row["group"], row["name"])), size, nearest=False)
     labels = read_png(native_label_path(root, row["group"], row["name"]))

@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from synthboost.logs import get_logger
 from synthboost.progress import track
-from synthboost.utils import get_logger
+from synthboost.synth.io import EFN_SPLITS, efn_stem, load_frame, read_meta, select_rows, write_png
+from synthboost.utils.files import atomic_dir, write_json_atomic
 
 log = get_logger("synth.perturb")
 
@@ -59,19 +61,6 @@ def cond_to_camus(cond: np.ndarray) -> np.ndarray:
 def cond_to_sector(cond: np.ndarray) -> np.ndarray:
     """The sector mask (bool) of a conditioning map."""
     return cond > 0
-
-
-def sector_from_image(image: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-    """The ultrasound sector of a frame: the largest non-zero region with its holes filled (bool)."""
-    components, n = ndimage.label(image > 0)
-    if n == 0:
-        sector = np.zeros(image.shape, dtype=bool)
-    else:
-        sizes = np.bincount(components.ravel())[1:]
-        sector = ndimage.binary_fill_holes(components == 1 + int(np.argmax(sizes)))
-    if labels is not None:
-        sector |= labels > 0
-    return sector
 
 
 def _affine_matrix(rng: np.random.Generator, p: PerturbParams, shape: tuple[int, int]):
@@ -139,8 +128,6 @@ def perturb_dataset(dataset_root: Path, out: Path, per_mask: int = 5, seed: int 
     several images of one (patient, view, phase) — an SDM set, say — ``k`` keeps counting across
     them, so no stem is written twice.
     """
-    from synthboost.synth.io import EFN_SPLITS, efn_stem, load_frame, read_meta, select_rows, write_png
-    from synthboost.utils import atomic_dir, write_json_atomic
 
     dataset_root, out = Path(dataset_root), Path(out)
     if per_mask < 1:

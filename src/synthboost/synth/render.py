@@ -7,7 +7,7 @@ Reads a ``synth shapes`` folder and writes the layout the SDM reader reads::
     <out>/attributes.json             copied from the shapes folder
 
 for ``split`` in ``training`` and ``validation``. Renderers: ``speckle`` (the physics-flavoured
-renderer of :mod:`synthboost.data.speckle`, fast, CPU) or ``sdm:RUN_DIR`` (a trained semantic
+renderer of :mod:`synthboost.data.phantom.speckle`, fast, CPU) or ``sdm:RUN_DIR`` (a trained semantic
 diffusion model, through ``synthboost.synth.sample.sample_images``).
 """
 
@@ -20,10 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from synthboost.data.imageio import read_png, write_png
+from synthboost.data.imageio.medical import read_png, write_png
+from synthboost.data.phantom.speckle import render_bmode
+from synthboost.logs import get_logger
 from synthboost.progress import track
+from synthboost.synth.sample import sample_images
 from synthboost.synth.shapes import SHAPE_SPLITS
-from synthboost.utils import atomic_dir, get_logger, read_json
+from synthboost.utils.files import atomic_dir, read_json
 
 log = get_logger("synth.render")
 
@@ -38,7 +41,6 @@ def _speckle(
     labels: list[np.ndarray], sectors: list[np.ndarray], stems: list[str], seed: int, start: int
 ) -> list[np.ndarray]:
     """Speckle renderer; each image's randomness is keyed by (seed, stem), not by its position."""
-    from synthboost.data.speckle import render_bmode
 
     images = []
     for lab, sec, stem in zip(labels, sectors, stems, strict=True):
@@ -50,12 +52,6 @@ def _speckle(
 
 def _sdm(run_dir: str, trust_pickle: bool = False) -> Renderer:
     """Renderer calling ``synthboost.synth.sample.sample_images`` of a trained SDM run."""
-    try:
-        from synthboost.synth.sample import sample_images
-    except ImportError as err:
-        raise RuntimeError(
-            f"renderer 'sdm:{run_dir}' needs synthboost.synth.sample.sample_images, which is not available ({err})"
-        ) from err
 
     def render(
         labels: list[np.ndarray], sectors: list[np.ndarray], stems: list[str], seed: int, start: int

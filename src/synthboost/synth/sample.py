@@ -17,11 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from synthboost.data.imageio.medical import resize
+from synthboost.logs import get_logger
+from synthboost.progress import track
 from synthboost.synth.config import SDMConfig, load_config
 from synthboost.synth.diffusion import SemanticDiffusionPipeline, make_scheduler, one_hot
+from synthboost.synth.io import read_png, resize_square, write_png
 from synthboost.synth.perturb import camus_to_cond, cond_to_camus
 from synthboost.synth.unet import SDMUNet, load_weights
-from synthboost.utils import get_logger, torch_device
+from synthboost.utils.device import torch_device
 
 log = get_logger("synth.sample")
 _CKPT_RE = re.compile(r"^(ema_[0-9.]+_|model)(\d{6,})\.pt$")
@@ -61,7 +65,6 @@ def load_pipeline(run_dir: Path, sampler: str | None = None, guidance: float | N
 
 
 def _to_cond(label: np.ndarray, sector: np.ndarray, size: int) -> np.ndarray:
-    from synthboost.synth.io import resize_square
 
     label = resize_square(np.asarray(label, np.uint8), size, nearest=True)
     sector = resize_square((np.asarray(sector) > 0).astype(np.uint8), size, nearest=True)
@@ -98,7 +101,6 @@ def sample_images(run_dir: Path, labels: list[np.ndarray], sectors: list[np.ndar
     for start in range(0, len(conds), batch_size):
         seeds = [seed * 1_000_003 + i for i in range(start, min(start + batch_size, len(conds)))]
         out += generate(pipe, cfg, conds[start : start + batch_size], seeds, steps)
-    from synthboost.data.imageio import resize
 
     images = [resize(img, np.shape(lab)) for img, lab in zip(out, labels, strict=True)]
     if cfg.sample.mask_outside_sector:
@@ -129,8 +131,6 @@ def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps: int | No
 
     ``steps`` and ``sampler`` default to the run config's ``sample`` section (so does guidance).
     """
-    from synthboost.progress import track
-    from synthboost.synth.io import read_png, write_png
 
     perturbed_dir, out = Path(perturbed_dir), Path(out)
     items = _read_perturbed(perturbed_dir)

@@ -21,7 +21,10 @@ import numpy as np
 import pandas as pd
 
 from synthboost.data.format import LABELS, image_path, native_label_path
-from synthboost.evaluate.metrics import compute_dice
+from synthboost.data.imageio.region import sector_from_image
+from synthboost.data.sources.sdm import list_sdm_images
+from synthboost.evaluation.metrics import compute_dice
+from synthboost.synth.io import read_meta, read_png, resize_square
 
 STRUCTURES: dict[int, str] = {0: "background", **LABELS}
 Segmenter = Callable[[np.ndarray], np.ndarray]
@@ -29,8 +32,6 @@ Segmenter = Callable[[np.ndarray], np.ndarray]
 
 def iter_pairs(root: Path, domain: str | None = None) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
     """Yield ``(view, phase, image, labels)`` of the images of either layout (of ``domain`` if given)."""
-    from synthboost.data.sdm import list_sdm_images
-    from synthboost.synth.io import read_meta, read_png, resize_square
 
     root = Path(root)
     if (root / "meta.csv").is_file():
@@ -54,7 +55,6 @@ def intensity_stats(
     root: Path, segmenter: Segmenter | None = None, domain: str | None = None
 ) -> pd.DataFrame:
     """Pooled mean/std of pixel values per view, phase and structure (plus Dice with a segmenter)."""
-    from synthboost.synth.perturb import sector_from_image
 
     sums: dict[tuple[str, str, str], np.ndarray] = defaultdict(lambda: np.zeros(3))
     dices: dict[tuple[str, str, str], list[float]] = defaultdict(list)

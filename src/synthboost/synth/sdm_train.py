@@ -22,10 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from synthboost.checkpoints import load_checkpoint
+from synthboost.logs import get_logger
 from synthboost.synth.config import SDMConfig, dump_config, load_config
 from synthboost.synth.diffusion import GaussianDiffusion, drop_labels, one_hot
+from synthboost.synth.io import load_frame, read_meta, select_rows
+from synthboost.synth.perturb import camus_to_cond
 from synthboost.synth.unet import SDMUNet, load_weights
-from synthboost.utils import atomic_path, get_logger, torch_device, write_json_atomic, write_text_atomic
+from synthboost.utils.device import torch_device
+from synthboost.utils.files import atomic_path, write_json_atomic, write_text_atomic
 
 log = get_logger("synth.train")
 _MODEL_RE = re.compile(r"^model(\d{6,})\.pt$")
@@ -39,8 +44,6 @@ def to_model_input(images: torch.Tensor, in_channels: int) -> torch.Tensor:
 
 def load_pairs(dataset_root: Path, config: SDMConfig, view: str | None, phase: str | None):
     """Images ``(N, H, W)`` uint8 and cond maps ``(N, H, W)`` uint8 of the selected frames."""
-    from synthboost.synth.io import load_frame, read_meta, select_rows
-    from synthboost.synth.perturb import camus_to_cond
 
     rows = select_rows(read_meta(dataset_root), config.train.splits, view, phase)
     if not rows:
@@ -130,7 +133,6 @@ class SDMTrainer:
 
     def resume(self, run_dir: Path, trust_pickle: bool = False) -> bool:
         """Load the newest checkpoint of ``run_dir``; return whether one was found."""
-        from synthboost.checkpoints import load_checkpoint
 
         step = latest_step(run_dir)
         if step is None:

@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from synthboost.data import heart_model as hm
-from synthboost.data.imageio import write_png
+from synthboost.data.imageio.medical import write_png
+from synthboost.data.phantom import heart_model as hm
+from synthboost.logs import get_logger
 from synthboost.synth.plausibility import check_label_map
-from synthboost.utils import atomic_dir, get_logger, write_json_atomic
+from synthboost.utils.files import atomic_dir, write_json_atomic
 
 log = get_logger("synth.shapes")
 

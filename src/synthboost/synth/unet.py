@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from synthboost.checkpoints import load_state_dict
+from synthboost.logs import get_logger
 from synthboost.synth.nn_blocks import (
     AttentionBlock,
     Downsample,
@@ -29,7 +31,6 @@ from synthboost.synth.nn_blocks import (
     timestep_embedding,
     zero_module,
 )
-from synthboost.utils import get_logger
 
 log = get_logger("synth.unet")
 
@@ -191,7 +192,6 @@ def load_weights(model: nn.Module, path: str | Path, trust_pickle: bool = False)
 
     Loaded with ``weights_only`` unless ``trust_pickle`` (see :mod:`synthboost.checkpoints`).
     """
-    from synthboost.checkpoints import load_state_dict
 
     state = {k.removeprefix("module."): v for k, v in load_state_dict(path, trust_pickle).items()}
     check_state_dict(model, state, str(path))

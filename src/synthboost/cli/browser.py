@@ -1,0 +1,108 @@
+"""CLI commands of the app stage: ``segment`` (one image) and ``app`` (the browser demo).
+
+Heavy imports stay inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def segment_command(
+    image: Path = typer.Argument(
+        ..., help="Image to segment: PNG, MetaImage (.mhd) or NIfTI (.nii/.nii.gz)."
+    ),
+    model: str = typer.Option(
+        ..., "--model", "-m", help="Model folder, run folder (uses RUN/model) or hub id."
+    ),
+    prompt: str | None = typer.Option(
+        None, "--prompt", "-p", help="Free-text prompt (overrides the attributes)."
+    ),
+    structure: str | None = typer.Option(None, help="lv, myo or la: build the prompt from the attributes."),
+    view: str | None = typer.Option(None, help="2CH or 4CH."),
+    phase: str | None = typer.Option(None, help="ED or ES."),
+    sex: str | None = typer.Option(None, help="female or male."),
+    age: int | None = typer.Option(None, help="Age in years."),
+    quality: str | None = typer.Option(None, help="good, medium or poor."),
+    shape: str | None = typer.Option(None, help="One shape word, e.g. oval."),
+    out: Path = typer.Option(
+        Path("segment_out"), "--out", "-o", help="Folder for the mask and overlay PNGs."
+    ),
+    threshold: float | None = typer.Option(
+        None, help="Probability threshold (default: the run's, else 0.5)."
+    ),
+    device: str | None = typer.Option(None, help="cuda, cpu, ... (default: CUDA when available)."),
+    spacing: tuple[float, float] | None = typer.Option(
+        None,
+        metavar="ROW COL",
+        help="Pixel spacing in mm, rows then columns (overrides the file's; PNGs have none).",
+    ),
+) -> None:
+    """Segment one image with a text prompt; write the mask and an overlay PNG."""
+    from synthboost.evaluation.segmenter import Segmenter, read_image, segment_file
+    from synthboost.prompts.select import prompt_from_attributes
+
+    if prompt is None:
+        if structure is None:
+            raise ValueError("give --prompt or --structure (with --view, --phase, ... for a richer prompt)")
+        prompt = prompt_from_attributes(structure, view, phase, sex, age, quality, shape)
+    read_image(image)  # fail on a bad image before loading the model
+    result = segment_file(image, Segmenter.from_pretrained(model, device), prompt, out, threshold, spacing)
+    typer.echo(f"prompt: {result['prompt']!r}")
+    typer.echo(f"area: {result['area']:.1f} {result['unit']}")
+    typer.echo(f"mask: {result['mask']}\noverlay: {result['overlay']}")
+
+
+def app_command(
+    model: str = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="Model folder, run folder (uses RUN/model), hub id, or a folder of runs (a sweep, a demo's "
+        "output): then the run of best validation Dice.",
+    ),
+    dataset: Path | None = typer.Option(
+        None, help="With a folder of runs: the processed dataset whose validation Dice chooses."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (default: this machine only)."),
+    port: int = typer.Option(7860, help="Port."),
+    phantom_patients: int = typer.Option(
+        1, min=0, max=20, help="Phantom test-split patients offered as example cases (0: none)."
+    ),
+    allow_host: list[str] = typer.Option(
+        [], "--allow-host", help="Host name the app may be reached under, besides this address (repeatable)."
+    ),
+    export_space: Path | None = typer.Option(
+        None,
+        "--export-space",
+        help="Write a Hugging Face Space (app.py, requirements.txt, README) here instead.",
+    ),
+    requirement: str = typer.Option(
+        "synthboost[app]", help="With --export-space: how the Space installs synthboost (pip requirement)."
+    ),
+) -> None:
+    """Interactive segmentation in the browser (Gradio): image, label map, four-view EF."""
+    from synthboost.app.analysis import choose_model
+    from synthboost.app.ui import require_gradio
+
+    model, note = choose_model(model, dataset)
+    if note:
+        typer.echo(note, err=True)
+    if export_space is not None:
+        from synthboost.app.space import export_space as export
+
+        folder = export(model, export_space, requirement=requirement)
+        typer.echo(f"Space written to {folder} (push it to a Space repository with sdk: gradio)")
+        return
+    require_gradio()
+    from synthboost.app.serve import run_app
+
+    run_app(model, host=host, port=port, phantom_patients=phantom_patients, allowed_hosts=allow_host)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the main app."""
+    app.command("segment")(segment_command)
+    app.command("app")(app_command)

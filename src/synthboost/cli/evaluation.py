@@ -1,0 +1,65 @@
+"""CLI commands of the evaluation stage: ``predict`` and ``evaluate`` (heavy imports inside the commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def evaluate_command(
+    preds: Path = typer.Argument(
+        ..., help="Prediction folder (`synthboost predict`) or analysis folder (`synthboost analyze`)."
+    ),
+    dataset: Path = typer.Argument(
+        ..., help="Processed dataset of the predictions, or the folder holding the sequences' truth."
+    ),
+    out: Path = typer.Option(
+        Path("results.csv"), "--out", "-o", help="Per-image (or per-loop) metrics CSV to write."
+    ),
+) -> None:
+    """Score predictions: Dice, IoU, Hausdorff (512 grid) and HD95 / mean distance in mm; or sequences."""
+    from synthboost.evaluation.sequence import is_analysis_folder
+
+    if is_analysis_folder(preds):
+        return _evaluate_sequences(preds, dataset, out)
+    from synthboost.evaluation.per_image import evaluate
+
+    df = evaluate(preds, dataset, out)
+    summary = df.groupby("structure")[["dice", "iou", "hd95_mm"]].mean().round(2)
+    typer.echo(summary.to_string())
+    typer.echo(f"mean Dice {df['dice'].mean():.2f} over {len(df)} pairs -> {out}")
+
+
+def _evaluate_sequences(analysis: Path, truth: Path, out: Path) -> None:
+    from synthboost.evaluation.sequence import evaluate_sequences, sequence_summary
+
+    s = sequence_summary(evaluate_sequences(analysis, truth, out))
+    typer.echo(
+        f"{s['n_loops']} loops: ED and ES within ±1 frame {s['ed_es_within_1_percent']:.0f} %, "
+        f"|EF error| single-plane {s['ef_mae_single_plane']:.2f}, biplane {s['ef_mae_biplane']:.2f} points, "
+        f"per-frame Dice {s['dice_mean']:.2f}, temporal jitter ratio {s['tc_ratio_mean']:.2f} -> {out}"
+    )
+
+
+def predict_cmd(
+    run: str = typer.Argument(..., help="Run folder (its model/ is used) or a model folder."),
+    dataset: str = typer.Argument(..., help="Processed dataset."),
+    split: str = typer.Option("test", "--split", help="train, val or test."),
+    out: str = typer.Option(..., "--out", help="Prediction folder to write."),
+    threshold: float = typer.Option(None, "--threshold", help="Default: the run's loss preset."),
+    prompt: str = typer.Option(None, "--prompt", help="Default: the run's prompt level."),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing prediction folder."),
+) -> None:
+    """Predict masks of a split (phrasing 0) into a prediction folder."""
+    from synthboost.evaluation.predict import predict
+
+    typer.echo(str(predict(run, dataset, split, out, threshold, prompt, batch_size, device, overwrite=force)))
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the main app."""
+    app.command("predict")(predict_cmd)
+    app.command("evaluate")(evaluate_command)

@@ -1,0 +1,237 @@
+"""Reader of EchoNet-Dynamic (Ouyang et al., Nature 2020) in its released layout.
+
+::
+
+    <root>/FileList.csv         FileName, EF, ESV, EDV, FrameHeight, FrameWidth, FPS, NumberOfFrames, Split
+    <root>/VolumeTracings.csv   FileName, X1, Y1, X2, Y2, Frame   (one row per traced chord)
+    <root>/Videos/<FileName>.avi
+
+Each video is one apical four-chamber loop of one patient. ``VolumeTracings.csv`` traces the LV at
+two frames: per frame, the first row is the long axis and the following rows are chords across the
+cavity, from the (X1, Y1) wall to the (X2, Y2) wall. The cavity is the polygon through the first
+ends of the chords, then the second ends in reverse order, filled at pixel centres. The traced frame
+with the larger cavity is end-diastole, the other end-systole (the order of the rows is not used).
+EF, EDV and ESV come from ``FileList.csv``; its ``Split`` (TRAIN / VAL / TEST) is kept. EchoNet
+gives no pixel spacing (videos are resampled to 112×112), no sex, age or image quality, and traces
+only the LV: the processed dataset's ``labels`` is ``{"1": "lv"}``.
+
+A listed video whose tracings cannot give ED and ES — none, at other than two frames, or at a frame
+beyond its ``NumberOfFrames`` — is left out, with its reason, in the log and in ``dataset.json``
+(``extra.left_out``), as the official loader leaves untraced videos out; anything else that is
+missing or inconsistent (a missing video, a tracing of an unlisted video, a non-number) is an error
+naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthboost.data.format import DatasetInfo, default_group, frame_name
+from synthboost.data.imageio.echo import read_echo
+from synthboost.data.writer import Record, write_dataset
+from synthboost.logs import get_logger
+
+log = get_logger("data.sources.echonet")
+
+FILELIST_COLUMNS = ("FileName", "EF", "ESV", "EDV", "Split")
+TRACING_COLUMNS = ("FileName", "X1", "Y1", "X2", "Y2", "Frame")
+SPLIT_WORDS = {"TRAIN": "train", "VAL": "val", "TEST": "test"}
+VIEW = "4CH"
+
+
+@dataclasses.dataclass(frozen=True)
+class EchoNetVideo:
+    """One row of ``FileList.csv`` with its LV tracings (``frame -> (n, 4) X1 Y1 X2 Y2``)."""
+
+    name: str  # FileName without extension
+    split: str
+    ef: float
+    esv: float
+    edv: float
+    video: Path
+    tracings: dict[int, np.ndarray]
+
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: not found (EchoNet-Dynamic root holds FileList.csv and VolumeTracings.csv)"
+        )
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in required if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"{path}: missing columns {missing}")
+        return list(reader)
+
+
+def _number(path: Path, line: int, row: dict[str, str], key: str) -> float:
+    try:
+        value = float(row[key])
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: line {line}: {key} {row[key]!r} is not a number") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{path}: line {line}: {key} is not finite")
+    return value
+
+
+def read_tracings(path: Path) -> dict[str, dict[int, np.ndarray]]:
+    """``{file stem: {frame: (n, 4) float array of X1, Y1, X2, Y2}}`` in file order."""
+    rows: dict[str, dict[int, list[list[float]]]] = {}
+    for line, row in enumerate(_read_csv(path, TRACING_COLUMNS), start=2):
+        stem = Path(row["FileName"].strip()).stem
+        frame = _number(path, line, row, "Frame")
+        if not frame.is_integer() or frame < 0:
+            raise ValueError(f"{path}: line {line}: Frame {row['Frame']!r} is not a frame index")
+        coords = [_number(path, line, row, k) for k in ("X1", "Y1", "X2", "Y2")]
+        rows.setdefault(stem, {}).setdefault(int(frame), []).append(coords)
+    return {stem: {f: np.asarray(c, np.float64) for f, c in frames.items()} for stem, frames in rows.items()}
+
+
+def _unusable(tracings: dict[int, np.ndarray] | None, n_frames: str) -> str | None:
+    """Why a video's tracings cannot give ED and ES (None when they can)."""
+    if not tracings:
+        return "no tracings"
+    if len(tracings) != 2:
+        return f"tracings at {len(tracings)} frames {sorted(tracings)[:4]} (expected 2)"
+    try:
+        count = int(float(n_frames))
+    except ValueError:
+        return None  # NumberOfFrames absent or not a number: the video itself is checked when read
+    beyond = [f for f in tracings if f >= count]
+    return f"traced frame {beyond[0]} beyond NumberOfFrames {count}" if beyond else None
+
+
+def list_videos(root: str | Path) -> tuple[list[EchoNetVideo], dict[str, str]]:
+    """The usable videos of an EchoNet-Dynamic folder, and ``{name: reason}`` of the listed ones left out."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: EchoNet-Dynamic folder not found")
+    filelist = root / "FileList.csv"
+    listing = _read_csv(filelist, FILELIST_COLUMNS)
+    tracings = read_tracings(root / "VolumeTracings.csv")
+    videos, left_out = [], {}
+    for line, row in enumerate(listing, start=2):
+        name = Path(row["FileName"].strip()).stem
+        split = SPLIT_WORDS.get(row["Split"].strip().upper())
+        if not name or split is None:
+            raise ValueError(
+                f"{filelist}: line {line}: bad FileName {row['FileName']!r} or Split {row['Split']!r}"
+            )
+        reason = _unusable(tracings.get(name), row.get("NumberOfFrames") or "")
+        if reason is not None:
+            left_out[name] = reason
+            continue
+        video = root / "Videos" / f"{name}.avi"
+        if not video.is_file():
+            raise FileNotFoundError(f"{video}: video listed in {filelist.name} not found")
+        ef, esv, edv = (_number(filelist, line, row, k) for k in ("EF", "ESV", "EDV"))
+        videos.append(EchoNetVideo(name, split, ef, esv, edv, video, tracings[name]))
+    listed = {v.name for v in videos} | set(left_out)
+    unknown = sorted(set(tracings) - listed)
+    if unknown:
+        raise ValueError(
+            f"{root / 'VolumeTracings.csv'}: tracings of videos not in FileList.csv: {unknown[:3]}"
+        )
+    if not videos:
+        raise ValueError(f"{root}: no usable traced videos ({len(left_out)} left out)")
+    return videos, left_out
+
+
+def tracing_polygon(chords: np.ndarray) -> np.ndarray:
+    """``(m, 2)`` (x, y) vertices of the cavity: the first ends of the chords, then the second ends reversed."""
+    if len(chords) < 3:
+        raise ValueError(f"a tracing needs the long axis and at least 2 chords, got {len(chords)} rows")
+    ends = chords[1:]
+    return np.concatenate([ends[:, 0:2], ends[::-1, 2:4]])
+
+
+def fill_polygon(vertices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask of the pixels whose centres lie inside the (x, y) polygon."""
+    from skimage.draw import polygon
+
+    mask = np.zeros(shape, bool)
+    rr, cc = polygon(vertices[:, 1], vertices[:, 0], shape)
+    mask[rr, cc] = True
+    return mask
+
+
+def ed_es_masks(video: EchoNetVideo, shape: tuple[int, int]) -> dict[str, tuple[int, np.ndarray]]:
+    """``{"ED": (frame, mask), "ES": (frame, mask)}``: the larger traced cavity is end-diastole."""
+    if len(video.tracings) != 2:
+        raise ValueError(f"{video.video}: expected tracings at 2 frames, got {sorted(video.tracings)}")
+    masks = {f: fill_polygon(tracing_polygon(c), shape) for f, c in video.tracings.items()}
+    (f_big, m_big), (f_small, m_small) = sorted(masks.items(), key=lambda kv: -int(kv[1].sum()))
+    if m_big.sum() == m_small.sum():
+        raise ValueError(f"{video.video}: both traced frames have the same LV area; ED and ES are ambiguous")
+    return {"ED": (f_big, m_big), "ES": (f_small, m_small)}
+
+
+def echonet_records(videos: Iterable[EchoNetVideo]) -> Iterator:
+    """Read each video and yield its ED and ES records (image, LV label map, meta row)."""
+
+    for v in videos:
+        loop = read_echo(v.video)
+        shape = loop.frames.shape[1:]
+        for phase, (frame, mask) in ed_es_masks(v, shape).items():
+            if frame >= loop.n_frames:
+                raise ValueError(f"{v.video}: traced frame {frame} but the video has {loop.n_frames} frames")
+            meta = {
+                "name": frame_name(v.name, VIEW, phase),
+                "group": default_group(v.split),
+                "split": v.split,
+                "patient": v.name,
+                "view": VIEW,
+                "phase": phase,
+                "domain": "real",
+                "orig_height": shape[0],
+                "orig_width": shape[1],
+                "lv_edv": v.edv,
+                "lv_esv": v.esv,
+                "lv_ef": v.ef,
+                "frame": frame,
+                "phase_position": 0.0 if phase == "ED" else 1.0,
+            }
+            yield Record(meta, loop.frames[frame], mask.astype(np.uint8))
+
+
+def prepare_echonet(
+    root: str | Path,
+    out: str | Path,
+    image_size: int = 112,
+    overwrite: bool = False,
+    finalize: Callable[[Path], Any] | None = None,
+) -> Path:
+    """Turn an EchoNet-Dynamic folder into a processed dataset (ED and ES frames, LV masks).
+
+    Args:
+        root: the release folder (``FileList.csv``, ``VolumeTracings.csv``, ``Videos/``).
+        out: processed dataset folder to create.
+        image_size: side of the square processed images (the videos are 112×112).
+        overwrite: replace an existing ``out``.
+        finalize: see :func:`synthboost.data.writer.write_dataset`.
+    """
+
+    root = Path(root)
+    videos, left_out = list_videos(root)
+    if left_out:
+        shown = "; ".join(f"{k}: {v}" for k, v in list(left_out.items())[:5])
+        log.warning("%s: %d listed videos left out (%s)", root, len(left_out), shown)
+    info = DatasetInfo(
+        name=Path(out).name,
+        source="echonet",
+        image_size=image_size,
+        labels={"1": "lv"},
+        extra={"raw": str(root.resolve()), "left_out": left_out, "ed_es_rule": "larger traced LV area is ED"},
+    )
+    log.info("%s: EchoNet-Dynamic, %d traced videos", root, len(videos))
+    return write_dataset(
+        out, info, echonet_records(videos), n=2 * len(videos), overwrite=overwrite, inputs=[root],
+        finalize=finalize,
+    )  # fmt: skip
