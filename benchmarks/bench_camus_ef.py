@@ -70,7 +70,9 @@ def main() -> None:
     for m in ("camus", "ase"):
         for idx in ("edv", "esv", "ef"):
             d = t[f"{m}_{idx}"] - t[f"true_{idx}"]
-            print(f"{m} - true {idx.upper()}: bias {d.mean():+.2f}, sd {d.std():.2f}, MAE {d.abs().mean():.2f}")
+            print(
+                f"{m} - true {idx.upper()}: bias {d.mean():+.2f}, sd {d.std():.2f}, MAE {d.abs().mean():.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -64,5 +64,5 @@ def literal_volumes(masks: dict, spacings: dict) -> tuple[float, float]:
     out = []
     for phase in ("ED", "ES"):
         d2, d4 = discs[("2CH", phase)][0], discs[("4CH", phase)][0]
-        out.append(math.pi / 4 * sum(a * b for a, b in zip(d2, d4)) * h / 1000)
+        out.append(math.pi / 4 * sum(a * b for a, b in zip(d2, d4, strict=True)) * h / 1000)
     return out[0], out[1]

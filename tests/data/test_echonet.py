@@ -124,7 +124,10 @@ def test_processed_dataset_is_valid_with_lv_only(echonet: tuple[Path, Path]) -> 
         lv_es = read_png(out / "labels_native" / group / f"{name}_4CH_ES.png")
         assert set(np.unique(lv_ed)) == {0, 1} and lv_es.sum() > 0
         assert (lv_ed.sum() > lv_es.sum()) == es_first
-    assert info["extra"]["ed_es_disagree"] == ["0X1A", "0X3C"]  # listed ED first: official and area rules differ
+    assert info["extra"]["ed_es_disagree"] == [
+        "0X1A",
+        "0X3C",
+    ]  # listed ED first: official and area rules differ
     assert "official loader" in info["extra"]["ed_es_rule"]
 
 
@@ -132,9 +135,13 @@ def test_masks_are_the_official_loaders_on_every_traced_frame(echonet: tuple[Pat
     raw, out = echonet
     rows = {r["name"]: r for r in read_meta(out)}
     dices, old_dices = [], []
-    for name, (*_, ed, es, es_first) in VIDEOS.items():
-        for phase, half_width in (("ED", 12.0), ("ES", 18.0)) if not es_first else (("ED", 18.0), ("ES", 12.0)):
-            got = read_png(out / "labels_native" / rows[f"{name}_4CH_{phase}"]["group"] / f"{name}_4CH_{phase}.png")
+    for name, (*_, es_first) in VIDEOS.items():
+        widths = (
+            {"ED": 18.0, "ES": 12.0} if es_first else {"ED": 12.0, "ES": 18.0}
+        )  # official: last-listed is ED
+        for phase, half_width in widths.items():
+            group = rows[f"{name}_4CH_{phase}"]["group"]
+            got = read_png(out / "labels_native" / group / f"{name}_4CH_{phase}.png")
             want = official_mask(chords(half_width), (SIZE, SIZE))
             dices.append(dice(got == 1, want))
             vertices = tracing_polygon(np.asarray(chords(half_width)))

@@ -139,7 +139,9 @@ def _distances(contour: np.ndarray, j: int | np.ndarray, i: int | np.ndarray, k:
     a, b, p = contour[j], contour[i], contour[k]
     u = b - a
     cross = u[..., 0] * (a[..., 1] - p[..., 1]) - u[..., 1] * (a[..., 0] - p[..., 0])
-    with np.errstate(invalid="ignore", divide="ignore"):  # a zero chord (closed contour's ends): NaN, never ≤ 8
+    with np.errstate(
+        invalid="ignore", divide="ignore"
+    ):  # a zero chord (closed contour's ends): NaN, never ≤ 8
         return np.abs(cross) / np.sqrt(u[..., 0] ** 2 + u[..., 1] ** 2)
 
 

@@ -72,7 +72,9 @@ def prepare_echonet_cmd(
     image_size: int = typer.Option(112, help="Side of the square processed images (videos are 112x112)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
     ed_es: str = typer.Option(
-        "official", "--ed-es", help="ED/ES rule: official (row order, as EchoNet's loader) or area (larger is ED)."
+        "official",
+        "--ed-es",
+        help="ED/ES rule: official (row order, as EchoNet's loader) or area (larger is ED).",
     ),
 ) -> None:
     """Prepare EchoNet-Dynamic (LV at the traced ED and ES frames) and write its prompts."""

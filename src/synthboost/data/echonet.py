@@ -123,7 +123,9 @@ def _unusable(tracings: dict[int, np.ndarray] | None, count: int | None, size: t
         return f"traced frame {beyond[0]} beyond NumberOfFrames {count}"
     for frame, chords in tracings.items():
         if len(chords) < 3:
-            return f"tracing at frame {frame} has {len(chords)} rows (needs the long axis and at least 2 chords)"
+            return (
+                f"tracing at frame {frame} has {len(chords)} rows (needs the long axis and at least 2 chords)"
+            )
         problem = tracing_problem(chords, size)
         if problem is None and not fill_polygon(tracing_polygon(chords), size).any():
             problem = f"the tracing covers no pixel of the {size[1]}×{size[0]} frame (empty mask)"
@@ -132,12 +134,12 @@ def _unusable(tracings: dict[int, np.ndarray] | None, count: int | None, size: t
     return None
 
 
-def _tracing_warnings(name: str, video: EchoNetVideo) -> list[str]:
+def _tracing_warnings(path: Path, name: str, video: EchoNetVideo) -> list[str]:
     out = []
     for frame, chords in video.tracings.items():
         frac = outside_fraction(tracing_polygon(chords), video.size)
         if frac > 0:
-            out.append(f"VolumeTracings.csv: {name} frame {frame}: {100 * frac:.0f} % of the tracing's vertices "
+            out.append(f"{path}: {name} frame {frame}: {100 * frac:.0f} % of the tracing's vertices "
                        f"lie outside the {video.size[1]}×{video.size[0]} frame (mask clipped)")  # fmt: skip
     return out
 
@@ -181,7 +183,7 @@ def list_videos(
         ef, esv, edv = (_number(filelist, line, row, k) for k in ("EF", "ESV", "EDV"))
         found += value_warnings(filelist, line, ef, esv, edv)
         videos.append(EchoNetVideo(name, split, ef, esv, edv, video, tracings[name], frame_size(row)))
-        found += _tracing_warnings(name, videos[-1])
+        found += _tracing_warnings(root / "VolumeTracings.csv", name, videos[-1])
     for message in found:
         log.warning("%s", message)
     if warnings is not None:
@@ -309,8 +311,13 @@ def prepare_echonet(
         source="echonet",
         image_size=image_size,
         labels={"1": "lv"},
-        extra={"raw": str(root.resolve()), "left_out": left_out, "ed_es_rule": RULE_TITLES[ed_es],
-               "ed_es_disagree": disagree, "warnings": warnings},  # fmt: skip
+        extra={
+            "raw": str(root.resolve()),
+            "left_out": left_out,
+            "ed_es_rule": RULE_TITLES[ed_es],
+            "ed_es_disagree": disagree,
+            "warnings": warnings,
+        },  # fmt: skip
     )
     log.info("%s: EchoNet-Dynamic, %d traced videos", root, len(videos))
     return write_dataset(
