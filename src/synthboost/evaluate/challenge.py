@@ -7,8 +7,9 @@ Three structures per frame, each from the native-resolution masks (``docs/format
 - ``la``: the left atrium (label 3).
 
 For each, at ED and at ES: Dice (%), Hausdorff distance ``HD`` (mm: the largest distance between
-the two boundaries, in both directions) and mean absolute distance ``MAD`` (mm: the mean distance
-of every boundary pixel of either mask to the other mask's boundary), from
+the two boundaries, in both directions) and mean absolute distance ``MAD`` (mm: the mean of the two
+directed mean boundary distances, ``(mean d(P→G) + mean d(G→P)) / 2``, as CREATIS's challenges define
+it), from
 :mod:`synthboost.evaluate.metrics` with the frame's pixel spacing. A patient's two views (2CH,
 4CH) are averaged first; the table gives mean ± sd over patients. The clinical part (EDV, ESV, EF
 by the CAMUS EF script against the same script on the ground truth) is computed by the clinical
@@ -25,7 +26,7 @@ from scipy import ndimage
 
 from synthboost.data.format import native_label_path
 from synthboost.data.processed import read_meta, spacing_mm
-from synthboost.evaluate.metrics import compute_dice, compute_hausdorff, compute_mean_surface_distance
+from synthboost.evaluate.metrics import compute_dice, compute_hausdorff, compute_mean_absolute_distance
 from synthboost.evaluate.predictions import load_mask, read_predictions
 
 #: CAMUS structures: name -> labels they join.
@@ -50,7 +51,7 @@ def frame_scores(
         out[structure] = {
             "dice": 100.0 * compute_dice(p, g),
             "hd_mm": compute_hausdorff(p, g, spacing),
-            "mad_mm": compute_mean_surface_distance(p, g, spacing),
+            "mad_mm": compute_mean_absolute_distance(p, g, spacing),
         }
     return out
 
