@@ -217,3 +217,47 @@ def test_echonet_dataset_trains(echonet: tuple[Path, Path], tmp_path: Path) -> N
     cfg = load_config("configs/experiment/demo_tiny_clipseg.yaml", [f"{k}={v}" for k, v in sets.items()])
     run = train(cfg, tmp_path / "run")
     assert (run / "DONE").is_file()
+
+
+def test_evaluate_echonet_format_on_a_hand_made_analysis(tmp_path: Path) -> None:
+    from synthboost.data.echonet import ed_es_masks
+    from synthboost.data.imageio import write_medical
+    from synthboost.evaluate.echonet_format import echonet_summary
+
+    raw = write_echonet(tmp_path / "e", untraced=False)
+    videos = {v.name: v for v in list_videos(raw)[0]}
+    analysis = tmp_path / "analysis"
+    offsets = {"0X1A": 2.0, "0X2B": -4.0, "0X3C": 6.0}  # EF errors (points)
+    for name, err in offsets.items():
+        labels = np.zeros((N_FRAMES, SIZE, SIZE), np.uint8)
+        for frame, mask in ed_es_masks(videos[name], (SIZE, SIZE)).values():
+            labels[frame][mask] = 1
+        if name == "0X3C":  # ES without its upper rows: P ⊂ G, so Dice = 2|P| / (|P| + |G|)
+            frame, mask = ed_es_masks(videos[name], (SIZE, SIZE))["ES"]
+            rows = np.flatnonzero(mask.any(axis=1))
+            labels[frame][: rows[len(rows) // 2]] = 0
+            kept = labels[frame] == 1
+            expected_es = 200 * kept.sum() / (kept.sum() + mask.sum())
+        (analysis / name).mkdir(parents=True)
+        write_medical(analysis / name / "labels.nii.gz", labels, (1.0, 1.0))
+        summary = {"ef_percent": videos[name].ef + err, "model": "m", "prompt_level": "p3"}
+        (analysis / name / "summary.json").write_text(json.dumps(summary))
+    (analysis / "analysis.json").write_text(json.dumps({"version": 1, "loops": list(offsets)}))
+    out = tmp_path / "echonet.csv"
+    res = CliRunner().invoke(
+        app, ["evaluate", str(analysis), str(raw), "--format", "echonet", "-o", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "model m · prompt p3" in res.output and "MAE 4.00" in res.output
+    import pandas as pd
+
+    df = pd.read_csv(out)
+    s = echonet_summary(df)
+    truth = np.array([videos[n].ef for n in offsets])
+    errors = np.array(list(offsets.values()))
+    assert s["ef_mae"] == pytest.approx(4.0) and s["ef_rmse"] == pytest.approx(np.sqrt(56 / 3))
+    assert s["ef_r2"] == pytest.approx(1 - 56 / np.sum((truth - truth.mean()) ** 2))
+    assert (errors == df["ef_error"].round(6).to_numpy()).all()
+    assert df["dice_lv_ed"].tolist() == [100.0] * 3
+    assert df["dice_lv_es"].tolist()[:2] == [100.0, 100.0]
+    assert df["dice_lv_es"].iloc[2] == pytest.approx(expected_es, abs=1e-3)

@@ -21,16 +21,20 @@ def evaluate_command(
         "images",
         "--format",
         help="images (per-image metrics, default) or camus (the CAMUS challenge's table: "
-        "endo/epi/LA x ED/ES Dice, HD and MAD in mm, EDV/ESV/EF agreement by the CAMUS EF script).",
+        "endo/epi/LA x ED/ES Dice, HD and MAD in mm, EDV/ESV/EF agreement by the CAMUS EF script) or echonet "
+        "(an analysis folder of EchoNet-Dynamic loops against the release folder: EF MAE/RMSE/R², LV Dice at the "
+        "traced frames).",
     ),
 ) -> None:
     """Score predictions: Dice, IoU, Hausdorff (512 grid) and HD95 / mean distance in mm; or sequences."""
     from synthboost.evaluate.sequence import is_analysis_folder
 
-    if fmt not in ("images", "camus"):
-        raise ValueError(f"--format {fmt!r}: choose images or camus")
+    if fmt not in ("images", "camus", "echonet"):
+        raise ValueError(f"--format {fmt!r}: choose images, camus or echonet")
     if fmt == "camus":
         return _evaluate_camus(preds, dataset, out)
+    if fmt == "echonet":
+        return _evaluate_echonet(preds, dataset, out)
     if is_analysis_folder(preds):
         return _evaluate_sequences(preds, dataset, out)
     from synthboost.evaluate.per_image import evaluate
@@ -67,6 +71,20 @@ def _evaluate_camus(preds: Path, dataset: Path, out: Path) -> None:
     )
     typer.echo(format_camus_table(camus_segmentation_summary(frames), clinical, title))
     typer.echo(f"{len(frames)} frame x structure rows -> {out}")
+
+
+def _evaluate_echonet(analysis: Path, root: Path, out: Path) -> None:
+    from synthboost.evaluate.echonet_format import echonet_summary, evaluate_echonet, format_echonet_summary
+    from synthboost.evaluate.per_image import write_metrics_csv
+    from synthboost.utils import read_json
+
+    df = evaluate_echonet(analysis, root)
+    write_metrics_csv(df, out)
+    loops = read_json(analysis / "analysis.json")["loops"]
+    first = read_json(analysis / loops[0] / "summary.json") if loops else {}
+    title = f"EchoNet format · model {first.get('model')} · prompt {first.get('prompt_level')} · {analysis}"
+    typer.echo(format_echonet_summary(echonet_summary(df), title))
+    typer.echo(f"{len(df)} loops -> {out}")
 
 
 def _evaluate_sequences(analysis: Path, truth: Path, out: Path) -> None:
