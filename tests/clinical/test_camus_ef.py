@@ -119,5 +119,8 @@ def test_bad_input_is_named():
                          {k: (0.3, 0.3) for k in [("2CH", "ED"), ("2CH", "ES"), ("4CH", "ED")]})  # fmt: skip
     with pytest.raises(ValueError, match="empty LV mask"):
         frame_discs(np.zeros((20, 20), bool), (0.3, 0.3))
+    speck = np.zeros((20, 20), bool)
+    speck[5, 5] = True  # the script walks from 8 px out: a one-pixel LV still measures 16 px wide
+    np.testing.assert_allclose(frame_discs(speck, (0.3, 0.3)).diameters_mm, 16 * 0.3)
     with pytest.raises(ValueError, match="positive and finite"):
         frame_discs(dome(30, 60, 100), (0.0, 0.3))

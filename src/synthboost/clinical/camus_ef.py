@@ -180,6 +180,8 @@ def frame_discs(mask: np.ndarray, spacing: Spacing, n_discs: int = N_DISCS) -> F
     dist = np.linalg.norm(contour - base, axis=1)
     apex = contour[int(np.argmax(dist))]
     direction = apex - base
+    if not np.any(direction):
+        raise ValueError(f"degenerate LV contour ({len(contour)} points): the apex is the base mid point")
     normal = np.array([-direction[1], direction[0]]) / np.linalg.norm(direction)
     diameters = np.empty(n_discs)
     for n, frac in enumerate(np.linspace(0, 1, n_discs, endpoint=False)):
