@@ -15,8 +15,8 @@ pixels (halves to even) and filled by ``skimage.draw.polygon`` with its edges in
 :data:`ED_ES_RULES` (``prepare echonet --ed-es``): ``official`` (default) as the loader, the
 last-listed traced frame of a video is the large (diastolic) one and the first-listed the small
 one; ``area``: the traced frame with the larger mask is ED. Videos where the two rules disagree are
-logged and listed in ``dataset.json`` (``extra.ed_es_disagree``). EF, EDV and ESV come from ``FileList.csv``; its ``Split`` (TRAIN / VAL / TEST) is kept. EchoNet
-gives no pixel spacing (videos are resampled to 112×112), no sex, age or image quality, and traces
+logged and listed in ``dataset.json`` (``extra.ed_es_disagree``). EF, EDV and ESV come from
+``FileList.csv``; its ``Split`` (TRAIN / VAL / TEST) is kept. EchoNet gives no pixel spacing (videos are resampled to 112×112), no sex, age or image quality, and traces
 only the LV: the processed dataset's ``labels`` is ``{"1": "lv"}``.
 
 A listed video whose tracings cannot give ED and ES — none, at other than two frames, or at a frame
@@ -121,17 +121,18 @@ def _unusable(tracings: dict[int, np.ndarray] | None, count: int | None, size: t
     beyond = [f for f in tracings if count is not None and f >= count]
     if beyond:
         return f"traced frame {beyond[0]} beyond NumberOfFrames {count}"
-    for frame, chords in tracings.items():
-        if len(chords) < 3:
-            return (
-                f"tracing at frame {frame} has {len(chords)} rows (needs the long axis and at least 2 chords)"
-            )
-        problem = tracing_problem(chords, size)
-        if problem is None and not fill_polygon(tracing_polygon(chords), size).any():
-            problem = f"the tracing covers no pixel of the {size[1]}×{size[0]} frame (empty mask)"
-        if problem is not None:
-            return f"tracing at frame {frame}: {problem}"
-    return None
+    problems = ((f, _tracing_unusable(c, size)) for f, c in tracings.items())
+    return next((f"tracing at frame {f}: {p}" for f, p in problems if p is not None), None)
+
+
+def _tracing_unusable(chords: np.ndarray, size: tuple[int, int]) -> str | None:
+    """Why one frame's tracing gives no mask on a frame of ``size`` (None when it gives one)."""
+    if len(chords) < 3:
+        return f"{len(chords)} rows (needs the long axis and at least 2 chords)"
+    problem = tracing_problem(chords, size)
+    if problem is None and not fill_polygon(tracing_polygon(chords), size).any():
+        problem = f"the tracing covers no pixel of the {size[1]}×{size[0]} frame (empty mask)"
+    return problem
 
 
 def _tracing_warnings(path: Path, name: str, video: EchoNetVideo) -> list[str]:
