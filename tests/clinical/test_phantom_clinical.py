@@ -117,6 +117,10 @@ def test_cli_clinical_camus_method(dataset, tmp_path):
     assert json.loads((out / "clinical_summary.json").read_text())["method"] == "camus"
     camus = clinical_table(preds, dataset, method="camus")
     ase = clinical_table(preds, dataset)
-    assert (camus["gt_esv"] > ase["gt_esv"]).all()  # ES borrows the longer ED axis step
+    assert len(camus) == len(ase)
+    for src in ("gt", "pred"):  # the script's whole mL, the unrounded volume beside it
+        for idx in ("edv", "esv"):
+            assert (camus[f"{src}_{idx}"] == camus[f"{src}_{idx}"].round()).all()
+            assert (camus[f"{src}_{idx}"] - camus[f"{src}_{idx}_unrounded"]).abs().max() <= 0.5
     bad = CliRunner().invoke(app, ["clinical", str(preds), str(dataset), "-o", str(out), "--method", "teich"])
     assert bad.exit_code != 0

@@ -72,6 +72,26 @@ def echonet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return raw, out
 
 
+def official_mask(chords_: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The official loader's mask derived independently of skimage: the polygon of the chords' ends with
+    vertices rounded to whole pixels; a pixel centre belongs to it when inside (even-odd rule) or on an edge."""
+    ends = np.asarray(chords_, np.float64)[1:]
+    v = np.rint(np.concatenate([ends[:, 0:2], ends[::-1, 2:4]]))
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    inside, edge = np.zeros(shape, bool), np.zeros(shape, bool)
+    for (x0, y0), (x1, y1) in zip(v, np.roll(v, -1, axis=0), strict=True):
+        on_line = (x1 - x0) * (y - y0) - (y1 - y0) * (x - x0) == 0
+        in_box = (np.minimum(x0, x1) <= x) & (x <= np.maximum(x0, x1))
+        edge |= on_line & in_box & (np.minimum(y0, y1) <= y) & (y <= np.maximum(y0, y1))
+        if y0 != y1:
+            inside ^= ((y0 > y) != (y1 > y)) & (x < x0 + (y - y0) * (x1 - x0) / (y1 - y0))
+    return inside | edge
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2 * float((a & b).sum()) / float(a.sum() + b.sum())
+
+
 def test_polygon_fill_matches_the_ellipse() -> None:
     mask = fill_polygon(tracing_polygon(np.asarray(chords(18.0))), (SIZE, SIZE))
     assert mask[55, 56] and mask[25, 56] and not mask[55, 80] and not mask[10, 56]
@@ -90,18 +110,63 @@ def test_processed_dataset_is_valid_with_lv_only(echonet: tuple[Path, Path]) -> 
     assert not (out / "masks" / "train" / "mask_2").exists()
     rows = {r["name"]: r for r in read_meta(out)}
     assert sorted(rows) == sorted(f"{n}_4CH_{p}" for n in VIDEOS for p in ("ED", "ES"))
-    for name, (split, ef, esv, edv, ed, es, _) in VIDEOS.items():
+    for name, (split, ef, esv, edv, ed, es, es_first) in VIDEOS.items():
         r_ed, r_es = rows[f"{name}_4CH_ED"], rows[f"{name}_4CH_ES"]
         assert r_ed["split"] == split.lower() and r_ed["group"] == ("test" if split == "TEST" else "train")
-        assert (r_ed["frame"], r_es["frame"]) == (ed, es)  # the larger tracing is ED, whatever the row order
+        # official rule: the last-listed traced frame is ED, whatever its area
+        assert (r_ed["frame"], r_es["frame"]) == ((ed, es) if es_first else (es, ed))
         assert (r_ed["lv_ef"], r_ed["lv_esv"], r_ed["lv_edv"]) == (ef, esv, edv)
         assert r_ed["sex"] is None and r_ed["age"] is None and r_ed["spacing_row_mm"] is None
         group = r_ed["group"]
         image = read_png(out / "images" / group / f"{name}_4CH_ED.png")
-        assert image[0, 0] == ed * 20  # the traced frame, not another
+        assert image[0, 0] == r_ed["frame"] * 20  # the traced frame, not another
         lv_ed = read_png(out / "labels_native" / group / f"{name}_4CH_ED.png")
         lv_es = read_png(out / "labels_native" / group / f"{name}_4CH_ES.png")
-        assert set(np.unique(lv_ed)) == {0, 1} and lv_ed.sum() > lv_es.sum() > 0
+        assert set(np.unique(lv_ed)) == {0, 1} and lv_es.sum() > 0
+        assert (lv_ed.sum() > lv_es.sum()) == es_first
+    assert info["extra"]["ed_es_disagree"] == [
+        "0X1A",
+        "0X3C",
+    ]  # listed ED first: official and area rules differ
+    assert "official loader" in info["extra"]["ed_es_rule"]
+
+
+def test_masks_are_the_official_loaders_on_every_traced_frame(echonet: tuple[Path, Path]) -> None:
+    raw, out = echonet
+    rows = {r["name"]: r for r in read_meta(out)}
+    dices, old_dices = [], []
+    for name, (*_, es_first) in VIDEOS.items():
+        widths = (
+            {"ED": 18.0, "ES": 12.0} if es_first else {"ED": 12.0, "ES": 18.0}
+        )  # official: last-listed is ED
+        for phase, half_width in widths.items():
+            group = rows[f"{name}_4CH_{phase}"]["group"]
+            got = read_png(out / "labels_native" / group / f"{name}_4CH_{phase}.png")
+            want = official_mask(chords(half_width), (SIZE, SIZE))
+            dices.append(dice(got == 1, want))
+            vertices = tracing_polygon(np.asarray(chords(half_width)))
+            from skimage.draw import polygon  # the previous reader: sub-pixel polygon at pixel centres
+
+            old = np.zeros((SIZE, SIZE), bool)
+            old[polygon(vertices[:, 1], vertices[:, 0], (SIZE, SIZE))] = True
+            old_dices.append(dice(old, want))
+    assert dices == [1.0] * 6
+    assert max(old_dices) < 0.99  # the sub-pixel fill was smaller on every frame
+
+
+def test_area_rule_on_request(tmp_path: Path) -> None:
+    raw = write_echonet(tmp_path / "e", untraced=False)
+    out = tmp_path / "area"
+    result = CliRunner().invoke(app, ["prepare", "echonet", str(raw), str(out), "--ed-es", "area"])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in read_meta(out)}
+    for name, (*_, ed, es, _) in VIDEOS.items():
+        assert (rows[f"{name}_4CH_ED"]["frame"], rows[f"{name}_4CH_ES"]["frame"]) == (ed, es)
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["extra"]["ed_es_rule"] == "larger traced LV area is ED"
+    assert info["extra"]["ed_es_disagree"] == ["0X1A", "0X3C"]
+    bad = CliRunner().invoke(app, ["prepare", "echonet", str(raw), str(tmp_path / "x"), "--ed-es", "size"])
+    assert isinstance(bad.exception, ValueError) and "--ed-es 'size'" in str(bad.exception)
 
 
 def test_prompts_hold_only_what_is_known(echonet: tuple[Path, Path]) -> None:
@@ -152,3 +217,47 @@ def test_echonet_dataset_trains(echonet: tuple[Path, Path], tmp_path: Path) -> N
     cfg = load_config("configs/experiment/demo_tiny_clipseg.yaml", [f"{k}={v}" for k, v in sets.items()])
     run = train(cfg, tmp_path / "run")
     assert (run / "DONE").is_file()
+
+
+def test_evaluate_echonet_format_on_a_hand_made_analysis(tmp_path: Path) -> None:
+    from synthboost.data.imageio.medical import write_medical
+    from synthboost.data.sources.echonet import ed_es_masks
+    from synthboost.evaluation.echonet_format import echonet_summary
+
+    raw = write_echonet(tmp_path / "e", untraced=False)
+    videos = {v.name: v for v in list_videos(raw)[0]}
+    analysis = tmp_path / "analysis"
+    offsets = {"0X1A": 2.0, "0X2B": -4.0, "0X3C": 6.0}  # EF errors (points)
+    for name, err in offsets.items():
+        labels = np.zeros((N_FRAMES, SIZE, SIZE), np.uint8)
+        for frame, mask in ed_es_masks(videos[name], (SIZE, SIZE)).values():
+            labels[frame][mask] = 1
+        if name == "0X3C":  # ES without its upper rows: P ⊂ G, so Dice = 2|P| / (|P| + |G|)
+            frame, mask = ed_es_masks(videos[name], (SIZE, SIZE))["ES"]
+            rows = np.flatnonzero(mask.any(axis=1))
+            labels[frame][: rows[len(rows) // 2]] = 0
+            kept = labels[frame] == 1
+            expected_es = 200 * kept.sum() / (kept.sum() + mask.sum())
+        (analysis / name).mkdir(parents=True)
+        write_medical(analysis / name / "labels.nii.gz", labels, (1.0, 1.0))
+        summary = {"ef_percent": videos[name].ef + err, "model": "m", "prompt_level": "p3"}
+        (analysis / name / "summary.json").write_text(json.dumps(summary))
+    (analysis / "analysis.json").write_text(json.dumps({"version": 1, "loops": list(offsets)}))
+    out = tmp_path / "echonet.csv"
+    res = CliRunner().invoke(
+        app, ["evaluate", str(analysis), str(raw), "--format", "echonet", "-o", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "model m · prompt p3" in res.output and "MAE 4.00" in res.output
+    import pandas as pd
+
+    df = pd.read_csv(out)
+    s = echonet_summary(df)
+    truth = np.array([videos[n].ef for n in offsets])
+    errors = np.array(list(offsets.values()))
+    assert s["ef_mae"] == pytest.approx(4.0) and s["ef_rmse"] == pytest.approx(np.sqrt(56 / 3))
+    assert s["ef_r2"] == pytest.approx(1 - 56 / np.sum((truth - truth.mean()) ** 2))
+    assert (errors == df["ef_error"].round(6).to_numpy()).all()
+    assert df["dice_lv_ed"].tolist() == [100.0] * 3
+    assert df["dice_lv_es"].tolist()[:2] == [100.0, 100.0]
+    assert df["dice_lv_es"].iloc[2] == pytest.approx(expected_es, abs=1e-3)

@@ -37,6 +37,8 @@ def test_ring_hd95_and_mean_distance_in_mm():
     assert m.compute_hausdorff(pred, gt) == pytest.approx(6.0)
     assert m.compute_hd95(pred, gt) == pytest.approx(6.0)
     assert m.compute_mean_surface_distance(pred, gt) == pytest.approx(28 * 6 / (108 + 80))
+    # CREATIS MAD: each direction's mean counts half: (28·6 / 108 + 0 / 80) / 2
+    assert m.compute_mean_absolute_distance(pred, gt) == pytest.approx(28 * 6 / 108 / 2)
     # (2 mm, 0.5 mm): sides 3 mm; top/bottom rows 0.5·min(c, 20−c) → 3.5, 4, 4.5, 5, 4.5, 4, 3.5
     sp = (2.0, 0.5)
     assert m.compute_hausdorff(pred, gt, spacing=sp) == pytest.approx(5.0)

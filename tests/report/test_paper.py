@@ -71,3 +71,19 @@ def test_cli_exit_code(tmp_path):
     (broken / "paper_tables.csv").write_text(text)
     res = CliRunner().invoke(app, ["reproduce-paper", str(broken)])
     assert res.exit_code == 1 and "DIFFERS" in res.output
+
+
+@needs_reference
+def test_hausdorff_beside_the_reference_uses_its_512_pixel_definition(rep):
+    import csv
+    import statistics
+
+    from synthboost.report.paper import format_reproduction
+
+    path = REFERENCE / "metrics" / "camus_metrics_reduce_lr" / "cris" / "p2" / "metrics.csv"
+    px = [float(r["hausdorff_distance"]) / 100 for r in csv.DictReader(path.open())]
+    row = rep.hausdorff.set_index(["strategy", "model", "prompt"]).loc[("real", "CRIS", "p2")]
+    assert row["n"] == 600 and row["mean"] == pytest.approx(statistics.mean(px))
+    assert row["std"] == pytest.approx(statistics.stdev(px))
+    text = format_reproduction(rep)
+    assert "maximum boundary distance in pixels on the 512×512 grid (mean ± std; not mm)" in text

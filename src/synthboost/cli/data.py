@@ -71,11 +71,16 @@ def prepare_echonet_cmd(
     out: Path = typer.Argument(..., help="Processed dataset folder to create."),
     image_size: int = typer.Option(112, help="Side of the square processed images (videos are 112x112)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+    ed_es: str = typer.Option(
+        "official",
+        "--ed-es",
+        help="ED/ES rule: official (row order, as EchoNet's loader) or area (larger is ED).",
+    ),
 ) -> None:
     """Prepare EchoNet-Dynamic (LV at the traced ED and ES frames) and write its prompts."""
     from synthboost.data.sources.echonet import prepare_echonet
 
-    _prepare_with_prompts(prepare_echonet, root, out, image_size=image_size, overwrite=force)
+    _prepare_with_prompts(prepare_echonet, root, out, image_size=image_size, overwrite=force, ed_es=ed_es)
 
 
 def phantom_cmd(

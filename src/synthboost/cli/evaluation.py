@@ -17,10 +17,24 @@ def evaluate_command(
     out: Path = typer.Option(
         Path("results.csv"), "--out", "-o", help="Per-image (or per-loop) metrics CSV to write."
     ),
+    fmt: str = typer.Option(
+        "images",
+        "--format",
+        help="images (per-image metrics, default) or camus (the CAMUS challenge's table: "
+        "endo/epi/LA x ED/ES Dice, HD and MAD in mm, EDV/ESV/EF agreement by the CAMUS EF script) or echonet "
+        "(an analysis folder of EchoNet-Dynamic loops against the release folder: EF MAE/RMSE/R², LV Dice at the "
+        "traced frames).",
+    ),
 ) -> None:
     """Score predictions: Dice, IoU, Hausdorff (512 grid) and HD95 / mean distance in mm; or sequences."""
     from synthboost.evaluation.sequence import is_analysis_folder
 
+    if fmt not in ("images", "camus", "echonet"):
+        raise ValueError(f"--format {fmt!r}: choose images, camus or echonet")
+    if fmt == "camus":
+        return _evaluate_camus(preds, dataset, out)
+    if fmt == "echonet":
+        return _evaluate_echonet(preds, dataset, out)
     if is_analysis_folder(preds):
         return _evaluate_sequences(preds, dataset, out)
     from synthboost.evaluation.per_image import evaluate
@@ -29,6 +43,48 @@ def evaluate_command(
     summary = df.groupby("structure")[["dice", "iou", "hd95_mm"]].mean().round(2)
     typer.echo(summary.to_string())
     typer.echo(f"mean Dice {df['dice'].mean():.2f} over {len(df)} pairs -> {out}")
+
+
+def _evaluate_camus(preds: Path, dataset: Path, out: Path) -> None:
+    from synthboost.clinical.agreement import agreement
+    from synthboost.clinical.indices import clinical_table
+    from synthboost.evaluation.challenge import (
+        camus_frame_table,
+        camus_segmentation_summary,
+        format_camus_table,
+    )
+    from synthboost.evaluation.per_image import write_metrics_csv
+    from synthboost.evaluation.predictions import read_predictions
+
+    info = read_predictions(preds).info
+    frames = camus_frame_table(preds, dataset)
+    write_metrics_csv(frames, out)
+    try:
+        table = clinical_table(preds, dataset, method="camus")
+        clinical = {k: agreement(table[f"pred_{k}"].to_numpy(float), table[f"gt_{k}"].to_numpy(float))
+                    for k in ("edv", "esv", "ef")}  # fmt: skip
+    except ValueError as err:
+        clinical = None
+        typer.echo(f"no EDV/ESV/EF rows: {err}")
+    title = (
+        f"CAMUS format · run {info['run']} · prompt {info['prompt_level']} · split {info['split']} · {preds}"
+    )
+    typer.echo(format_camus_table(camus_segmentation_summary(frames), clinical, title))
+    typer.echo(f"{len(frames)} frame x structure rows -> {out}")
+
+
+def _evaluate_echonet(analysis: Path, root: Path, out: Path) -> None:
+    from synthboost.evaluation.echonet_format import echonet_summary, evaluate_echonet, format_echonet_summary
+    from synthboost.evaluation.per_image import write_metrics_csv
+    from synthboost.utils.files import read_json
+
+    df = evaluate_echonet(analysis, root)
+    write_metrics_csv(df, out)
+    loops = read_json(analysis / "analysis.json")["loops"]
+    first = read_json(analysis / loops[0] / "summary.json") if loops else {}
+    title = f"EchoNet format · model {first.get('model')} · prompt {first.get('prompt_level')} · {analysis}"
+    typer.echo(format_echonet_summary(echonet_summary(df), title))
+    typer.echo(f"{len(df)} loops -> {out}")
 
 
 def _evaluate_sequences(analysis: Path, truth: Path, out: Path) -> None:

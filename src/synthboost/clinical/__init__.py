@@ -29,7 +29,7 @@ def run_clinical(
         out: output folder (created; files inside are overwritten).
         plots: also draw the scatter and Bland–Altman PNGs.
         method: method-of-discs convention, ``ase`` (ASE/EACVI 2015 biplane, default) or ``camus``
-            (the CAMUS organisers' EF script; see :mod:`synthboost.clinical.simpson`).
+            (the CAMUS organisers' EF script; see :mod:`synthboost.clinical.camus_ef`).
 
     Returns:
         ``{"table": DataFrame, "summary": dict, "paths": {name: Path}}``.

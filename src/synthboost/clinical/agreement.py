@@ -60,7 +60,7 @@ def agreement(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 #: How each method-of-discs convention is named in summaries (see synthboost.clinical.simpson).
 METHOD_TITLES = {
     "ase": "ASE/EACVI 2015 biplane (discs at mid-slices, L per phase)",
-    "camus": "CAMUS EF-script convention (discs at i/20 from the base, one L over the four frames)",
+    "camus": "CAMUS organisers' EF script (isotropic grid, walked diameters at i/20, one disc height, whole mL)",
 }
 
 

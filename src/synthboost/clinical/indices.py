@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from synthboost.clinical.camus_ef import lv_volumes_camus
 from synthboost.clinical.simpson import ejection_fraction, geometry_from_labels, la_volume, lv_volumes
 from synthboost.data.format import LABELS, PHASES, VIEWS, native_label_path
 from synthboost.data.imageio.medical import read_png
@@ -26,6 +27,8 @@ log = get_logger("clinical")
 
 #: Indices computed per patient and source.
 INDICES: tuple[str, ...] = ("edv", "esv", "ef", "la_es")
+#: Also given by ``--method camus``: the volumes before the script's rounding to whole mL, and their EF.
+CAMUS_UNROUNDED: tuple[str, ...] = ("edv_unrounded", "esv_unrounded", "ef_unrounded")
 #: Units of :data:`INDICES`.
 UNITS: dict[str, str] = {"edv": "mL", "esv": "mL", "ef": "%", "la_es": "mL"}
 Frames = dict[tuple[str, str], dict[str, Any]]  # (view, phase) -> meta row
@@ -80,8 +83,11 @@ def indices_from_labels(frames: Frames, load: LabelSource, method: str = "ase") 
             geometries[(view, phase)] = geometry_from_labels(lab, spacing[(view, phase)])
         except ValueError as err:
             log.warning("%s %s %s: no LV volume (%s)", frames[(view, phase)]["patient"], view, phase, err)
-    volumes = lv_volumes(geometries, method)
-    out["edv"], out["esv"] = volumes.get("ED", math.nan), volumes.get("ES", math.nan)
+    if method == "camus":
+        out.update(_camus_indices(frames, labels, spacing))
+    else:
+        volumes = lv_volumes(geometries, method)
+        out["edv"], out["esv"] = volumes.get("ED", math.nan), volumes.get("ES", math.nan)
     if not math.isnan(out["edv"]) and not math.isnan(out["esv"]):
         out["ef"] = ejection_fraction(out["edv"], out["esv"])
     a, b = labels[("2CH", "ES")], labels[("4CH", "ES")]
@@ -90,6 +96,23 @@ def indices_from_labels(frames: Frames, load: LabelSource, method: str = "ase") 
             out["la_es"] = la_volume(a, spacing[("2CH", "ES")], b, spacing[("4CH", "ES")])
         except ValueError:
             pass
+    return out
+
+
+def _camus_indices(
+    frames: Frames, labels: dict[tuple[str, str], np.ndarray | None], spacing: dict[tuple[str, str], Any]
+) -> dict[str, float]:
+    """EDV/ESV (whole mL) and their unrounded values by the CAMUS script (:mod:`.camus_ef`); NaN if impossible."""
+    out = dict.fromkeys(("edv", "esv", *CAMUS_UNROUNDED), math.nan)
+    if any(lab is None for lab in labels.values()):
+        return out
+    try:
+        v = lv_volumes_camus({k: lab == 1 for k, lab in labels.items()}, spacing)
+    except ValueError as err:
+        log.warning("%s: no CAMUS-script volumes (%s)", frames[("2CH", "ED")]["patient"], err)
+        return out
+    out.update(edv=v.edv, esv=v.esv, edv_unrounded=v.edv_unrounded, esv_unrounded=v.esv_unrounded,
+               ef_unrounded=v.ef_unrounded)  # fmt: skip
     return out
 
 

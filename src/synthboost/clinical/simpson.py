@@ -26,14 +26,10 @@ Two conventions of the method of discs (:data:`METHODS`, ``synthboost clinical -
 
 - ``ase`` (default): the guideline as above — discs at the mid-slice fractions ``(i + ½)/20`` of
   each view's axis, ``L`` the longer axis of the two views *of that phase*.
-- ``camus``: the CAMUS organisers' EF script convention, so agreement with CAMUS's
-  ``Info_*.cfg`` volumes carries no method bias — discs at ``i/20`` from the base (``i = 0..19``)
-  of each view's axis and one disc height ``L/20`` for all four frames, ``L`` the longest axis over
-  2CH/4CH × ED/ES (the first disc lies on the base: its diameter is the annulus width). On
-  analytic half-ellipsoids (ED semi-axes 20 / 23 / 50 mm, ES widths × 0.8 and length × 0.92, where
-  ``ase`` is within 0.5 % of the true volumes) it gives larger volumes than ``ase``, more so at
-  ES, whose shorter axis borrows the ED step: +2.4 % EDV, +12.3 % ESV, −5.7 EF points
-  (``tests/clinical/test_simpson.py::test_camus_convention_differs_from_ase_as_documented``).
+- ``camus``: the CAMUS organisers' EF script, reimplemented in :mod:`synthboost.clinical.camus_ef`
+  (isotropic resampling, base = longest near-straight contour stretch, discs at ``i/20`` walked on
+  the pixel grid, one disc height for the four frames, whole mL). ``docs/conventions.md`` says how
+  much it differs from ``ase``.
 """
 
 from __future__ import annotations
@@ -48,8 +44,6 @@ from synthboost.clinical.landmarks import Spacing, ViewGeometry, largest_compone
 N_DISCS = 20
 #: Conventions of the method of discs (module docstring).
 METHODS: tuple[str, ...] = ("ase", "camus")
-#: Where each method measures the discs, as fractions of a slice (0: slice start, ½: its centre).
-DISC_OFFSET = {"ase": 0.5, "camus": 0.0}
 #: Relative difference of the two long axes above which a view is flagged as foreshortened.
 FORESHORTENING_TOLERANCE = 0.10
 
@@ -115,23 +109,17 @@ def biplane_volume(g2: ViewGeometry, g4: ViewGeometry, n_discs: int = N_DISCS) -
 def lv_volumes(geometries: dict[tuple[str, str], ViewGeometry], method: str = "ase") -> dict[str, float]:
     """EDV and ESV (mL) of one patient from the geometries of its frames ``(view, phase)``.
 
-    A phase without both views is left out. ``ase``: :func:`biplane_volume` per phase; ``camus``:
-    discs at ``i/20`` from the base and one height ``L/20``, ``L`` the longest axis of all the
-    frames given (module docstring).
+    A phase without both views is left out: :func:`biplane_volume` per phase. Only ``ase`` works on
+    geometries; ``camus`` works on the masks themselves
+    (:func:`synthboost.clinical.camus_ef.lv_volumes_camus`).
     """
-    if method not in METHODS:
-        raise ValueError(f"clinical method {method!r} not one of {METHODS}")
+    if method != "ase":
+        raise ValueError(
+            f"clinical method {method!r}: lv_volumes computes 'ase'; for 'camus' use "
+            "synthboost.clinical.camus_ef.lv_volumes_camus on the label maps"
+        )
     phases = sorted({p for _, p in geometries if ("2CH", p) in geometries and ("4CH", p) in geometries})
-    out = {}
-    for phase in phases:
-        g2, g4 = geometries[("2CH", phase)], geometries[("4CH", phase)]
-        if method == "ase":
-            out[phase] = biplane_volume(g2, g4).volume_ml
-            continue
-        step = max(g.length for g in geometries.values()) / N_DISCS
-        d2, d4 = (disc_diameters(g, offset=DISC_OFFSET[method]) for g in (g2, g4))
-        out[phase] = math.pi / 4 * float(np.sum(d2 * d4)) * step / 1000.0
-    return out
+    return {p: biplane_volume(geometries[("2CH", p)], geometries[("4CH", p)]).volume_ml for p in phases}
 
 
 def single_plane_volume(geometry: ViewGeometry, n_discs: int = N_DISCS) -> float:

@@ -163,6 +163,20 @@ def compute_mean_surface_distance(pred: np.ndarray, gt: np.ndarray, spacing: Spa
     return float(np.concatenate([d_pg, d_gp]).mean())
 
 
+def compute_mean_absolute_distance(pred: np.ndarray, gt: np.ndarray, spacing: Spacing = None) -> float:
+    """CREATIS challenges' mean absolute distance ``(mean d(P→G) + mean d(G→P)) / 2``.
+
+    Each boundary counts half, whatever its pixel count (unlike :func:`compute_mean_surface_distance`,
+    which pools the pixels of both). Empty masks as in the module docstring.
+    """
+    pred, gt = _check_pair(pred, gt)
+    empty = _empty_case(pred, gt, spacing)
+    if empty is not None:
+        return empty
+    d_pg, d_gp = surface_distances(pred, gt, spacing)
+    return float((d_pg.mean() + d_gp.mean()) / 2)
+
+
 def grid_scores(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     """The reference CSV's metric columns (×100) for one pair on the 512 grid.
 

@@ -8,18 +8,25 @@
 
 Each video is one apical four-chamber loop of one patient. ``VolumeTracings.csv`` traces the LV at
 two frames: per frame, the first row is the long axis and the following rows are chords across the
-cavity, from the (X1, Y1) wall to the (X2, Y2) wall. The cavity is the polygon through the first
-ends of the chords, then the second ends in reverse order, filled at pixel centres. The traced frame
-with the larger cavity is end-diastole, the other end-systole (the order of the rows is not used).
-EF, EDV and ESV come from ``FileList.csv``; its ``Split`` (TRAIN / VAL / TEST) is kept. EchoNet
-gives no pixel spacing (videos are resampled to 112×112), no sex, age or image quality, and traces
+cavity, from the (X1, Y1) wall to the (X2, Y2) wall. Masks and phases follow the official loader
+(``echonet/datasets/echo.py`` of EchoNet-Dynamic's code): the cavity is the polygon through the
+first ends of the chords, then the second ends in reverse order, its vertices rounded to whole
+pixels (halves to even) and filled by ``skimage.draw.polygon`` with its edges inside. ED/ES by
+:data:`ED_ES_RULES` (``prepare echonet --ed-es``): ``official`` (default) as the loader, the
+last-listed traced frame of a video is the large (diastolic) one and the first-listed the small
+one; ``area``: the traced frame with the larger mask is ED. Videos where the two rules disagree are
+logged and listed in ``dataset.json`` (``extra.ed_es_disagree``). EF, EDV and ESV come from
+``FileList.csv``; its ``Split`` (TRAIN / VAL / TEST) is kept. EchoNet gives no pixel spacing (videos are resampled to 112×112), no sex, age or image quality, and traces
 only the LV: the processed dataset's ``labels`` is ``{"1": "lv"}``.
 
 A listed video whose tracings cannot give ED and ES — none, at other than two frames, or at a frame
 beyond its ``NumberOfFrames`` — is left out, with its reason, in the log and in ``dataset.json``
 (``extra.left_out``), as the official loader leaves untraced videos out; anything else that is
 missing or inconsistent (a missing video, a tracing of an unlisted video, a non-number) is an error
-naming the file.
+naming the file. Implausible rows (EF outside [0, 100], ESV > EDV, a duplicate FileName, an absurd
+NumberOfFrames, a tracing partly outside the frame) are warnings naming the file and line, logged and
+kept in ``extra.warnings``; a tracing that gives no mask (outside the frame, absurd coordinates)
+leaves its video out (:mod:`synthboost.data.sources.echonet_checks`).
 """
 
 from __future__ import annotations
@@ -34,6 +41,13 @@ import numpy as np
 
 from synthboost.data.format import DatasetInfo, default_group, frame_name
 from synthboost.data.imageio.echo import read_echo
+from synthboost.data.sources.echonet_checks import (
+    frame_count,
+    frame_size,
+    outside_fraction,
+    tracing_problem,
+    value_warnings,
+)
 from synthboost.data.writer import Record, write_dataset
 from synthboost.logs import get_logger
 
@@ -43,6 +57,12 @@ FILELIST_COLUMNS = ("FileName", "EF", "ESV", "EDV", "Split")
 TRACING_COLUMNS = ("FileName", "X1", "Y1", "X2", "Y2", "Frame")
 SPLIT_WORDS = {"TRAIN": "train", "VAL": "val", "TEST": "test"}
 VIEW = "4CH"
+#: ED/ES rules: the official loader's row order (default) or the larger traced area.
+ED_ES_RULES: tuple[str, ...] = ("official", "area")
+RULE_TITLES = {
+    "official": "official loader: last-listed traced frame is ED (large), first-listed ES",
+    "area": "larger traced LV area is ED",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +75,8 @@ class EchoNetVideo:
     esv: float
     edv: float
     video: Path
-    tracings: dict[int, np.ndarray]
+    tracings: dict[int, np.ndarray]  # in the order the frames are first listed in VolumeTracings.csv
+    size: tuple[int, int] = (112, 112)  # FrameHeight, FrameWidth of FileList.csv
 
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
@@ -94,37 +115,69 @@ def read_tracings(path: Path) -> dict[str, dict[int, np.ndarray]]:
     return {stem: {f: np.asarray(c, np.float64) for f, c in frames.items()} for stem, frames in rows.items()}
 
 
-def _unusable(tracings: dict[int, np.ndarray] | None, n_frames: str) -> str | None:
+def _unusable(tracings: dict[int, np.ndarray] | None, count: int | None, size: tuple[int, int]) -> str | None:
     """Why a video's tracings cannot give ED and ES (None when they can)."""
     if not tracings:
         return "no tracings"
     if len(tracings) != 2:
         return f"tracings at {len(tracings)} frames {sorted(tracings)[:4]} (expected 2)"
-    try:
-        count = int(float(n_frames))
-    except ValueError:
-        return None  # NumberOfFrames absent or not a number: the video itself is checked when read
-    beyond = [f for f in tracings if f >= count]
-    return f"traced frame {beyond[0]} beyond NumberOfFrames {count}" if beyond else None
+    beyond = [f for f in tracings if count is not None and f >= count]
+    if beyond:
+        return f"traced frame {beyond[0]} beyond NumberOfFrames {count}"
+    problems = ((f, _tracing_unusable(c, size)) for f, c in tracings.items())
+    return next((f"tracing at frame {f}: {p}" for f, p in problems if p is not None), None)
 
 
-def list_videos(root: str | Path) -> tuple[list[EchoNetVideo], dict[str, str]]:
-    """The usable videos of an EchoNet-Dynamic folder, and ``{name: reason}`` of the listed ones left out."""
+def _tracing_unusable(chords: np.ndarray, size: tuple[int, int]) -> str | None:
+    """Why one frame's tracing gives no mask on a frame of ``size`` (None when it gives one)."""
+    if len(chords) < 3:
+        return f"{len(chords)} rows (needs the long axis and at least 2 chords)"
+    problem = tracing_problem(chords, size)
+    if problem is None and not fill_polygon(tracing_polygon(chords), size).any():
+        problem = f"the tracing covers no pixel of the {size[1]}×{size[0]} frame (empty mask)"
+    return problem
+
+
+def _tracing_warnings(path: Path, name: str, video: EchoNetVideo) -> list[str]:
+    out = []
+    for frame, chords in video.tracings.items():
+        frac = outside_fraction(tracing_polygon(chords), video.size)
+        if frac > 0:
+            out.append(f"{path}: {name} frame {frame}: {100 * frac:.0f} % of the tracing's vertices "
+                       f"lie outside the {video.size[1]}×{video.size[0]} frame (mask clipped)")  # fmt: skip
+    return out
+
+
+def list_videos(
+    root: str | Path, warnings: list[str] | None = None
+) -> tuple[list[EchoNetVideo], dict[str, str]]:
+    """The usable videos of an EchoNet-Dynamic folder, and ``{name: reason}`` of the listed ones left out.
+
+    Implausible rows are logged as warnings and appended to ``warnings`` when given.
+    """
+    found: list[str] = []
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: EchoNet-Dynamic folder not found")
     filelist = root / "FileList.csv"
     listing = _read_csv(filelist, FILELIST_COLUMNS)
     tracings = read_tracings(root / "VolumeTracings.csv")
-    videos, left_out = [], {}
+    videos, left_out, first_line = [], {}, {}
     for line, row in enumerate(listing, start=2):
-        name = Path(row["FileName"].strip()).stem
-        split = SPLIT_WORDS.get(row["Split"].strip().upper())
+        name = Path((row["FileName"] or "").strip()).stem
+        split = SPLIT_WORDS.get((row["Split"] or "").strip().upper())
         if not name or split is None:
             raise ValueError(
                 f"{filelist}: line {line}: bad FileName {row['FileName']!r} or Split {row['Split']!r}"
             )
-        reason = _unusable(tracings.get(name), row.get("NumberOfFrames") or "")
+        if name in first_line:
+            found.append(f"{filelist}: line {line}: duplicate FileName {name!r} (first on line "
+                         f"{first_line[name]}); the first row is used")  # fmt: skip
+            continue
+        first_line[name] = line
+        count, problem = frame_count(filelist, line, row)
+        found += [problem] if problem else []
+        reason = _unusable(tracings.get(name), count, frame_size(row))
         if reason is not None:
             left_out[name] = reason
             continue
@@ -132,7 +185,13 @@ def list_videos(root: str | Path) -> tuple[list[EchoNetVideo], dict[str, str]]:
         if not video.is_file():
             raise FileNotFoundError(f"{video}: video listed in {filelist.name} not found")
         ef, esv, edv = (_number(filelist, line, row, k) for k in ("EF", "ESV", "EDV"))
-        videos.append(EchoNetVideo(name, split, ef, esv, edv, video, tracings[name]))
+        found += value_warnings(filelist, line, ef, esv, edv)
+        videos.append(EchoNetVideo(name, split, ef, esv, edv, video, tracings[name], frame_size(row)))
+        found += _tracing_warnings(root / "VolumeTracings.csv", name, videos[-1])
+    for message in found:
+        log.warning("%s", message)
+    if warnings is not None:
+        warnings.extend(found)
     listed = {v.name for v in videos} | set(left_out)
     unknown = sorted(set(tracings) - listed)
     if unknown:
@@ -153,33 +212,47 @@ def tracing_polygon(chords: np.ndarray) -> np.ndarray:
 
 
 def fill_polygon(vertices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Boolean mask of the pixels whose centres lie inside the (x, y) polygon."""
+    """The official loader's mask: the (x, y) vertices rounded to whole pixels, the polygon filled edges included."""
     from skimage.draw import polygon
 
     mask = np.zeros(shape, bool)
-    rr, cc = polygon(vertices[:, 1], vertices[:, 0], shape)
+    v = np.rint(np.asarray(vertices, np.float64)).astype(np.int64)
+    rr, cc = polygon(v[:, 1], v[:, 0], shape)
     mask[rr, cc] = True
     return mask
 
 
-def ed_es_masks(video: EchoNetVideo, shape: tuple[int, int]) -> dict[str, tuple[int, np.ndarray]]:
-    """``{"ED": (frame, mask), "ES": (frame, mask)}``: the larger traced cavity is end-diastole."""
+def ed_es_masks(
+    video: EchoNetVideo, shape: tuple[int, int], rule: str = "official"
+) -> dict[str, tuple[int, np.ndarray]]:
+    """``{"ED": (frame, mask), "ES": (frame, mask)}`` by ``rule`` (:data:`ED_ES_RULES`, module docstring)."""
+    if rule not in ED_ES_RULES:
+        raise ValueError(f"ED/ES rule {rule!r}: choose one of {', '.join(ED_ES_RULES)}")
     if len(video.tracings) != 2:
         raise ValueError(f"{video.video}: expected tracings at 2 frames, got {sorted(video.tracings)}")
     masks = {f: fill_polygon(tracing_polygon(c), shape) for f, c in video.tracings.items()}
+    if rule == "official":
+        (f_es, m_es), (f_ed, m_ed) = masks.items()  # listed order: small (systolic) first, large last
+        return {"ED": (f_ed, m_ed), "ES": (f_es, m_es)}
     (f_big, m_big), (f_small, m_small) = sorted(masks.items(), key=lambda kv: -int(kv[1].sum()))
     if m_big.sum() == m_small.sum():
         raise ValueError(f"{video.video}: both traced frames have the same LV area; ED and ES are ambiguous")
     return {"ED": (f_big, m_big), "ES": (f_small, m_small)}
 
 
-def echonet_records(videos: Iterable[EchoNetVideo]) -> Iterator:
+def rules_disagree(video: EchoNetVideo, shape: tuple[int, int]) -> bool:
+    """Whether the official (row-order) ED frame is not the one with the larger traced area."""
+    first, last = (int(fill_polygon(tracing_polygon(c), shape).sum()) for c in video.tracings.values())
+    return last < first
+
+
+def echonet_records(videos: Iterable[EchoNetVideo], rule: str = "official") -> Iterator:
     """Read each video and yield its ED and ES records (image, LV label map, meta row)."""
 
     for v in videos:
         loop = read_echo(v.video)
         shape = loop.frames.shape[1:]
-        for phase, (frame, mask) in ed_es_masks(v, shape).items():
+        for phase, (frame, mask) in ed_es_masks(v, shape, rule).items():
             if frame >= loop.n_frames:
                 raise ValueError(f"{v.video}: traced frame {frame} but the video has {loop.n_frames} frames")
             meta = {
@@ -207,6 +280,7 @@ def prepare_echonet(
     image_size: int = 112,
     overwrite: bool = False,
     finalize: Callable[[Path], Any] | None = None,
+    ed_es: str = "official",
 ) -> Path:
     """Turn an EchoNet-Dynamic folder into a processed dataset (ED and ES frames, LV masks).
 
@@ -216,10 +290,18 @@ def prepare_echonet(
         image_size: side of the square processed images (the videos are 112×112).
         overwrite: replace an existing ``out``.
         finalize: see :func:`synthboost.data.writer.write_dataset`.
+        ed_es: ED/ES rule, ``official`` (row order, the loader's) or ``area`` (:data:`ED_ES_RULES`).
     """
 
+    if ed_es not in ED_ES_RULES:
+        raise ValueError(f"--ed-es {ed_es!r}: choose one of {', '.join(ED_ES_RULES)}")
     root = Path(root)
-    videos, left_out = list_videos(root)
+    warnings: list[str] = []
+    videos, left_out = list_videos(root, warnings)
+    disagree = [v.name for v in videos if rules_disagree(v, v.size)]
+    if disagree:
+        log.warning("%s: in %d videos the last-listed traced frame (official ED) has the smaller LV area: %s",
+                    root, len(disagree), ", ".join(disagree[:10]))  # fmt: skip
     if left_out:
         shown = "; ".join(f"{k}: {v}" for k, v in list(left_out.items())[:5])
         log.warning("%s: %d listed videos left out (%s)", root, len(left_out), shown)
@@ -228,10 +310,16 @@ def prepare_echonet(
         source="echonet",
         image_size=image_size,
         labels={"1": "lv"},
-        extra={"raw": str(root.resolve()), "left_out": left_out, "ed_es_rule": "larger traced LV area is ED"},
+        extra={
+            "raw": str(root.resolve()),
+            "left_out": left_out,
+            "ed_es_rule": RULE_TITLES[ed_es],
+            "ed_es_disagree": disagree,
+            "warnings": warnings,
+        },  # fmt: skip
     )
     log.info("%s: EchoNet-Dynamic, %d traced videos", root, len(videos))
     return write_dataset(
-        out, info, echonet_records(videos), n=2 * len(videos), overwrite=overwrite, inputs=[root],
+        out, info, echonet_records(videos, ed_es), n=2 * len(videos), overwrite=overwrite, inputs=[root],
         finalize=finalize,
     )  # fmt: skip
