@@ -106,7 +106,7 @@ def _segmenter_and_info(model: str | Path, options: SegmentOptions, device: str 
     threshold = segmenter.threshold if options.threshold is None else options.threshold
     info = {"model": str(model), "prompt_level": settings["prompt"] or "p1", "threshold": float(threshold),
             "smoothing_sigma_frames": options.smooth_sigma, "phase_prompt": options.phase_prompt,
-            "min_island_fraction": options.min_island}  # fmt: skip
+            "min_island_fraction": options.min_island, "device": str(segmenter.device)}  # fmt: skip
     return segmenter, info
 
 

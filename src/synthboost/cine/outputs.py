@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from synthboost.data.imageio import write_medical
+from synthboost.environment import ENVIRONMENT_KEY, environment_versions
 from synthboost.utils import atomic_path, get_logger, write_json_atomic
 
 log = get_logger("cine.outputs")
@@ -145,5 +146,7 @@ def write_loop(analysis: Any, folder: str | Path, video: str = "mp4") -> dict[st
         paths["video"] = folder / f"overlay.{video}"
         fps = analysis.summary.get("frame_rate_hz") or 10.0
         write_video(paths["video"], overlay_frames(analysis.loop.frames, analysis.labels), fps)
-    write_json_atomic(paths["summary"], {**analysis.summary, "files": {k: p.name for k, p in paths.items()}})
+    files = {k: p.name for k, p in paths.items()}
+    environment = environment_versions(analysis.summary.get("device"))
+    write_json_atomic(paths["summary"], {**analysis.summary, "files": files, ENVIRONMENT_KEY: environment})
     return paths

@@ -20,6 +20,7 @@ from synthboost.data.format import (
     native_label_path,
 )
 from synthboost.data.imageio import resize, write_png
+from synthboost.environment import ENVIRONMENT_KEY, environment_versions
 from synthboost.utils import atomic_dir, get_logger, write_json_atomic, write_text_atomic
 
 log = get_logger("data.prepare")
@@ -98,7 +99,7 @@ def write_dataset(
             raise ValueError(f"{out}: no images to write")
         rows.sort(key=lambda r: (r["group"], r["name"]))
         write_text_atomic(tmp / "meta.csv", meta_to_csv(rows))
-        write_json_atomic(tmp / "dataset.json", info.to_json())
+        write_json_atomic(tmp / "dataset.json", {**info.to_json(), ENVIRONMENT_KEY: environment_versions()})
         if finalize is not None:
             finalize(tmp)
     log.info("wrote %d images to %s", len(rows), out)

@@ -19,6 +19,7 @@ from synthboost.report.results import (
     load_results,
     paper_sort_key,
 )
+from synthboost.report.versions import versions_section
 from synthboost.utils import get_logger, write_text_atomic
 
 log = get_logger("report")
@@ -125,6 +126,7 @@ def build_report(
     if note:
         sections.append(f"<p class='note'>{html.escape(note)}</p>")
     sections.append(f"<p>{html.escape(GUIDE)}</p>")
+    sections += versions_section(runs)
     sections += _best_run(runs, dataset)
     sections += _claims(df, run_table, out_dir, n_boot)
     sections += _tables(df, out_dir, run_table)

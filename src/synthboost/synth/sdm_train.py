@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from synthboost.environment import ENVIRONMENT_KEY, environment_versions
 from synthboost.synth.config import SDMConfig, dump_config, load_config
 from synthboost.synth.diffusion import GaussianDiffusion, drop_labels, one_hot
 from synthboost.synth.unet import SDMUNet, load_weights
@@ -181,9 +182,10 @@ def train_sdm(dataset_root: Path, run_dir: Path, view: str | None, phase: str | 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = _resolve_run_config(run_dir, config, max_steps)
     write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
-    write_json_atomic(run_dir / "run.json", {"dataset": str(dataset_root), "view": view, "phase": phase})
     images, conds = load_pairs(dataset_root, cfg, view, phase)
     trainer = SDMTrainer(cfg, device)
+    write_json_atomic(run_dir / "run.json", {"dataset": str(dataset_root), "view": view, "phase": phase,
+                                             ENVIRONMENT_KEY: environment_versions(trainer.device)})  # fmt: skip
     trainer.resume(run_dir, trust_pickle)
     _trim_log(run_dir / "loss.csv", trainer.step_count)
     gen = torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + trainer.step_count)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from synthboost.environment import ENVIRONMENT_KEY, environment_versions
 from synthboost.train import runfolder
 from synthboost.train.config import TrainConfig, load_config, replace, to_dict, to_yaml
 from synthboost.utils import (
@@ -35,6 +36,15 @@ def auto_precision(precision: str, accelerator: str) -> str:
     import torch
 
     return "16-mixed" if torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda") else "32-true"
+
+
+def training_device(accelerator: str) -> str:
+    """The device kind a run trains on (``cuda`` or ``cpu``; another accelerator name as given)."""
+    import torch
+
+    if accelerator in ("auto", "gpu", "cuda"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return accelerator
 
 
 #: Settings that say how a run is executed, not what it computes: they may differ on rerun/resume.
@@ -104,6 +114,7 @@ def _write_provenance(cfg: TrainConfig, out: Path, loss: Any) -> None:
         "model": cfg.model.name,
         "prompt": cfg.data.prompt,
         "loss": dataclasses.asdict(loss),
+        ENVIRONMENT_KEY: environment_versions(training_device(cfg.trainer.accelerator)),
     }
     write_json_atomic(out / "run.json", info)
 
