@@ -208,6 +208,6 @@ def resolve_files(folder: str | Path) -> tuple[Path, Path]:
         return files
     if path.exists() or str(folder).count("/") != 1:
         raise FileNotFoundError(f"{folder}: not a model folder or hub id")
-    from huggingface_hub import hf_hub_download
+    from synthboost.models.hub import hub_file
 
-    return tuple(Path(hf_hub_download(str(folder), name)) for name in (CONFIG_NAME, WEIGHTS_NAME))  # type: ignore[return-value]
+    return tuple(hub_file(str(folder), name) for name in (CONFIG_NAME, WEIGHTS_NAME))  # type: ignore[return-value]

@@ -145,9 +145,9 @@ def read_model_config(folder_or_hub_id: str | Path) -> dict[str, Any]:
         return read_json(path / CONFIG_NAME, expect=dict)
     if path.exists() or str(folder_or_hub_id).count("/") != 1:
         raise FileNotFoundError(f"{folder_or_hub_id}: not a model folder or hub id")
-    from huggingface_hub import hf_hub_download
+    from synthboost.models.hub import hub_file
 
-    return read_json(hf_hub_download(str(folder_or_hub_id), CONFIG_NAME), expect=dict)
+    return read_json(hub_file(str(folder_or_hub_id), CONFIG_NAME), expect=dict)
 
 
 def load_pretrained(
