@@ -20,6 +20,7 @@ import torch
 from synthboost.synth.config import SDMConfig, load_config
 from synthboost.synth.diffusion import SemanticDiffusionPipeline, make_scheduler, one_hot
 from synthboost.synth.perturb import camus_to_cond, cond_to_camus
+from synthboost.synth.sample_record import sampling_settings, start_output
 from synthboost.synth.unet import SDMUNet, load_weights
 from synthboost.utils import get_logger, torch_device
 
@@ -124,16 +125,18 @@ def stem_seed(seed: int, stem: str) -> int:
 
 def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps: int | None = None,
                   sampler: str | None = None, seed=0, batch_size=8, device=None,
-                  trust_pickle: bool = False) -> Path:  # fmt: skip
+                  trust_pickle: bool = False, force: bool = False) -> Path:  # fmt: skip
     """Sample an image for every perturbed conditioning map; resumable (see module docstring).
 
     ``steps`` and ``sampler`` default to the run config's ``sample`` section (so does guidance).
+    Resuming needs the same settings (``sampling.json``); ``force`` restarts a folder sampled otherwise.
     """
     from synthboost.progress import track
     from synthboost.synth.io import read_png, write_png
 
     perturbed_dir, out = Path(perturbed_dir), Path(out)
     items = _read_perturbed(perturbed_dir)
+    start_output(out, sampling_settings(run_dir, steps, sampler, seed), force)
     todo = [(sp, st) for sp, st in items if not (out / sp / "images" / f"{st}.png").is_file()]
     log.info("%d of %d images to sample (%d already done)", len(todo), len(items), len(items) - len(todo))
     if not todo:
