@@ -18,6 +18,8 @@ CATEGORIES = (
     "overwrite",  # user data overwritten or partial output left behind
     "security",  # links out of the exported folder
     "message",  # the error names the file and the field, or says what to do
+    "leftover",  # the first round's cases, rerun (beyond the silent ones)
+    "reproducibility",  # package versions recorded and compared
 )
 PREFIX = "round 2 · "
 
