@@ -227,3 +227,18 @@ def test_any_json_config_loads_or_gives_one_value_error(work, data, keep) -> Non
         assert str(err).startswith(str(path)), err
         return
     assert isinstance(config.r, int) and config.r >= 1 and config.base_model_name_or_path
+
+
+def test_lora_budget_at_its_edge(source) -> None:
+    """The budget refuses one byte over what ``r`` asks for and accepts exactly that much."""
+    from synthboost.models import load_pretrained
+    from synthboost.models.adapter_checks import check_lora_budget
+
+    config = read_lora_config(source / "adapter" / CONFIG)
+    base = load_pretrained(source / "base_model")
+    _, nbytes = lora_bytes(base, config)
+    with_adapters = load_pretrained(source / "adapter")  # what peft really allocates for this r
+    assert nbytes == 4 * sum(p.numel() for n, p in with_adapters.named_parameters() if "lora_" in n) > 0
+    check_lora_budget(base, config, source / "adapter" / CONFIG, limit=nbytes)
+    with attack("unbounded"), pytest.raises(ValueError, match=r"r = 2 would allocate .* fix r"):
+        check_lora_budget(base, config, source / "adapter" / CONFIG, limit=nbytes - 1)
