@@ -141,6 +141,13 @@ def test_targets_matching_nothing_say_what_to_do(cli, work) -> None:
                        "leave the targets out")  # fmt: skip
 
 
+def test_targets_inside_multihead_attention_are_refused_on_load(cli, work) -> None:
+    """CRIS's text transformer attention is an nn.MultiheadAttention: peft would change its frozen weights."""
+    path = edit_json(work / "adapter" / CONFIG, target_modules=r"(?:backbone)\.(?:.*\.)?(?:attn)")
+    with attack("message"):
+        one_line_error(_segment(cli, work, work / "adapter"), str(path), "nn.MultiheadAttention")
+
+
 def test_missing_folder_is_not_found_not_a_hub_error(cli, work) -> None:
     with attack("message"):
         line = one_line_error(_segment(cli, work, "nosuch/adapter"), "nosuch/adapter: not found")

@@ -239,9 +239,10 @@ def write_base_record(folder: Path, name: str, sha256: str) -> None:
     write_json_atomic(folder / BASE_RECORD_NAME, base_record(name, sha256))
 
 
-def check_base(folder: Path, ref: str, sha256: str) -> None:
-    """Refuse a base whose encoder weights are not the ones recorded in ``folder/base.json`` (warn
-    when the folder has no record: written by an older synthboost)."""
+def check_base(folder: Path, ref: str, model: nn.Module, prefixes: list[str]) -> None:
+    """Refuse a base ``model`` (loaded from ``ref``; encoders under ``prefixes``) whose encoder weights are
+    not the ones recorded in ``folder/base.json`` (warn when the folder has no record: written by an
+    older synthboost; the hash is only computed when there is one)."""
     path = folder / BASE_RECORD_NAME
     if not path.is_file():
         log.warning("%s: no %s (an older adapter): cannot check that %s is the base it was trained on",
@@ -251,6 +252,7 @@ def check_base(folder: Path, ref: str, sha256: str) -> None:
     want = record.get("encoder_sha256")
     if not isinstance(want, str):
         raise ValueError(f"{path}: encoder_sha256 must be a string, got {want!r}")
+    sha256 = encoder_sha256(model, prefixes)
     if want != sha256:
         raise ValueError(
             f"{folder}: base {ref} is not the model the adapter was trained on (encoder weights SHA-256 "

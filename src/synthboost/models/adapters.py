@@ -297,10 +297,12 @@ def load_adapter(folder: str | Path, merge: bool = False, **overrides: Any) -> V
     if not weights_path.is_file():
         raise FileNotFoundError(f"{weights_path}: missing (expected an adapter folder)")
     model = load_pretrained(ref, **overrides)
-    check_base(folder, ref, encoder_sha256(model, encoder_prefixes(model)))
+    check_base(folder, ref, model, encoder_prefixes(model))
     check_lora_budget(model, config, folder / ADAPTER_CONFIG_NAME)
     config.base_model_name_or_path = ref if Path(ref).resolve() != (folder / BASE_FOLDER).resolve() else None
     try:
+        if isinstance(config.target_modules, str):
+            check_targets(model, config.target_modules)  # as add_lora does: no nn.MultiheadAttention
         inject(model, config)
     except ValueError as err:
         raise ValueError(f"{folder / ADAPTER_CONFIG_NAME}: target_modules: {err}") from err
