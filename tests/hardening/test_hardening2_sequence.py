@@ -140,3 +140,23 @@ def test_any_summary_json_scores_or_gives_one_value_error(analysed, folder, chan
         assert str(folder) in str(err) or str(phantom) in str(err), err
         return
     assert len(df[df["view"] != "biplane"]) == 2
+
+
+CSV_CELLS = st.sampled_from(["", "0", "1", "2.5", "nan", "inf", "-3", "abc", "1e999", '"', "\x00", "7,8"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(st.lists(CSV_CELLS, min_size=1, max_size=5), max_size=10),
+    header=st.sampled_from(["frame,time_s,lv_area,is_ED,is_ES", "frame,lv_area", "", "[1, 2]"]),
+)
+def test_any_frames_csv_scores_or_gives_one_value_error(analysed, folder, rows, header) -> None:
+    """Property: ``frames.csv`` replaced by any table of odd cells either scores or raises one error
+    naming it."""
+    phantom, _ = analysed
+    path = folder / LOOP / "frames.csv"
+    path.write_text("\n".join([header, *(",".join(r) for r in rows)]) + "\n")
+    try:
+        evaluate_sequences(folder, phantom)
+    except (ValueError, FileNotFoundError) as err:
+        assert str(path) in str(err), err
