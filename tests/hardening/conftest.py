@@ -63,3 +63,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
             "code execution",
         )
         terminalreporter.write_line("hardening: " + ", ".join(f"{k}: {TALLY[k]}" for k in keys))
+    from hardening2_helpers import tally_lines
+
+    for line in tally_lines():
+        terminalreporter.write_line(f"hardening round 2 · {line}")

@@ -91,8 +91,9 @@ def test_sample_folder_resumes_after_interruption(run, tiny_dataset, tmp_path, m
     assert len(list(part.glob("*/images/*.png"))) == 2
     monkeypatch.setattr(sample_mod, "generate", real_generate)
     sample_folder(run, pert, part, steps=3, sampler="dpm", batch_size=3, device="cpu")
-    files = sorted(p.relative_to(full) for p in full.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(part) for p in part.rglob("*") if p.is_file())
+    files = sorted(p.relative_to(full) for p in full.rglob("*.png"))
+    assert files == sorted(p.relative_to(part) for p in part.rglob("*.png"))
+    assert (full / "sampling.json").read_text() == (part / "sampling.json").read_text()
     assert len(files) == 12 and not [p for p in part.rglob(".*")]
     for rel in files:
         a, b = np.asarray(Image.open(full / rel), int), np.asarray(Image.open(part / rel), int)

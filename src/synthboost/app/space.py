@@ -14,7 +14,8 @@ import re
 import shutil
 from pathlib import Path
 
-from synthboost.utils.files import read_json, write_json_atomic, write_text_atomic
+from synthboost.app.space_checks import check_no_links_out
+from synthboost.utils.files import atomic_dir, read_json, write_json_atomic, write_text_atomic
 
 #: Keys of ``result.json`` copied into the Space (no paths of the machine that trained it).
 RESULT_KEYS = (
@@ -85,32 +86,37 @@ def export_space(model: str | Path, out: str | Path, requirement: str = "synthbo
     Raises:
         FileExistsError: ``out`` exists and is not empty.
         FileNotFoundError: a local model without ``config.json``.
+        ValueError: a symbolic link in the run folder leads outside it (nothing is written).
     """
     import gradio
 
     from synthboost.app.analysis import model_info
+    from synthboost.models.factory import resolve_model_folder
     from synthboost.training.runfolder import resolve_model
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out}: exists and is not an empty folder")
+    local = resolve_model_folder(model)
+    if Path(local).is_dir():
+        check_no_links_out(Path(local))  # before anything of the run is read or written
     folder, settings = resolve_model(model)
     info = model_info(model)
-    out.mkdir(parents=True, exist_ok=True)
-    if Path(folder).is_dir():
-        name = re.sub(r"[^\w.-]", "_", info["name"]).lstrip(".") or "model_run"
-        _copy_model(Path(folder), out / name, settings)
-        ref = f"str(Path(__file__).parent / {name!r})"
-    else:
-        ref = repr(str(model))
-    title = f"synthboost {info['name']}"
-    write_text_atomic(out / "app.py", APP_PY.format(title=title, model=ref))
-    write_text_atomic(out / "requirements.txt", f"{requirement}\ntorch\n")
-    dice = f"{info['val_dice']:.4f}" if info.get("val_dice") is not None else "n/a"
-    write_text_atomic(out / "README.md", README.format(
-        title=title, gradio_version=gradio.__version__, model=info.get("architecture") or info["name"],
-        strategy=info.get("strategy") or "n/a", prompt=info.get("prompt") or "n/a", dice=dice,
-    ))  # fmt: skip
+    with atomic_dir(out, overwrite=True) as tmp:  # only an empty folder is replaced; a failure leaves none
+        if Path(folder).is_dir():
+            name = re.sub(r"[^\w.-]", "_", info["name"]).lstrip(".") or "model_run"
+            _copy_model(Path(folder), tmp / name, settings)
+            ref = f"str(Path(__file__).parent / {name!r})"
+        else:
+            ref = repr(str(model))
+        title = f"synthboost {info['name']}"
+        write_text_atomic(tmp / "app.py", APP_PY.format(title=title, model=ref))
+        write_text_atomic(tmp / "requirements.txt", f"{requirement}\ntorch\n")
+        dice = f"{info['val_dice']:.4f}" if info.get("val_dice") is not None else "n/a"
+        write_text_atomic(tmp / "README.md", README.format(
+            title=title, gradio_version=gradio.__version__, model=info.get("architecture") or info["name"],
+            strategy=info.get("strategy") or "n/a", prompt=info.get("prompt") or "n/a", dice=dice,
+        ))  # fmt: skip
     return out
 
 

@@ -28,7 +28,7 @@ from synthboost.evaluation.segmenter import Segmenter
 from synthboost.evaluation.sequence import ANALYSIS_MARKER
 from synthboost.logs import get_logger
 from synthboost.training.runfolder import resolve_model
-from synthboost.utils.files import write_json_atomic
+from synthboost.utils.files import atomic_dir, check_replaceable, write_json_atomic
 
 log = get_logger("cine")
 
@@ -111,7 +111,7 @@ def _segmenter_and_info(model: str | Path, options: SegmentOptions, device: str 
     threshold = segmenter.threshold if options.threshold is None else options.threshold
     info = {"model": str(model), "prompt_level": settings["prompt"] or "p1", "threshold": float(threshold),
             "smoothing_sigma_frames": options.smooth_sigma, "phase_prompt": options.phase_prompt,
-            "min_island_fraction": options.min_island}  # fmt: skip
+            "min_island_fraction": options.min_island, "device": str(segmenter.device)}  # fmt: skip
     return segmenter, info
 
 
@@ -200,6 +200,8 @@ def analyze(
     from_folder = {f for f in files if f not in {Path(i) for i in inputs}}
     if model is None and not ground_truth:
         raise ValueError("analyze: give a model (run folder) or ground_truth=True")
+    if out is not None and (Path(out).exists() or Path(out).is_symlink()):
+        check_replaceable(out, markers=(ANALYSIS_MARKER,), inputs=inputs)  # before the work, not after
     segmenter, info = _segmenter_and_info(model, options, device) if not ground_truth else (None, {})
     analyses = []
     for loop in _read_loops(files, from_folder):
@@ -208,19 +210,30 @@ def analyze(
                  "n/a" if a.summary["ef_percent"] is None else f"{a.summary['ef_percent']:.1f} %")  # fmt: skip
         analyses.append(a)
     pairs = biplane(analyses)
-    report = write_outputs(analyses, pairs, out, video) if out is not None else None
+    report = write_outputs(analyses, pairs, out, video, inputs) if out is not None else None
     return {"loops": analyses, "biplane": pairs, "report": report}
 
 
-def write_outputs(analyses: list[LoopAnalysis], pairs: dict[str, Any], out: str | Path, video: str) -> Path:
-    """Every loop's files, ``biplane.json`` and ``report.html`` under ``out``; returns the report path."""
+def write_outputs(
+    analyses: list[LoopAnalysis],
+    pairs: dict[str, Any],
+    out: str | Path,
+    video: str,
+    inputs: Iterable[str | Path] = (),
+) -> Path:
+    """Every loop's files, ``biplane.json`` and ``report.html`` in the folder ``out``; returns the
+    report path. Written atomically (a temporary folder renamed at the end: a failure leaves nothing);
+    an existing ``out`` is replaced only when it is empty or an earlier analysis (``analysis.json``),
+    never a folder of other files nor one holding an input."""
 
     out = Path(out)
     stems = [a.stem for a in analyses]
     if len(set(stems)) != len(stems):
         raise ValueError(f"{out}: two inputs share a file name ({stems}); analyse them into separate folders")
-    for a in analyses:
-        write_loop(a, out / a.stem, video)
-    write_json_atomic(out / "biplane.json", pairs)
-    write_json_atomic(out / ANALYSIS_MARKER, {"version": 1, "loops": stems})
-    return write_report(out, stems)
+    with atomic_dir(out, overwrite=True, markers=(ANALYSIS_MARKER,), inputs=list(inputs)) as tmp:
+        for a in analyses:
+            write_loop(a, tmp / a.stem, video)
+        write_json_atomic(tmp / "biplane.json", pairs)
+        write_json_atomic(tmp / ANALYSIS_MARKER, {"version": 1, "loops": stems})
+        write_report(tmp, stems)
+    return out / "report.html"

@@ -15,6 +15,7 @@ import numpy as np
 
 from synthboost.data.imageio.medical import write_medical
 from synthboost.logs import get_logger
+from synthboost.utils.environment import ENVIRONMENT_KEY, environment_versions
 from synthboost.utils.files import atomic_path, write_json_atomic
 
 log = get_logger("cine.outputs")
@@ -146,5 +147,7 @@ def write_loop(analysis: Any, folder: str | Path, video: str = "mp4") -> dict[st
         paths["video"] = folder / f"overlay.{video}"
         fps = analysis.summary.get("frame_rate_hz") or 10.0
         write_video(paths["video"], overlay_frames(analysis.loop.frames, analysis.labels), fps)
-    write_json_atomic(paths["summary"], {**analysis.summary, "files": {k: p.name for k, p in paths.items()}})
+    files = {k: p.name for k, p in paths.items()}
+    environment = environment_versions(analysis.summary.get("device"))
+    write_json_atomic(paths["summary"], {**analysis.summary, "files": files, ENVIRONMENT_KEY: environment})
     return paths

@@ -66,12 +66,15 @@ def sample_cmd(
     trust_pickle: bool = typer.Option(
         False, "--trust-pickle", help="Allow checkpoints that need pickle (runs code: trusted files only)."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Restart an output folder sampled with other settings (sampling.json)."
+    ),
 ) -> None:
-    """Sample one image per perturbed mask (skips images already written)."""
+    """Sample one image per perturbed mask (skips images already written with the same settings)."""
     from synthboost.synth.sample import sample_folder
 
-    path = sample_folder(run, perturbed, out, steps=steps, sampler=sampler, seed=seed,
-                         batch_size=batch_size, device=device, trust_pickle=trust_pickle)  # fmt: skip
+    path = sample_folder(run, perturbed, out, steps=steps, sampler=sampler, seed=seed, batch_size=batch_size,
+                         device=device, trust_pickle=trust_pickle, force=force)  # fmt: skip
     typer.echo(path)
 
 

@@ -147,6 +147,21 @@ def _check_png(
         problems.append(f"{path}: values {np.unique(arr).tolist()[:6]} outside {list(allowed)}")
 
 
+def entry_problem(entry: object) -> str | None:
+    """What makes a task entry of ``anns/*.json`` unreadable (not an object; ``img_name``, ``mask_name``
+    or ``group`` not a non-empty string; ``prompts`` not an object), or ``None``."""
+    if not isinstance(entry, dict):
+        return f"not an object ({type(entry).__name__} {str(entry)[:40]!r})"
+    for key in ("img_name", "mask_name"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            return f"{key} must be a non-empty file name, got {entry.get(key)!r}"
+    if "group" in entry and (not isinstance(entry["group"], str) or not entry["group"]):
+        return f"group must be a non-empty folder name, got {entry['group']!r}"
+    if not isinstance(entry.get("prompts", {}), dict):
+        return f"prompts must be an object of prompt levels, got {type(entry['prompts']).__name__}"
+    return None
+
+
 def check_dataset(root: str | Path, check_files: bool = True) -> list[str]:
     """Validate a processed dataset; return a list of problems (empty when valid).
 
@@ -181,7 +196,14 @@ def check_dataset(root: str | Path, check_files: bool = True) -> list[str]:
         except ValueError as err:
             problems.append(str(err))
             continue
+        if not isinstance(entries, list):
+            problems.append(f"{path}: expected a list of task entries, got {type(entries).__name__}")
+            continue
         for i, e in enumerate(entries):
+            malformed = entry_problem(e)
+            if malformed:
+                problems.append(f"{path}: entry {i}: {malformed}")
+                continue
             group = e.get("group", default_group(split))
             if (group, e.get("img_name")) not in known:
                 problems.append(f"{path}: entry {i} image {group}/{e.get('img_name')} not in meta.csv")

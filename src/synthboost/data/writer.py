@@ -15,6 +15,7 @@ from synthboost.data.format import LABELS, META_COLUMNS, DatasetInfo, image_path
 from synthboost.data.imageio.medical import resize, write_png
 from synthboost.logs import get_logger
 from synthboost.progress import track
+from synthboost.utils.environment import ENVIRONMENT_KEY, environment_versions
 from synthboost.utils.files import atomic_dir, write_json_atomic, write_text_atomic
 
 log = get_logger("data.writer")
@@ -92,7 +93,7 @@ def write_dataset(
             raise ValueError(f"{out}: no images to write")
         rows.sort(key=lambda r: (r["group"], r["name"]))
         write_text_atomic(tmp / "meta.csv", meta_to_csv(rows))
-        write_json_atomic(tmp / "dataset.json", info.to_json())
+        write_json_atomic(tmp / "dataset.json", {**info.to_json(), ENVIRONMENT_KEY: environment_versions()})
         if finalize is not None:
             finalize(tmp)
     log.info("wrote %d images to %s", len(rows), out)

@@ -28,14 +28,19 @@ import numpy as np
 from synthboost.data.format import LABELS
 from synthboost.data.imageio.camus_info import parse_cfg
 from synthboost.data.imageio.medical import read_medical_array
+from synthboost.evaluation.analysis_reader import (
+    ANALYSIS_MARKER,
+    read_analysis_marker,
+    read_biplane,
+    read_frames_csv,
+    read_loop_summary,
+)
 from synthboost.evaluation.metrics import compute_dice
 from synthboost.evaluation.per_image import write_metrics_csv
 from synthboost.logs import get_logger
-from synthboost.utils.files import read_json
 
 log = get_logger("evaluation.sequence")
 
-ANALYSIS_MARKER = "analysis.json"
 SEQUENCE_COLUMNS: tuple[str, ...] = (
     "loop", "patient", "view", "n_frames", "dice_lv", "dice_myo", "dice_la", "dice_mean",
     "ed_frame", "es_frame", "ed_true", "es_true", "ed_error", "es_error",
@@ -92,10 +97,14 @@ def _read_sequence(path: Path) -> tuple[np.ndarray, tuple[float, float]]:
 def score_loop(folder: Path, truth_root: Path | None) -> dict[str, Any]:
     """One CSV row for one analysed loop (see the module docstring)."""
 
-    s = read_json(folder / "summary.json")
+    s = read_loop_summary(folder / "summary.json")
+    read_frames_csv(folder / "frames.csv", s["n_frames"])
     gt_path, cfg_path = _truth_files(folder.name, s["view"], Path(s["source"]), truth_root)
     truth, spacing = _read_sequence(gt_path)
     pred, _ = _read_sequence(folder / "labels.nii.gz")
+    if len(pred) != s["n_frames"]:
+        raise ValueError(f"{folder / 'labels.nii.gz'}: {len(pred)} frames but summary.json says n_frames = "
+                         f"{s['n_frames']}")  # fmt: skip
     info = parse_cfg(cfg_path)
     area = spacing[0] * spacing[1]
     ed = s["ed_frames"][0] if s["ed_frames"] else None
@@ -116,8 +125,7 @@ def score_loop(folder: Path, truth_root: Path | None) -> dict[str, Any]:
 
 
 def _biplane_rows(analysis: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    path = analysis / "biplane.json"
-    pairs = read_json(path) if path.is_file() else {}
+    pairs = read_biplane(analysis / "biplane.json")
     truth = {r["patient"]: r["ef_true"] for r in rows}
     out = []
     for patient, b in pairs.items():
@@ -140,9 +148,8 @@ def evaluate_sequences(
     import pandas as pd
 
     analysis = Path(analysis)
-    marker = read_json(analysis / ANALYSIS_MARKER)
     root = Path(truth_root) if truth_root is not None else None
-    rows = [score_loop(analysis / stem, root) for stem in marker["loops"]]
+    rows = [score_loop(analysis / stem, root) for stem in read_analysis_marker(analysis)]
     rows += _biplane_rows(analysis, rows)
     df = pd.DataFrame(rows, columns=list(SEQUENCE_COLUMNS))
     if out_csv is not None:

@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 from synthboost.checkpoints import load_safetensors
 from synthboost.logs import get_logger
-from synthboost.utils.files import atomic_dir, read_json
+from synthboost.models.adapter_checks import (
+    check_adapter_tensors,
+    check_base,
+    check_lora_budget,
+    encoder_sha256,
+    read_lora_config,
+    resolve_base,
+    write_base_record,
+)
+from synthboost.utils.files import atomic_dir
 
 if TYPE_CHECKING:
     from torch import nn
@@ -152,7 +161,12 @@ def inject(model: VLSM, config: Any) -> VLSM:
     try:
         inject_adapter_in_model(injected, model)
     except ValueError as err:
-        raise ValueError(f"{model.model_type}: adapter targets match no encoder layer ({err})") from err
+        defaults = ", ".join(DEFAULT_TARGETS.get(model.model_type, ()))
+        raise ValueError(
+            f"{model.model_type}: adapter targets match no encoder layer: name module-name suffixes inside "
+            f"the encoders (the defaults: {defaults}) or leave the targets out to use them "
+            f"({str(err).splitlines()[0][:120]})"
+        ) from err
     model.peft_config["default"] = config
     _trainable_head(model)
     return model
@@ -236,6 +250,9 @@ def save_adapter(model: VLSM, folder: str | Path) -> Path:
             unload(copy.deepcopy(model), merge=False).save_pretrained(tmp / BASE_FOLDER)
             saved.base_model_name_or_path = BASE_FOLDER
         saved.save_pretrained(str(tmp))
+        write_base_record(
+            tmp, str(saved.base_model_name_or_path), encoder_sha256(model, encoder_prefixes(model))
+        )
         save_file(
             tensors,
             str(tmp / ADAPTER_WEIGHTS_NAME),
@@ -246,31 +263,42 @@ def save_adapter(model: VLSM, folder: str | Path) -> Path:
 
 def read_adapter_config(folder: str | Path) -> Any:
     """The ``LoraConfig`` of an adapter folder (``ValueError`` naming the file if it is not LoRA)."""
-    from peft import LoraConfig
-
-    path = Path(folder) / ADAPTER_CONFIG_NAME
-    data = read_json(path)
-    if data.get("peft_type") != "LORA":
-        raise ValueError(f"{path}: peft_type {data.get('peft_type')!r} is not LORA")
-    fields = set(LoraConfig.__dataclass_fields__)
-    config = LoraConfig(**{k: v for k, v in data.items() if k in fields})
-    if not config.base_model_name_or_path:
-        raise ValueError(f"{path}: no base_model_name_or_path (the base model the adapter belongs to)")
-    return config
+    return read_lora_config(Path(folder) / ADAPTER_CONFIG_NAME)
 
 
 def base_reference(folder: str | Path) -> str:
-    """The base model of an adapter folder: a relative local path is resolved against the folder."""
+    """The base model of an adapter folder: a relative local path is resolved against the folder (never
+    the current folder), else an ``owner/name`` hub id (:func:`~.adapter_checks.resolve_base`)."""
     ref = str(read_adapter_config(folder).base_model_name_or_path)
-    local = Path(folder) / ref
-    return str(local.resolve()) if local.exists() else ref
+    return resolve_base(Path(folder), ref, Path(folder) / ADAPTER_CONFIG_NAME)
+
+
+def check_adapter_folder(folder: str | Path) -> str:
+    """Check an adapter folder before its base is loaded; returns the base it names (:func:`base_reference`).
+
+    Raises:
+        FileNotFoundError: no such folder, or no adapter weights in it.
+        ValueError: a bad ``adapter_config.json`` (the field named), or a base that is itself an adapter folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: not found")
+    read_adapter_config(folder)
+    ref = base_reference(folder)
+    if is_adapter_folder(ref):
+        raise ValueError(f"{folder}: base {ref} is itself an adapter folder (bases must be full models)")
+    weights_path = folder / ADAPTER_WEIGHTS_NAME
+    if not weights_path.is_file():
+        raise FileNotFoundError(f"{weights_path}: missing (expected an adapter folder)")
+    return ref
 
 
 def load_adapter(folder: str | Path, model: VLSM, merge: bool = False) -> VLSM:
     """Add the adapters of ``folder`` to its base model and load their (and the head's) weights.
 
-    The caller loads the base (:func:`base_reference` names it; ``models.factory.load_pretrained``
-    does both steps): this module never loads a model itself.
+    The caller checks the folder and loads the base (:func:`check_adapter_folder` names it;
+    ``models.factory.load_pretrained`` does both steps): this module never loads a model itself. The base
+    must be the one the adapters were trained on (its recorded encoder hash, ``base.json``).
 
     Args:
         folder: written by :func:`save_adapter`.
@@ -280,14 +308,21 @@ def load_adapter(folder: str | Path, model: VLSM, merge: bool = False) -> VLSM:
     from peft import set_peft_model_state_dict
 
     folder = Path(folder)
+    ref = check_adapter_folder(folder)
     config = read_adapter_config(folder)
-    ref = base_reference(folder)
-    config.base_model_name_or_path = ref if Path(ref).resolve() != (folder / BASE_FOLDER).resolve() else None
-    inject(model, config)
     weights_path = folder / ADAPTER_WEIGHTS_NAME
-    if not weights_path.is_file():
-        raise FileNotFoundError(f"{weights_path}: missing (expected an adapter folder)")
+    check_base(folder, ref, model, encoder_prefixes(model))
+    check_lora_budget(model, config, folder / ADAPTER_CONFIG_NAME)
+    config.base_model_name_or_path = ref if Path(ref).resolve() != (folder / BASE_FOLDER).resolve() else None
+    try:
+        if isinstance(config.target_modules, str):
+            check_targets(model, config.target_modules)  # as add_lora does: no nn.MultiheadAttention
+        inject(model, config)
+    except ValueError as err:
+        raise ValueError(f"{folder / ADAPTER_CONFIG_NAME}: target_modules: {err}") from err
     tensors = {k.removeprefix(PEFT_PREFIX): v for k, v in load_safetensors(weights_path).items()}
+    check_adapter_tensors(weights_path, tensors, {re.sub(r"\.(lora_[AB])\.default\.", r".\1.", k): v
+                                                  for k, v in model.state_dict().items()})  # fmt: skip
     prefixes = encoder_prefixes(model)
     head = {k: v for k, v in tensors.items() if not _under(k, prefixes)}
     lora = {k: v for k, v in tensors.items() if _under(k, prefixes)}
@@ -300,7 +335,12 @@ def load_adapter(folder: str | Path, model: VLSM, merge: bool = False) -> VLSM:
                          f"{sorted(set(head) - expected_head)[:4]})")  # fmt: skip
     model.load_state_dict(head, strict=False)
     log.info("loaded %s adapters (r=%d) on %s", model.model_type, config.r, ref)
-    return merge_adapters(model) if merge else model
+    if not merge:
+        return model
+    try:
+        return merge_adapters(model)
+    except ValueError as err:  # peft's safe_merge: "NaNs detected in the merged weights"
+        raise ValueError(f"{folder}: cannot merge the adapters into the base {ref} ({err})") from err
 
 
 def save_model(model: VLSM, folder: str | Path) -> Path:

@@ -36,6 +36,7 @@ from synthboost.models.base import (
 )
 from synthboost.models.cris_clip import CLIPBackbone
 from synthboost.models.cris_layers import FPN, Projector, TransformerDecoder
+from synthboost.models.hub import hub_file
 from synthboost.utils.files import atomic_dir, read_json, write_json_atomic
 
 _TUPLE_FIELDS = ("mean", "std", "vision_layers", "fpn_out")
@@ -210,9 +211,8 @@ def resolve_files(folder: str | Path) -> tuple[Path, Path]:
         return files
     if path.exists() or str(folder).count("/") != 1:
         raise FileNotFoundError(f"{folder}: not a model folder or hub id")
-    from huggingface_hub import hf_hub_download
 
-    return tuple(Path(hf_hub_download(str(folder), name)) for name in (CONFIG_NAME, WEIGHTS_NAME))  # type: ignore[return-value]
+    return tuple(hub_file(str(folder), name) for name in (CONFIG_NAME, WEIGHTS_NAME))  # type: ignore[return-value]
 
 
 def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Any]:

@@ -6,11 +6,18 @@ from pathlib import Path
 from typing import Any
 
 from synthboost.logs import get_logger
-from synthboost.models.adapters import base_reference, has_adapters, is_adapter_folder, load_adapter
+from synthboost.models.adapters import (
+    base_reference,
+    check_adapter_folder,
+    has_adapters,
+    is_adapter_folder,
+    load_adapter,
+)
 from synthboost.models.base import CONFIG_NAME, VLSM
 from synthboost.models.clipseg import CLIPSegVLSM
 from synthboost.models.cris import CRISModel, named_config
 from synthboost.models.cris_checkpoint import load_weights
+from synthboost.models.hub import hub_file
 from synthboost.utils.files import read_json
 
 log = get_logger("models")
@@ -142,9 +149,8 @@ def read_model_config(folder_or_hub_id: str | Path) -> dict[str, Any]:
         return read_json(path / CONFIG_NAME, expect=dict)
     if path.exists() or str(folder_or_hub_id).count("/") != 1:
         raise FileNotFoundError(f"{folder_or_hub_id}: not a model folder or hub id")
-    from huggingface_hub import hf_hub_download
 
-    return read_json(hf_hub_download(str(folder_or_hub_id), CONFIG_NAME), expect=dict)
+    return read_json(hub_file(str(folder_or_hub_id), CONFIG_NAME), expect=dict)
 
 
 def load_pretrained(
@@ -163,11 +169,7 @@ def load_pretrained(
 
     folder_or_hub_id = resolve_model_folder(folder_or_hub_id)
     if is_adapter_folder(folder_or_hub_id):
-        ref = base_reference(folder_or_hub_id)
-        if is_adapter_folder(ref):
-            raise ValueError(
-                f"{folder_or_hub_id}: base {ref} is itself an adapter folder (bases must be full models)"
-            )
+        ref = check_adapter_folder(folder_or_hub_id)
         model = load_adapter(folder_or_hub_id, load_pretrained(ref, **overrides), merge=merge)
         return model.freeze_encoders() if freeze_encoders and not has_adapters(model) else model
     model_type = read_model_config(folder_or_hub_id).get("model_type")

@@ -16,6 +16,7 @@ from synthboost.logs import get_logger
 from synthboost.report import claims, plots, stats, tables
 from synthboost.report.results import EQUAL_STEPS, STRATEGY_NOTES, load_results, paper_sort_key
 from synthboost.report.runs import runs_table, steps_by_run
+from synthboost.report.versions import versions_section
 from synthboost.training.selection import select_best_run
 from synthboost.utils.files import write_text_atomic
 
@@ -123,6 +124,7 @@ def build_report(
     if note:
         sections.append(f"<p class='note'>{html.escape(note)}</p>")
     sections.append(f"<p>{html.escape(GUIDE)}</p>")
+    sections += versions_section(runs)
     sections += _best_run(runs, dataset)
     sections += _claims(df, run_table, out_dir, n_boot)
     sections += _tables(df, out_dir, run_table)

@@ -9,7 +9,6 @@ depends only on ``(seed, stem)``, so an interrupted run finishes with the same f
 from __future__ import annotations
 
 import functools
-import re
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,20 +23,11 @@ from synthboost.synth.config import SDMConfig, load_config
 from synthboost.synth.diffusion import SemanticDiffusionPipeline, make_scheduler, one_hot
 from synthboost.synth.io import read_png, resize_square, write_png
 from synthboost.synth.perturb import camus_to_cond, cond_to_camus
+from synthboost.synth.sample_record import find_weights, sampling_settings, start_output
 from synthboost.synth.unet import SDMUNet, load_weights
 from synthboost.utils.device import torch_device
 
 log = get_logger("synth.sample")
-_CKPT_RE = re.compile(r"^(ema_[0-9.]+_|model)(\d{6,})\.pt$")
-
-
-def find_weights(run_dir: Path) -> Path:
-    """The newest EMA checkpoint of a run (or the newest model checkpoint when no EMA exists)."""
-    found = [(int(m.group(2)), m.group(1) != "model", p) for p in Path(run_dir).glob("*.pt")
-             if (m := _CKPT_RE.match(p.name))]  # fmt: skip
-    if not found:
-        raise FileNotFoundError(f"{run_dir}: no modelNNNNNN.pt or ema_<rate>_NNNNNN.pt checkpoint")
-    return max(found)[2]
 
 
 @functools.lru_cache(maxsize=2)
@@ -126,14 +116,16 @@ def stem_seed(seed: int, stem: str) -> int:
 
 def sample_folder(run_dir: Path, perturbed_dir: Path, out: Path, steps: int | None = None,
                   sampler: str | None = None, seed=0, batch_size=8, device=None,
-                  trust_pickle: bool = False) -> Path:  # fmt: skip
+                  trust_pickle: bool = False, force: bool = False) -> Path:  # fmt: skip
     """Sample an image for every perturbed conditioning map; resumable (see module docstring).
 
     ``steps`` and ``sampler`` default to the run config's ``sample`` section (so does guidance).
+    Resuming needs the same settings (``sampling.json``); ``force`` restarts a folder sampled otherwise.
     """
 
     perturbed_dir, out = Path(perturbed_dir), Path(out)
     items = _read_perturbed(perturbed_dir)
+    start_output(out, sampling_settings(run_dir, steps, sampler, seed), force)
     todo = [(sp, st) for sp, st in items if not (out / sp / "images" / f"{st}.png").is_file()]
     log.info("%d of %d images to sample (%d already done)", len(todo), len(items), len(items) - len(todo))
     if not todo:

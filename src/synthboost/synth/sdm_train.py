@@ -30,6 +30,7 @@ from synthboost.synth.io import load_frame, read_meta, select_rows
 from synthboost.synth.perturb import camus_to_cond
 from synthboost.synth.unet import SDMUNet, load_weights
 from synthboost.utils.device import torch_device
+from synthboost.utils.environment import ENVIRONMENT_KEY, environment_versions
 from synthboost.utils.files import atomic_path, write_json_atomic, write_text_atomic
 
 log = get_logger("synth.train")
@@ -183,9 +184,10 @@ def train_sdm(dataset_root: Path, run_dir: Path, view: str | None, phase: str | 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = _resolve_run_config(run_dir, config, max_steps)
     write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
-    write_json_atomic(run_dir / "run.json", {"dataset": str(dataset_root), "view": view, "phase": phase})
     images, conds = load_pairs(dataset_root, cfg, view, phase)
     trainer = SDMTrainer(cfg, device)
+    write_json_atomic(run_dir / "run.json", {"dataset": str(dataset_root), "view": view, "phase": phase,
+                                             ENVIRONMENT_KEY: environment_versions(trainer.device)})  # fmt: skip
     trainer.resume(run_dir, trust_pickle)
     _trim_log(run_dir / "loss.csv", trainer.step_count)
     gen = torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + trainer.step_count)

@@ -27,6 +27,7 @@ from synthboost.training.dataset import SegmentationDataModule
 from synthboost.training.losses import resolve_loss
 from synthboost.training.module import SegmentationModule
 from synthboost.training.strategies import build, data_roots
+from synthboost.utils.environment import ENVIRONMENT_KEY, environment_versions
 from synthboost.utils.files import check_replaceable, read_yaml_mapping
 
 log = get_logger("training.run")
@@ -39,6 +40,15 @@ def auto_precision(precision: str, accelerator: str) -> str:
     import torch
 
     return "16-mixed" if torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda") else "32-true"
+
+
+def training_device(accelerator: str) -> str:
+    """The device kind a run trains on (``cuda`` or ``cpu``; another accelerator name as given)."""
+    import torch
+
+    if accelerator in ("auto", "gpu", "cuda"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return accelerator
 
 
 #: Settings that say how a run is executed, not what it computes: they may differ on rerun/resume.
@@ -106,6 +116,7 @@ def _write_provenance(cfg: TrainConfig, out: Path, loss: Any) -> None:
         "model": cfg.model.name,
         "prompt": cfg.data.prompt,
         "loss": dataclasses.asdict(loss),
+        ENVIRONMENT_KEY: environment_versions(training_device(cfg.trainer.accelerator)),
     }
     runfolder.start(out, to_yaml(cfg), info)
 

@@ -36,6 +36,14 @@ def follow_umask(path: str | os.PathLike) -> None:
     os.chmod(path, mode & ~current_umask())
 
 
+def follow_umask_tree(root: str | os.PathLike) -> None:
+    """:func:`follow_umask` for every file and folder under ``root`` written owner-only (0600/0700,
+    as ``safetensors``' ``save_file`` and ``mkstemp`` do); links are left alone."""
+    for path in Path(root).rglob("*"):
+        if not path.is_symlink() and path.stat().st_mode & 0o077 == 0:
+            follow_umask(path)
+
+
 def check_replaceable(
     folder: str | os.PathLike, markers: Sequence[str] = (), inputs: Sequence[str | os.PathLike] = ()
 ) -> None:
@@ -115,8 +123,8 @@ def atomic_dir(
     Nothing is left half-written: on any exception the temporary folder is removed and ``final``
     is untouched; leftovers of a killed run are swept first (:func:`sweep_leftovers`). With
     ``overwrite`` an existing ``final`` is replaced, but only when :func:`check_replaceable`
-    (``markers``, ``inputs``) allows it — checked before any work is done. The result follows the
-    umask (not ``mkdtemp``'s 0700).
+    (``markers``, ``inputs``) allows it — checked before any work is done. The result and every
+    owner-only file in it follow the umask (not ``mkdtemp``'s 0700 or ``save_file``'s 0600).
     """
     final = Path(final)
     try:
@@ -135,6 +143,7 @@ def atomic_dir(
     follow_umask(tmp)
     try:
         yield tmp
+        follow_umask_tree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

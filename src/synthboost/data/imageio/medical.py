@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from synthboost.data.imageio.nifti_check import nifti_nonfinite
 from synthboost.utils.files import atomic_path
 
 
@@ -72,6 +73,8 @@ def read_medical_array(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float
     arr = sitk.GetArrayFromImage(img)
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         raise ValueError(f"{path}: {int((~np.isfinite(arr)).sum())} pixels are NaN or infinite")
+    if path.name.lower().endswith((".nii", ".nii.gz")) and (bad := nifti_nonfinite(path)):
+        raise ValueError(f"{path}: {bad} pixels are NaN or infinite (SimpleITK would read them as 0)")
     return arr, tuple(reversed([float(s) for s in img.GetSpacing()]))
 
 
