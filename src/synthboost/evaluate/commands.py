@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from synthboost.evaluate import qc_commands
+
 
 def evaluate_command(
     preds: Path = typer.Argument(
@@ -45,3 +47,4 @@ def _evaluate_sequences(analysis: Path, truth: Path, out: Path) -> None:
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
     app.command("evaluate")(evaluate_command)
+    qc_commands.register(app)

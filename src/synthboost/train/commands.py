@@ -120,11 +120,15 @@ def predict_cmd(
     batch_size: int = typer.Option(16, "--batch-size"),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     force: bool = typer.Option(False, "--force", help="Replace an existing prediction folder."),
+    no_qc: bool = typer.Option(False, "--no-qc", help="Skip the quality-control pass (qc.csv)."),
 ) -> None:
-    """Predict masks of a split (phrasing 0) into a prediction folder."""
+    """Predict masks of a split (phrasing 0) into a prediction folder, with QC per image-structure."""
     from synthboost.evaluate.predict import predict
 
-    typer.echo(str(predict(run, dataset, split, out, threshold, prompt, batch_size, device, overwrite=force)))
+    path = predict(
+        run, dataset, split, out, threshold, prompt, batch_size, device, overwrite=force, qc=not no_qc
+    )
+    typer.echo(str(path))
 
 
 def register(app: typer.Typer) -> None:
