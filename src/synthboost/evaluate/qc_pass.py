@@ -285,3 +285,34 @@ def write_split_qc(
 
     segmenter = Segmenter(model, str(device), threshold)
     write_qc_csv(path, split_qc(segmenter, dataset, split, level, load_qc(run)))
+
+
+def attribute_qc(
+    segmenter: Any,
+    image: Any,
+    attributes: Mapping[str, Any],
+    model: QCModel | None,
+    threshold: float | None = None,
+) -> dict[str, dict[str, Any]]:
+    """QC of one image whose prompts come from attributes (``view``, ``phase``, ``sex``, ``age``, ``quality``,
+    ``shape``; :func:`~synthboost.evaluate.segmenter.prompts_from_attributes`), per structure."""
+    from synthboost.evaluate.segmenter import as_grayscale, prompts_from_attributes
+
+    lists = []
+    for structure in LABELS.values():
+        level, prompts = prompts_from_attributes(structure, **attributes)
+        lists.append(ensemble_prompts(prompts, level))
+    return image_qc(segmenter, as_grayscale(image), lists, model, threshold=threshold)
+
+
+def describe(result: Mapping[str, Any], model: QCModel | None) -> str:
+    """One line for a person: ``QC score 0.83 >= 0.61: ok`` or the raw signals, then the reasons."""
+    raw = ", ".join(f"{k} {result[k]:.2f}" for k in ("prompt_dis", "tta_dis", "fragment", "shape_violation")
+                    if not math.isnan(result[k]))  # fmt: skip
+    if model is None:
+        return f"QC (raw signals: {raw}): {result['qc_reasons']}"
+    threshold = model.rules["still"].threshold
+    verdict = "FLAGGED, review" if result["qc_fail"] else "ok"
+    reasons = f" ({result['qc_reasons']})" if result["qc_reasons"] else ""
+    sign = "<" if result["qc_fail"] else ">="
+    return f"QC score {result['qc_score']:.2f} {sign} {threshold:.2f}: {verdict}{reasons}; signals: {raw}"
