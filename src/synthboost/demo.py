@@ -163,7 +163,7 @@ class DemoSteps:
         return [(stage, self.counts[stage], seconds) for stage, seconds in self.seconds.items()]
 
 
-#: Steps of the demo outside the runs: five data stages, then selection, clinical, cine and report.
+#: Steps of the demo outside the runs: five data stages, then selection, clinical, QC, cine and report.
 DATA_STAGES = ("phantom", "prepare", "synth perturb", "synth render", "prepare sdm")
 
 
@@ -271,7 +271,7 @@ def evaluate_runs(
         pred = out / "predictions" / run.name
         with steps.step("predict", f"run {k}/{len(runs)} {run.name}"):
             if not pred.exists():
-                predict(folder, camus, split="test", out=pred, prompt=run.level, device="auto")
+                predict(folder, camus, split="test", out=pred, prompt=run.level, device="auto", qc=False)
         csv = results.joinpath(
             run.strategy, run.model, run.encoders, run.level, f"seed_{run.seed}", "metrics.csv"
         )
@@ -294,7 +294,7 @@ def run_demo(out: str | Path, quick: bool = False, keep_checkpoints: bool = Fals
     from synthboost.progress import progress_view
 
     cfg = DemoConfig.preset(quick)
-    total = len(DATA_STAGES) + 3 * len(plan_runs(cfg)) + 4
+    total = len(DATA_STAGES) + 3 * len(plan_runs(cfg)) + 5
     library = get_logger()
     level = library.level
     quiet = level == 0 and not verbose()  # a level set on the package logger by the caller wins
@@ -334,6 +334,7 @@ def analyse_cine(out: Path, cfg: DemoConfig, model: Path) -> tuple[Path, list[st
 
 def _run_demo(out: Path, cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bool) -> dict[str, Any]:
     from synthboost.clinical import run_clinical
+    from synthboost.demo_qc import qc_best_run
     from synthboost.report.html import first_seed
     from synthboost.report.results import load_results, paper_sort_key
     from synthboost.report.stats import summarize
@@ -350,6 +351,8 @@ def _run_demo(out: Path, cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bo
     clinical = out / "clinical"
     with steps.step("clinical"):
         run_clinical(preds[best], data["camus"], clinical)
+    with steps.step("qc"):
+        qc_best_run(out, data["camus"], selection.run, best.level)
     with steps.step("cine"):
         cine = analyse_cine(out, cfg, selection.run)
     log.info("[report] writing %s", out / "report")

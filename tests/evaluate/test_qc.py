@@ -45,9 +45,9 @@ class ToySegmenter:
         self.answer = answer or (lambda frame, prompt: frame / 255.0)
         self.calls: list[int] = []
 
-    def frame_probabilities(self, frames, prompts, batch_size=8, shared=True):
+    def prompt_batch_probabilities(self, image, prompts):
         self.calls.append(len(prompts))
-        return np.stack([np.stack([self.answer(f, p) for p in prompts]) for f in frames]).astype(np.float32)
+        return np.stack([self.answer(image, p) for p in prompts]).astype(np.float32)
 
 
 def test_a_mask_split_in_two_components_is_flagged():
@@ -70,7 +70,7 @@ def test_a_prompt_insensitive_toy_model_gives_zero_disagreement():
     toy = ToySegmenter()
     lists = [["a", "b", "c", "d"], ["e", "f", "g", "h"], ["i", "j", "k", "l"]]
     out = image_qc(toy, image, lists, None)
-    assert toy.calls == [12, 3]  # one encoding for the ensemble, one for the augmented image
+    assert toy.calls == [12, 3]  # one call (one encoding) for the ensemble, one for the augmented image
     for structure in ("lv", "myo", "la"):
         assert out[structure]["prompt_dis"] == 0.0
         # a pixel-wise answer is flip-equivariant and the intensity change keeps 200 above and 30 below 0.5
@@ -189,3 +189,11 @@ def test_ensemble_prompts_take_both_phrasings_and_the_neighbour_levels():
     assert ensemble_prompts(prompts, "p3") == ["a3", "b3", "a2"]
     with pytest.raises(ValueError, match="'p9'"):
         ensemble_prompts(prompts, "p9")
+
+
+def test_batched_prompts_equal_separate_decodes(segmenter):
+    image = np.random.default_rng(0).integers(0, 255, (50, 40), dtype=np.uint8)
+    prompts = ["Left ventricular cavity of the heart.", "Myocardium of the heart.", "Left atrium cavity."]
+    batched = segmenter.prompt_batch_probabilities(image, prompts)
+    np.testing.assert_allclose(batched, segmenter.frame_probabilities(image[None], prompts)[0], atol=1e-5)
+    assert np.abs(batched[0] - batched[1]).max() > 1e-4  # the prompts reach the model

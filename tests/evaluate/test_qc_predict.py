@@ -49,7 +49,7 @@ def test_fit_on_val_then_predict_gives_calibrated_scores(tiny_model, dataset, tm
         seen.append((row["group"], row["name"], row["label"]))
         return 90.0 if len(seen) % 2 else 50.0
 
-    monkeypatch.setattr(qc_pass, "_grid_dice", fake_dice)
+    monkeypatch.setattr(qc_pass, "grid_dice", fake_dice)
     (run / "run.json").write_text('{"prompt": "p2"}')  # what resolve_model reads: the level, no loss preset
     path = qc_pass.fit_qc(run, dataset, device="cpu")
     assert path == run / "qc.json"

@@ -68,7 +68,8 @@ def image_probabilities(
     """Answers of one image at the model's input size.
 
     Args:
-        segmenter: a :class:`~synthboost.evaluate.segmenter.Segmenter`.
+        segmenter: a :class:`~synthboost.evaluate.segmenter.Segmenter` (its ``prompt_batch_probabilities``:
+            one encoding per image, all prompts decoded in one batch).
         gray: ``(rows, cols)`` uint8 image.
         prompt_lists: per structure (LV, MYO, LA) its ensemble, the primary prompt first (same length ``K``).
         tta: also answer the augmented image for the primary prompts.
@@ -80,11 +81,11 @@ def image_probabilities(
     if any(len(p) != k for p in prompt_lists):
         raise ValueError("image_probabilities: every structure needs the same number of prompts")
     flat = [p for group in prompt_lists for p in group]
-    probs = segmenter.frame_probabilities(gray[None], flat)[0]
+    probs = segmenter.prompt_batch_probabilities(gray, flat)
     probs = probs.reshape(len(prompt_lists), k, *probs.shape[-2:])
     if not tta:
         return probs, None
-    aug = segmenter.frame_probabilities(qc.augment(gray)[None], [g[0] for g in prompt_lists])[0]
+    aug = segmenter.prompt_batch_probabilities(qc.augment(gray), [g[0] for g in prompt_lists])
     return probs, qc.unaugment(aug)
 
 
@@ -223,7 +224,7 @@ def learn_ranges(dataset: str | Path, size: int, split: str = "train") -> dict[s
     return qc.fit_ranges(rows)
 
 
-def _grid_dice(row: Mapping[str, Any], dataset: Path, threshold: float, grid: int) -> float:
+def grid_dice(row: Mapping[str, Any], dataset: Path, threshold: float, grid: int) -> float:
     """Dice ×100 of a row's primary answer on the reference grid (as ``evaluate`` scores it)."""
     from synthboost.evaluate.metrics import compute_dice
     from synthboost.evaluate.postprocess import to_masks
@@ -253,7 +254,7 @@ def fit_qc(
     ranges = learn_ranges(dataset, segmenter.preprocessing.image_size)
     rows = split_qc(segmenter, dataset, "val", level, None, with_probabilities=True, ranges=ranges)
     grid = read_info(dataset).image_size
-    dice = [_grid_dice(r, dataset, segmenter.threshold, grid) for r in rows]
+    dice = [grid_dice(r, dataset, segmenter.threshold, grid) for r in rows]
     rules = {"still": fit_rule(rows, dice, STILL_SIGNALS), "loop": fit_rule(rows, dice, LOOP_SIGNALS)}
     n_fail = int(sum(d < 80.0 for d in dice))
     info = {"run": str(run), "dataset": str(dataset), "fitted_on": "val", "ranges_from": "train",

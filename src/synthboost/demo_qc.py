@@ -1,0 +1,53 @@
+"""The demo's quality-control step: fit ``qc.json`` for the best run on validation, then QC its test predictions.
+
+Kept beside :mod:`synthboost.demo` so the demo's own file only calls :func:`qc_best_run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from synthboost.evaluate.per_image import evaluate
+from synthboost.evaluate.predict import predict
+from synthboost.evaluate.qc_fit import QC_JSON
+from synthboost.evaluate.qc_pass import fit_qc
+from synthboost.utils import get_logger
+
+log = get_logger("demo")
+
+
+def qc_best_run(out: Path, camus: Path, run: Path, level: str) -> Path | None:
+    """Fit the best run's QC on validation (``RUN/qc.json``), predict its test split with QC and score it.
+
+    Returns:
+        ``OUT/qc/metrics.csv`` (per image-structure metrics with the QC columns), or ``None`` when no
+        rule could be fitted (e.g. every validation image-structure fails): the run then reports raw signals.
+    """
+    folder = out / "qc"
+    csv = folder / "metrics.csv"
+    if csv.exists():
+        log.info("[qc] reusing %s", csv)
+        return csv
+    log.info("[qc] fitting QC of %s on validation, then its test predictions with QC", run.name)
+    if not (run / QC_JSON).is_file():
+        try:
+            fit_qc(run, camus)
+        except ValueError as err:
+            log.warning("[qc] no calibrated QC for %s: %s", run.name, err)
+            return None
+    pred = predict(
+        run, camus, split="test", out=folder / "predictions", prompt=level, device="auto", overwrite=True
+    )
+    df = evaluate(pred, camus, csv)
+    log.info("[qc] %s", summary_line(df))
+    return csv
+
+
+def summary_line(df: Any) -> str:
+    """``k of N test image-structures flagged; mean Dice flagged a vs kept b; ...`` of a QC'd metrics table."""
+    flagged = df["qc_fail"].astype(bool)
+    kept, out = df.loc[~flagged, "dice"], df.loc[flagged, "dice"]
+    fmt = lambda s: f"{s.mean():.1f}" if len(s) else "n/a"  # noqa: E731
+    return (f"{int(flagged.sum())} of {len(df)} test image-structures flagged by QC (fitted on val); "
+            f"mean Dice flagged {fmt(out)}, kept {fmt(kept)}, all {df['dice'].mean():.1f}")  # fmt: skip
