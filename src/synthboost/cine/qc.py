@@ -26,6 +26,7 @@ from synthboost.cine.segment import loop_prompts
 from synthboost.data.format import LABELS
 from synthboost.evaluate import qc
 from synthboost.evaluate.qc_fit import NO_RULE_MESSAGE, QCModel
+from synthboost.evaluate.qc_pass import structure_prior
 from synthboost.evaluate.segmenter import label_map
 
 REVIEW_FRACTION = 0.1
@@ -69,7 +70,8 @@ def frame_signals(
                 else sum(violations[f] for f in qc.STRUCTURE_FEATURES[structure])
             )
             frame[structure] = {"prompt_dis": qc.mask_disagreement(masks), "fragment": qc.fragmentation(masks[0]),
-                                "n_components": qc.n_components(masks[0]), "shape_violation": float(shape)}  # fmt: skip
+                                "n_components": qc.n_components(masks[0]), "shape_violation": float(shape),
+                                **structure_prior(structure)}  # fmt: skip
         out.append(frame)
     return out
 

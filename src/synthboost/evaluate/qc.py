@@ -40,6 +40,9 @@ STRUCTURE_FEATURES: dict[str, tuple[str, ...]] = {
     "myo": ("myo_area", "myo_lv_ratio"),
     "la": ("la_area", "la_lv_ratio", "la_gap"),
 }
+#: Ring pixels of the LV within this many pixels of the myocardium or the LA count as enclosed (a predicted
+#: wall rarely touches the cavity: thresholds leave a one- or two-pixel seam that training labels never have).
+ENCLOSURE_TOLERANCE = 2
 #: A frame is a temporal outlier when its signal exceeds median + this many MADs of its loop …
 TEMPORAL_MADS = 5.0
 #: … and this absolute floor (1 - Dice for :func:`neighbour_dice`, relative change for :func:`curve_jumps`).
@@ -124,8 +127,10 @@ def elongation(mask: np.ndarray) -> float:
     return float(math.sqrt(large / small)) if small > 1e-9 else math.inf
 
 
-def enclosure(inner: np.ndarray, wall: np.ndarray, base: np.ndarray) -> float:
-    """Fraction of the one-pixel ring around ``inner`` that lies in ``wall`` or ``base`` (NaN if empty).
+def enclosure(
+    inner: np.ndarray, wall: np.ndarray, base: np.ndarray, tolerance: int = ENCLOSURE_TOLERANCE
+) -> float:
+    """Fraction of the one-pixel ring around ``inner`` within ``tolerance`` pixels of ``wall`` or ``base`` (NaN if empty).
 
     For the LV: ``wall`` the myocardium, ``base`` the LA, so the opening at the base does not count.
     """
@@ -135,7 +140,10 @@ def enclosure(inner: np.ndarray, wall: np.ndarray, base: np.ndarray) -> float:
     ring = ndimage.binary_dilation(inner, structure=np.ones((3, 3))) & ~inner
     if not ring.any():
         return math.nan
-    return float(np.count_nonzero(ring & (np.asarray(wall, bool) | np.asarray(base, bool))) / ring.sum())
+    near = np.asarray(wall, bool) | np.asarray(base, bool)
+    if tolerance > 0 and near.any():
+        near = ndimage.binary_dilation(near, structure=np.ones((3, 3)), iterations=tolerance)
+    return float(np.count_nonzero(ring & near) / ring.sum())
 
 
 def gap(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,8 +1,8 @@
 """The calibrated QC rule: signals → a score in [0, 1] and a threshold, fitted on validation only.
 
 A rule is a logistic regression of failure (image-structure Dice < :data:`FAILURE_DICE`) on the
-standardised signals of :data:`STILL_SIGNALS` (``loop`` rules leave the test-time augmentation
-out: loops are checked without it to keep their cost low). The score is ``1 - P(failure)`` (higher
+standardised signals of :data:`STILL_SIGNALS` and the structure (:data:`STRUCTURE_PRIOR`; ``loop``
+rules leave the test-time augmentation out: loops are checked without it to keep their cost low). The score is ``1 - P(failure)`` (higher
 = more trustworthy); the threshold is the score that maximises Youden's J (sensitivity +
 specificity - 1) on the validation image-structures. ``qc.json`` in the run folder holds both
 rules, the plausible shape ranges learned from the training labels and what they were fitted on
@@ -25,10 +25,12 @@ QC_JSON = "qc.json"
 QC_VERSION = 1
 #: An image-structure "fails" below this Dice (×100, as the metrics CSV writes it).
 FAILURE_DICE = 80.0
+#: Structure indicators: each structure's own failure rate on validation (MYO fails more often than the LV).
+STRUCTURE_PRIOR: tuple[str, ...] = ("is_myo", "is_la")
 #: Signals of a still image, in the order of a rule's coefficients.
-STILL_SIGNALS: tuple[str, ...] = ("prompt_dis", "tta_dis", "fragment", "shape_violation")
+STILL_SIGNALS: tuple[str, ...] = ("prompt_dis", "tta_dis", "fragment", "shape_violation", *STRUCTURE_PRIOR)
 #: Signals of a loop frame (no test-time augmentation).
-LOOP_SIGNALS: tuple[str, ...] = ("prompt_dis", "fragment", "shape_violation")
+LOOP_SIGNALS: tuple[str, ...] = ("prompt_dis", "fragment", "shape_violation", *STRUCTURE_PRIOR)
 #: L2 penalty of the logistic regression (on standardised signals).
 L2 = 1.0
 #: A signal is named as a reason when above this quantile of the validation successes.
@@ -63,7 +65,8 @@ class QCRule:
 
     def reasons(self, values: Mapping[str, float]) -> list[str]:
         """The signals above what validation successes typically show, e.g. ``prompt_dis 0.41``."""
-        return [f"{s} {values[s]:.2f}" for s in self.signals if values[s] > self.typical[s]]
+        signals = (s for s in self.signals if s not in STRUCTURE_PRIOR)
+        return [f"{s} {values[s]:.2f}" for s in signals if values[s] > self.typical[s]]
 
 
 def _sigmoid(z: float | np.ndarray) -> Any:

@@ -121,8 +121,14 @@ def structure_signals(
             "shape_violation": math.nan
             if violations is None
             else float(sum(violations[f] for f in qc.STRUCTURE_FEATURES[structure])),
+            **structure_prior(structure),
         }
     return out
+
+
+def structure_prior(structure: str) -> dict[str, float]:
+    """The structure indicators of :data:`~synthboost.evaluate.qc_fit.STRUCTURE_PRIOR` (LV: all 0)."""
+    return {f"is_{s}": float(structure == s) for s in ("myo", "la")}
 
 
 def judge(signals: Mapping[str, float], model: QCModel | None, kind: str = "still") -> dict[str, Any]:
