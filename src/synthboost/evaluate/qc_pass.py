@@ -241,6 +241,16 @@ def grid_dice(row: Mapping[str, Any], dataset: Path, threshold: float, grid: int
     return 100.0 * compute_dice(pred, gt)
 
 
+def _failure_rates(rows: Sequence[Mapping[str, Any]], dice: Sequence[float]) -> dict[str, float]:
+    """Share of failed validation image-structures per structure (``qc.json``'s ``val_failure_rate``)."""
+    out = {}
+    for structure in LABELS.values():
+        values = [d for r, d in zip(rows, dice, strict=True) if r["structure"] == structure]
+        if values:
+            out[structure] = float(np.mean([d < 80.0 for d in values]))
+    return out
+
+
 def fit_qc(
     run: str | Path, dataset: str | Path, out: str | Path | None = None, device: str | None = None
 ) -> Path:
@@ -265,7 +275,8 @@ def fit_qc(
     n_fail = int(sum(d < 80.0 for d in dice))
     info = {"run": str(run), "dataset": str(dataset), "fitted_on": "val", "ranges_from": "train",
             "prompt_level": level, "threshold": float(segmenter.threshold),
-            "n_val_items": len(rows), "n_val_failures": n_fail, "failure": "Dice < 80"}  # fmt: skip
+            "n_val_items": len(rows), "n_val_failures": n_fail, "failure": "Dice < 80",
+            "val_failure_rate": _failure_rates(rows, dice)}  # fmt: skip
     path = Path(out) if out is not None else Path(run) / QC_JSON
     write_qc(path, QCModel(rules, ranges, info))
     log.info("QC fitted on %d val image-structures (%d failures) -> %s", len(rows), n_fail, path)
