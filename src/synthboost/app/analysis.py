@@ -121,7 +121,8 @@ def four_view_indices(
 
 
 def model_info(model: str | Path) -> dict[str, Any]:
-    """What the header shows: name, strategy, prompt level, validation Dice and threshold of a model.
+    """What the header shows: name, strategy, prompt level, validation Dice and threshold of a model
+    (and ``qc_json``: its fitted QC rule, or ``None``).
 
     They come from the run folder's ``result.json`` / ``run.json`` (for ``RUN`` or ``RUN/model``);
     a bare model folder or a hub id has its name and the default threshold only. Reads only those
@@ -146,7 +147,29 @@ def model_info(model: str | Path) -> dict[str, Any]:
         "prompt": result.get("prompt") or (settings.get("prompt") if isinstance(settings, dict) else None),
         "val_dice": dice if isinstance(dice, float) and math.isfinite(dice) else None,
         "threshold": threshold if isinstance(threshold, int | float) else DEFAULT_THRESHOLD,
+        "qc_json": _qc_json(model),
     }
+
+
+def _qc_json(model: str | Path) -> str | None:
+    """The run's fitted QC rule (``qc.json``), or ``None`` (the app then shows raw QC)."""
+    from synthboost.evaluate.qc_fit import qc_path_of
+
+    path = qc_path_of(model)
+    return str(path) if path is not None else None
+
+
+#: Traffic light of a loop verdict (synthboost.cine.qc).
+TRAFFIC_LIGHTS = {"ok": "🟢", "review": "🟡", "unreliable": "🔴"}
+
+
+def qc_text(summary: dict[str, Any]) -> str:
+    """``🟡 QC: review (ED/ES on a flat plateau ...)`` for a loop's ``summary["qc"]`` ('' without QC)."""
+    qc = summary.get("qc")
+    if not qc:
+        return ""
+    reasons = f" ({'; '.join(qc['reasons'])})" if qc["reasons"] else ""
+    return f"{TRAFFIC_LIGHTS[qc['verdict']]} QC: {qc['verdict']}{reasons}"
 
 
 def choose_model(path: str | Path, dataset: str | Path | None = None) -> tuple[str, str | None]:

@@ -269,6 +269,7 @@ def cine_fn(state: AppState) -> Callable:
         from synthboost.cine.analysis import analyze_loop, patient_of, view_of
         from synthboost.cine.loop import SegmentOptions
         from synthboost.cine.outputs import overlay_frames, plot_curve, write_video
+        from synthboost.evaluate.qc_fit import read_qc
 
         if not file:
             raise ValueError("upload an echo loop (DICOM cine, NIfTI/MetaImage sequence, AVI/MP4)")
@@ -280,7 +281,8 @@ def cine_fn(state: AppState) -> Callable:
         view = view_of(Path(file), view or None)
         thr = analysis.finite(threshold, "threshold", low=0.0, high=0.999)
         info = {"prompt_level": state.info.get("prompt") or "p1", "threshold": thr}
-        result = analyze_loop(loop, view, state.segmenter, info, SegmentOptions(threshold=thr))
+        qc = read_qc(state.info["qc_json"]) if state.info.get("qc_json") else True
+        result = analyze_loop(loop, view, state.segmenter, info, SegmentOptions(threshold=thr), qc=qc)
         out = Path(tempfile.mkdtemp(prefix="cine-", dir=state.workdir))
         s = result.summary
         write_video(
@@ -290,7 +292,7 @@ def cine_fn(state: AppState) -> Callable:
         rows = [[name, _round(s.get(key)), unit] for key, name, unit in CINE_ROWS]
         rows.append(["ED / ES frames", f"{s['ed_frames']} / {s['es_frames']}", "frame"])
         notes = s.get("message") or f"{view}, {s['n_frames']} frames, {s['method']}"
-        return str(out / "overlay.mp4"), str(out / "lv_curve.png"), rows, notes
+        return str(out / "overlay.mp4"), str(out / "lv_curve.png"), rows, f"{analysis.qc_text(s)}\n{notes}"
 
     return user_errors(run)
 
