@@ -352,12 +352,12 @@ def _run_demo(out: Path, cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bo
     with steps.step("clinical"):
         run_clinical(preds[best], data["camus"], clinical)
     with steps.step("qc"):
-        qc_best_run(out, data["camus"], selection.run, best.level)
+        qc_csv = qc_best_run(out, data["camus"], selection.run, best.level)
     with steps.step("cine"):
         cine = analyse_cine(out, cfg, selection.run)
     log.info("[report] writing %s", out / "report")
     with steps.step("report"):
-        report = _report(out, data, runs, results, preds[best], best, clinical, cine)
+        report = _report(out, data, runs, results, preds[best], best, clinical, cine, qc_csv)
     summary = summarize(first_seed(load_results(results)))
     summary = summary.sort_values(
         ["model", "strategy", "encoders", "prompt"], key=paper_sort_key, ignore_index=True
@@ -381,13 +381,15 @@ def lora_comparison(runs: Any, cfg: DemoConfig) -> Any:
 
 def _report(
     out: Path, data: dict[str, Path], runs: dict[DemoRun, Path], results: Path, pred: Path, best: DemoRun,
-    clinical: Path, cine: tuple[Path, list[str]],
+    clinical: Path, cine: tuple[Path, list[str]], qc_csv: Path | None = None,
 ) -> Path:  # fmt: skip
     from synthboost.cine.report import cine_html
     from synthboost.clinical.agreement import clinical_html
     from synthboost.evaluate.per_image import evaluate
     from synthboost.report.html import build_report
+    from synthboost.report.qc import qc_html
 
+    qc = [qc_html(qc_csv, runs[best] / "qc.json", f"Quality control ({best.name})")] if qc_csv else []
     return build_report(
         results,
         out / "report",
@@ -399,6 +401,7 @@ def _report(
         extra_sections=[
             clinical_html(clinical, title=f"Clinical indices ({best.name}, best validation Dice)"),
             cine_html(*cine, title=f"Cine analysis of a test patient's DICOM loop ({best.name})"),
+            *qc,
         ],
     )
 
