@@ -1,6 +1,6 @@
 """Does QC find the failed segmentations? Fitted on validation, measured on test, with the demo's best run.
 
-    python benchmarks/bench_qc.py DEMO_OUT [--run NAME] [--boot 1000] [--repeats 3]
+    python benchmarks/bench_qc.py DEMO_OUT [--run NAME] [--boot 1000] [--repeats 3] [--loops 10]
 
 The run is the demo's run of highest *validation* Dice (:func:`synthboost.train.selection.select_best_run`)
 unless ``--run`` names one. Its QC rules are fitted on the validation split of ``DEMO_OUT/camus``
@@ -18,6 +18,10 @@ threshold's sensitivity and specificity on test. Cost, side by side on the same 
 ``--repeats``): a still through ``Segmenter.segment_all`` vs the QC pass (prompt ensemble + one
 augmented image, :func:`~synthboost.evaluate.qc_pass.image_qc`), and the demo's DICOM cine through
 ``analyze`` with ``qc=False`` vs ``qc=True`` (no files written).
+
+``--loops N`` also analyses the ED→ES half-sequences of ``N`` phantom test patients (as
+``bench_cine_accuracy.py`` draws them: the demo's seed and scale) with QC, and gives the AUROC of the
+loop verdict and of the mean frame score for an EF error above 10 points (against the phantom's exact EF).
 """
 
 from __future__ import annotations
@@ -213,6 +217,65 @@ def _cost(run: Path, dataset: Path, demo: Path, model, repeats: int) -> None:
           f"{off:.2f} s, with QC {on:.2f} s: {on / off:.2f}x (target <= 1.5x)")  # fmt: skip
 
 
+def _loops(run: Path, demo: Path, qc_json: Path, n_patients: int, boot: int) -> None:
+    """EF error > 10 points on phantom ED→ES half-sequences of ``n_patients`` test patients (2 loops each)."""
+    from bench_cine_accuracy import _test_loops  # the cine benchmark's loops: the demo's seed, test patients
+
+    from synthboost.cine import analyze
+    from synthboost.evaluate.qc_fit import read_qc
+    from synthboost.evaluate.sequence import evaluate_sequences
+    from synthboost.utils import read_json
+
+    seed = read_json(demo / "demo.json")["seed"]
+    recipe = demo / "phantom_raw" / "phantom.json"
+    scale = float(read_json(recipe).get("image_scale", 1.0)) if recipe.is_file() else 1.0
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = _test_loops(Path(tmp), seed, n_patients, scale)
+        analyze(folders, run, out=Path(tmp) / "pred", video="none", qc=read_qc(qc_json), device="cpu")
+        df = evaluate_sequences(Path(tmp) / "pred", Path(tmp) / "ph")
+        df = df[df["view"] != "biplane"].copy()
+        verdicts, scores = [], []
+        for loop in df["loop"]:
+            summary = read_json(Path(tmp) / "pred" / loop / "summary.json")
+            verdicts.append(summary["qc"]["verdict"])
+            frames = _read_frames(Path(tmp) / "pred" / loop / "frames.csv")
+            scores.append(float(np.mean([f["qc_score"] for f in frames])) if frames else float("nan"))
+    err = df["ef_error"].abs().to_numpy()
+    bad = err > 10
+    order = {"ok": 0, "review": 1, "unreliable": 2}
+    risk = {"verdict (ok < review < unreliable)": np.array([order[v] for v in verdicts], float),
+            "1 - mean frame score": 1.0 - np.array(scores)}  # fmt: skip
+    print(
+        f"loops: {len(df)} ED→ES half-sequences of {n_patients} test patients (image scale {scale}); "
+        f"{int(bad.sum())} with |EF error| > 10 points; verdicts "
+        + ", ".join(f"{k} {verdicts.count(k)}" for k in order)
+    )
+    patients = df["loop"].str.split("_").str[0].to_numpy()
+    for name, r in risk.items():
+        value = auroc(r, bad)
+        draws = []
+        rng = np.random.default_rng(0)
+        ids = np.unique(patients)
+        for _ in range(boot):
+            rows = np.concatenate([np.flatnonzero(patients == p) for p in rng.choice(ids, len(ids))])
+            v = auroc(r[rows], bad[rows])
+            if np.isfinite(v):
+                draws.append(v)
+        ci = tuple(np.percentile(draws, [2.5, 97.5])) if draws else (np.nan, np.nan)
+        print(f"  AUROC for |EF error| > 10 of {name}: {_fmt(value, ci)}")
+    for v in order:
+        sub = np.array(verdicts) == v
+        if sub.any():
+            print(f"  {v}: {int(sub.sum())} loops, mean |EF error| {err[sub].mean():.1f} points")
+
+
+def _read_frames(path: Path) -> list[dict]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as f:
+        return [{"qc_score": float(r["qc_score"])} for r in csv.DictReader(f) if r["qc_score"]]
+
+
 def main() -> None:
     from synthboost.evaluate.qc_pass import fit_qc
     from synthboost.train.selection import select_best_run
@@ -225,6 +288,9 @@ def main() -> None:
     parser.add_argument("--run", default=None, help="a run of DEMO/runs (default: best validation Dice)")
     parser.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of patients")
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats")
+    parser.add_argument(
+        "--loops", type=int, default=0, help="test patients whose ED→ES loops check EF error > 10"
+    )
     args = parser.parse_args()
     dataset = args.demo / "camus"
     if args.run:
@@ -238,8 +304,10 @@ def main() -> None:
         print(f"QC fitted on val in {time.perf_counter() - start:.1f} s: {read_json(qc_json)['n_val_items']} "
               f"image-structures, {read_json(qc_json)['n_val_failures']} failures")  # fmt: skip
         rows, model = _test_rows(run, dataset, qc_json)
-    _report(rows, model, args.boot)
-    _cost(run, dataset, args.demo, model, args.repeats)
+        _report(rows, model, args.boot)
+        _cost(run, dataset, args.demo, model, args.repeats)
+        if args.loops:
+            _loops(run, args.demo, qc_json, args.loops, args.boot)
 
 
 if __name__ == "__main__":

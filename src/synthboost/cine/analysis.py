@@ -187,7 +187,7 @@ def analyze(
     ground_truth: bool = False,
     video: str = "mp4",
     device: str | None = None,
-    qc: bool = True,
+    qc: bool | QCModel = True,
 ) -> dict[str, Any]:
     """Analyse echo loops; write the outputs to ``out`` when given (docs/formats.md, "Cine analysis").
 
@@ -202,7 +202,7 @@ def analyze(
         video: ``mp4``, ``gif`` or ``none`` for the overlay video.
         device: ``cpu``, ``cuda``… (default: the best available).
         qc: per-frame QC and a loop verdict (:mod:`synthboost.cine.qc`; calibrated with the run's
-            ``qc.json``, raw signals without); not with ``ground_truth``.
+            ``qc.json``, raw signals without, or with the given QC model); not with ``ground_truth``.
 
     Returns:
         ``{"loops": [LoopAnalysis], "biplane": {patient: indices}, "report": Path | None}``.
@@ -216,7 +216,9 @@ def analyze(
     if model is None and not ground_truth:
         raise ValueError("analyze: give a model (run folder) or ground_truth=True")
     segmenter, info = _segmenter_and_info(model, options, device) if not ground_truth else (None, {})
-    qc_model: bool | QCModel = (load_qc(model) or True) if qc and not ground_truth else False
+    qc_model = (
+        qc if isinstance(qc, QCModel) else (load_qc(model) or True) if qc and not ground_truth else False
+    )
     analyses = []
     for loop in _read_loops(files, from_folder):
         a = analyze_loop(

@@ -111,16 +111,16 @@ def structure_signals(
     out = {}
     for i, structure in enumerate(LABELS.values()):
         mask = probs[i, 0] > threshold
+        tta = math.nan if tta_probs is None else qc.tta_disagreement(probs[i, 0], [tta_probs[i]], threshold)
+        shape = (
+            math.nan if violations is None else sum(violations[f] for f in qc.STRUCTURE_FEATURES[structure])
+        )
         out[structure] = {
             "prompt_dis": qc.prompt_disagreement(probs[i], threshold) if probs.shape[1] > 1 else 0.0,
-            "tta_dis": qc.tta_disagreement(probs[i, 0], [tta_probs[i]], threshold)
-            if tta_probs is not None
-            else math.nan,
+            "tta_dis": tta,
             "fragment": qc.fragmentation(mask),
             "n_components": qc.n_components(mask),
-            "shape_violation": math.nan
-            if violations is None
-            else float(sum(violations[f] for f in qc.STRUCTURE_FEATURES[structure])),
+            "shape_violation": float(shape),
             **structure_prior(structure),
         }
     return out
