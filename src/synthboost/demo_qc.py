@@ -29,7 +29,6 @@ def qc_best_run(out: Path, camus: Path, run: Path, level: str) -> Path | None:
     if csv.exists():
         log.info("[qc] reusing %s", csv)
         return csv
-    log.info("[qc] fitting QC of %s on validation, then its test predictions with QC", run.name)
     if not (run / QC_JSON).is_file():
         try:
             fit_qc(run, camus)
@@ -40,7 +39,7 @@ def qc_best_run(out: Path, camus: Path, run: Path, level: str) -> Path | None:
         run, camus, split="test", out=folder / "predictions", prompt=level, device="auto", overwrite=True
     )
     df = evaluate(pred, camus, csv)
-    log.info("[qc] %s", summary_line(df))
+    log.info("[qc] %s: %s", run.name, summary_line(df))
     return csv
 
 
