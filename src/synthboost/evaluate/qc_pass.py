@@ -16,13 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from synthboost.data.format import LABELS, image_path, mask_path, native_label_path
+from synthboost.data.format import LABELS, anns_path, image_path, mask_path, native_label_path
 from synthboost.data.imageio import nearest_resize, read_png
 from synthboost.data.processed import read_info, read_meta
 from synthboost.evaluate import qc
+from synthboost.evaluate.metrics import compute_dice
+from synthboost.evaluate.postprocess import to_masks
+from synthboost.evaluate.predictions import load_mask
 from synthboost.evaluate.qc_fit import (
     LOOP_SIGNALS,
     NO_RULE_MESSAGE,
+    QC_JSON,
     STILL_SIGNALS,
     QCModel,
     fit_rule,
@@ -31,8 +35,9 @@ from synthboost.evaluate.qc_fit import (
     write_qc,
 )
 from synthboost.evaluate.qc_table import write_qc_csv
-from synthboost.evaluate.segmenter import label_map
+from synthboost.evaluate.segmenter import Segmenter, as_grayscale, label_map, prompts_from_attributes
 from synthboost.progress import track
+from synthboost.train.runfolder import resolve_model
 from synthboost.utils import get_logger, read_json
 
 log = get_logger("evaluate.qc")
@@ -167,7 +172,6 @@ def image_qc(
 
 def _images_of(dataset: Path, split: str) -> dict[tuple[str, str], dict[str, dict]]:
     """Task entries of a split grouped by image: ``{(group, name): {structure: entry}}``."""
-    from synthboost.data.format import anns_path
 
     images: dict[tuple[str, str], dict[str, dict]] = {}
     for entry in read_json(anns_path(dataset, split), expect=list):
@@ -232,9 +236,6 @@ def learn_ranges(dataset: str | Path, size: int, split: str = "train") -> dict[s
 
 def grid_dice(row: Mapping[str, Any], dataset: Path, threshold: float, grid: int) -> float:
     """Dice ×100 of a row's primary answer on the reference grid (as ``evaluate`` scores it)."""
-    from synthboost.evaluate.metrics import compute_dice
-    from synthboost.evaluate.postprocess import to_masks
-    from synthboost.evaluate.predictions import load_mask
 
     pred, _ = to_masks(row["probability"], (grid, grid), threshold, grid=grid)
     gt = load_mask(mask_path(dataset, row["group"], row["label"], row["name"]))
@@ -259,9 +260,6 @@ def fit_qc(
     Shape ranges come from the ``train`` labels; the rules (``still`` with all signals, ``loop``
     without test-time augmentation) from the val image-structures, failure = Dice < 80.
     """
-    from synthboost.evaluate.qc_fit import QC_JSON
-    from synthboost.evaluate.segmenter import Segmenter
-    from synthboost.train.runfolder import resolve_model
 
     dataset = Path(dataset)
     _, settings = resolve_model(run)
@@ -299,7 +297,6 @@ def write_split_qc(
     threshold: float,
 ) -> None:
     """``predict``'s hook: the QC rows of a split (the run's ``qc.json`` when it has one) as ``qc.csv``."""
-    from synthboost.evaluate.segmenter import Segmenter
 
     segmenter = Segmenter(model, str(device), threshold)
     write_qc_csv(path, split_qc(segmenter, dataset, split, level, load_qc(run)))
@@ -314,7 +311,6 @@ def attribute_qc(
 ) -> dict[str, dict[str, Any]]:
     """QC of one image whose prompts come from attributes (``view``, ``phase``, ``sex``, ``age``, ``quality``,
     ``shape``; :func:`~synthboost.evaluate.segmenter.prompts_from_attributes`), per structure."""
-    from synthboost.evaluate.segmenter import as_grayscale, prompts_from_attributes
 
     lists = []
     for structure in LABELS.values():
