@@ -177,6 +177,9 @@ def test_qc_json_round_trip_and_clear_errors(tmp_path):
     path.write_text('{"version": 1, "rules": {"still": {"signals": ["a"]}}, "ranges": {}}')
     with pytest.raises(ValueError, match=r"qc.json: malformed QC rule"):
         read_qc(path)
+    path.write_text('{"version": 1, "rules": {}, "ranges": {}}')
+    with pytest.raises(ValueError, match=r"qc.json: no QC rule for \['still', 'loop'\]"):
+        read_qc(path)
     path.write_text('{"version": 7}')
     with pytest.raises(ValueError, match="qc.json: QC version 7"):
         read_qc(path)

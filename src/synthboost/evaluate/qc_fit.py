@@ -35,6 +35,8 @@ LOOP_SIGNALS: tuple[str, ...] = ("prompt_dis", "fragment", "shape_violation", *S
 L2 = 1.0
 #: A signal is named as a reason when above this quantile of the validation successes.
 REASON_QUANTILE = 0.95
+#: The rules a ``qc.json`` holds: one for stills, one for loop frames.
+RULE_KINDS: tuple[str, ...] = ("still", "loop")
 NO_RULE_MESSAGE = "no calibrated QC threshold exists for this model (no qc.json): raw signals only"
 
 
@@ -178,6 +180,9 @@ def read_qc(path: str | Path) -> QCModel:
         if not isinstance(doc.get(key), dict):
             raise ValueError(f"{path}: missing or malformed {key!r}")
     rules = {k: rule_from_json(r, path) for k, r in doc["rules"].items()}
+    missing = [k for k in RULE_KINDS if k not in rules]
+    if missing:
+        raise ValueError(f"{path}: no QC rule for {missing}")
     for lo_hi in doc["ranges"].values():
         if len(lo_hi) != 2 or not all(math.isfinite(v) for v in lo_hi):
             raise ValueError(f"{path}: a shape range is not two finite numbers: {lo_hi}")
