@@ -6,12 +6,12 @@ Kept beside :mod:`synthboost.demo` so the demo's own file only calls :func:`qc_b
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from synthboost.evaluate.per_image import evaluate
 from synthboost.evaluate.predict import predict
 from synthboost.evaluate.qc_fit import QC_JSON
 from synthboost.evaluate.qc_pass import fit_qc
+from synthboost.evaluate.qc_table import summary_line
 from synthboost.utils import get_logger
 
 log = get_logger("demo")
@@ -41,12 +41,3 @@ def qc_best_run(out: Path, camus: Path, run: Path, level: str) -> Path | None:
     df = evaluate(pred, camus, csv)
     log.info("[qc] %s: %s", run.name, summary_line(df))
     return csv
-
-
-def summary_line(df: Any) -> str:
-    """``k of N test image-structures flagged; mean Dice flagged a vs kept b; ...`` of a QC'd metrics table."""
-    flagged = df["qc_fail"].astype(bool)
-    kept, out = df.loc[~flagged, "dice"], df.loc[flagged, "dice"]
-    fmt = lambda s: f"{s.mean():.1f}" if len(s) else "n/a"  # noqa: E731
-    return (f"{int(flagged.sum())} of {len(df)} test image-structures flagged by QC (fitted on val); "
-            f"mean Dice flagged {fmt(out)}, kept {fmt(kept)}, all {df['dice'].mean():.1f}")  # fmt: skip

@@ -32,6 +32,12 @@ def test_predict_writes_raw_qc_and_evaluate_merges_it(tiny_model, dataset, tmp_p
     assert len(df) == len(read_predictions(out).items) and df["qc_score"].isna().all()
     assert df["prompt_dis"].between(0, 1).all() and df["tta_dis"].between(0, 1).all()
     assert df["qc_reasons"].str.contains(NO_RULE_MESSAGE, regex=False).all()
+    from typer.testing import CliRunner
+
+    from synthboost.cli import app
+
+    res = CliRunner().invoke(app, ["evaluate", str(out), str(dataset), "--out", str(tmp_path / "m.csv")])
+    assert res.exit_code == 0 and f"QC: {NO_RULE_MESSAGE}" in res.output
     plain = predict(tiny_model, dataset, "test", tmp_path / "n", prompt="p2", device="cpu", qc=False)
     assert not (plain / QC_CSV).exists() and "qc_score" not in evaluate(plain, dataset).columns
     qc = pd.read_csv(out / QC_CSV)
@@ -73,3 +79,5 @@ def test_fit_on_val_then_predict_gives_calibrated_scores(tiny_model, dataset, tm
     )  # the CSV keeps 4 decimals
     assert bool(row["qc_fail"]) == (row["qc_score"] < rule.threshold)
     assert not math.isnan(row["shape_violation"]) and np.isfinite(qc["shape_violation"]).all()
+    flagged = int(qc["qc_fail"].astype(bool).sum())
+    assert evaluate(out, dataset)["qc_fail"].astype(bool).sum() == flagged

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from synthboost.demo_qc import summary_line
 from synthboost.evaluate.qc_fit import NO_RULE_MESSAGE
+from synthboost.evaluate.qc_table import summary_line
 from synthboost.report.qc import qc_html
 
 
@@ -26,8 +26,10 @@ def test_qc_section_counts_flagged_items_and_lists_the_least_trusted(tmp_path):
     assert "Mean Dice: kept 88.5, flagged 55.0, all 71.8." in page
     assert "<td>Myocardium</td><td>2</td><td>2</td><td>2</td><td>–</td><td>55.0</td>" in page
     assert page.index("prompt_dis 0.40") < page.index("2 components")  # sorted by score, least trusted first
-    assert summary_line(df) == ("2 of 4 test image-structures flagged by QC (fitted on val); "
-                                "mean Dice flagged 55.0, kept 88.5, all 71.8")  # fmt: skip
+    assert (
+        summary_line(df)
+        == "2 of 4 image-structures flagged by QC; mean Dice flagged 55.0, kept 88.5, all 71.8"
+    )
 
 
 def test_qc_section_without_a_rule_or_without_qc_columns(tmp_path):
@@ -35,5 +37,7 @@ def test_qc_section_without_a_rule_or_without_qc_columns(tmp_path):
     raw.to_csv(tmp_path / "raw.csv", index=False)
     assert "No calibrated QC rule" in qc_html(tmp_path / "raw.csv")
     raw.drop(columns=["qc_score"]).to_csv(tmp_path / "none.csv", index=False)
+    with pytest.raises(ValueError, match="no calibrated QC"):
+        summary_line(pd.read_csv(tmp_path / "raw.csv"))
     with pytest.raises(ValueError, match="none.csv: no QC columns"):
         qc_html(tmp_path / "none.csv")

@@ -31,6 +31,11 @@ def evaluate_command(
     summary = df.groupby("structure")[["dice", "iou", "hd95_mm"]].mean().round(2)
     typer.echo(summary.to_string())
     typer.echo(f"mean Dice {df['dice'].mean():.2f} over {len(df)} pairs -> {out}")
+    if "qc_fail" in df.columns:
+        from synthboost.evaluate.qc_fit import NO_RULE_MESSAGE
+        from synthboost.evaluate.qc_table import summary_line
+
+        typer.echo(f"QC: {NO_RULE_MESSAGE}" if df["qc_fail"].isna().all() else f"QC: {summary_line(df)}")
 
 
 def _evaluate_sequences(analysis: Path, truth: Path, out: Path) -> None:

@@ -47,3 +47,20 @@ def attach_qc(metrics: Any, pred_folder: str | Path) -> Any:
         row = merged[lost].iloc[0]
         raise ValueError(f"{path}: no QC row for {row['group']}/{row['name']} label {row['label']}")
     return merged
+
+
+def summary_line(df: Any) -> str:
+    """``k of N image-structures flagged by QC; mean Dice flagged a, kept b, all c`` of a QC'd metrics table.
+
+    Raises:
+        ValueError: the table has no calibrated QC (no ``qc_fail`` values).
+    """
+    if "qc_fail" not in df.columns or df["qc_fail"].isna().all():
+        raise ValueError("summary_line: no calibrated QC in this table")
+    flagged = df["qc_fail"].astype(bool)
+
+    def mean(s: Any) -> str:
+        return f"{s.mean():.1f}" if len(s) else "n/a"
+
+    return (f"{int(flagged.sum())} of {len(df)} image-structures flagged by QC; mean Dice flagged "
+            f"{mean(df.loc[flagged, 'dice'])}, kept {mean(df.loc[~flagged, 'dice'])}, all {df['dice'].mean():.1f}")  # fmt: skip
