@@ -81,3 +81,19 @@ def test_fit_on_val_then_predict_gives_calibrated_scores(tiny_model, dataset, tm
     assert not math.isnan(row["shape_violation"]) and np.isfinite(qc["shape_violation"]).all()
     flagged = int(qc["qc_fail"].astype(bool).sum())
     assert evaluate(out, dataset)["qc_fail"].astype(bool).sum() == flagged
+
+
+def test_segment_prints_qc_unless_told_not_to(tiny_model, echo_png, tmp_path):
+    from typer.testing import CliRunner
+
+    from synthboost.cli import app
+
+    args = ["segment", str(echo_png), "--model", str(tiny_model), "--structure", "lv", "--view", "2CH",
+            "--phase", "ED", "-o", str(tmp_path / "o")]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "QC (raw signals: prompt_dis " in res.output and NO_RULE_MESSAGE in res.output
+    res = CliRunner().invoke(app, [*args, "--no-qc"])
+    assert res.exit_code == 0 and "QC" not in res.output
+    res = CliRunner().invoke(app, [*args[:4], "--prompt", "Left ventricle.", "-o", str(tmp_path / "p")])
+    assert res.exit_code == 0 and "QC: not run (it needs --structure" in res.output
