@@ -78,3 +78,4 @@ def test_analyze_with_qc_keeps_the_labels_and_adds_frame_columns(cine_phantom, t
     rows = list(csv.DictReader((tmp_path / "on" / "patient0001_4CH" / "frames.csv").open()))
     assert len(rows) == len(on["loops"][0].labels) and rows[0]["qc_score"] == ""  # no qc.json: no score
     assert {r["qc_fail"] for r in rows} <= {"0", "1"}
+    assert f"<tr><th>QC</th><td><b>{summary['qc']['verdict']}</b>" in on["report"].read_text()
