@@ -80,15 +80,39 @@ def label_map(segmenter: Any, image: np.ndarray, attrs: dict[str, Any], threshol
     return segmenter.segment_all(image, threshold=threshold, **clean_attributes(attrs))
 
 
-def areas(labels: np.ndarray, spacing: tuple[float, float] | None) -> list[list[Any]]:
-    """Rows ``[structure title, area, unit]`` of a label map (mm² with a spacing, else pixels)."""
+def areas(
+    labels: np.ndarray, spacing: tuple[float, float] | None, qc: dict[str, str] | None = None
+) -> list[list[Any]]:
+    """Rows ``[structure title, area, unit]`` of a label map (mm² with a spacing, else pixels), then the
+    structure's QC cell when ``qc`` (:func:`qc_cells`) is given."""
     from synthboost.evaluate.segmenter import area
 
     rows = []
     for k, key in LABELS.items():
         value, unit = area(labels == k, spacing)
-        rows.append([STRUCTURE_TITLES[key], round(value, 1), unit])
+        rows.append([STRUCTURE_TITLES[key], round(value, 1), unit, *([qc[key]] if qc is not None else [])])
     return rows
+
+
+def qc_cells(
+    segmenter: Any, image: np.ndarray, attrs: dict[str, Any], threshold: float, qc_json: str | None
+) -> dict[str, str]:
+    """Per structure a traffic light and the reasons: ``🟢 0.91``, ``🔴 0.12 (prompt_dis 0.40)``, or the raw
+    signals without a fitted rule (:func:`synthboost.evaluate.qc_pass.attribute_qc`)."""
+    from synthboost.evaluate.qc_fit import read_qc
+    from synthboost.evaluate.qc_pass import attribute_qc
+
+    threshold = finite(threshold, "threshold", low=0.0, high=0.999)
+    model = read_qc(qc_json) if qc_json else None
+    results = attribute_qc(segmenter, image, clean_attributes(attrs), model, threshold)
+    cells = {}
+    for key, r in results.items():
+        if model is None:
+            cells[key] = f"raw: prompt_dis {r['prompt_dis']:.2f}, tta_dis {r['tta_dis']:.2f} (no qc.json)"
+            continue
+        light = TRAFFIC_LIGHTS["unreliable" if r["qc_fail"] else "ok"]
+        cells[key] = f"{light} {r['qc_score']:.2f}" + (f" ({r['qc_reasons']})" if r["qc_reasons"] else "")
+    return cells
 
 
 def four_view_indices(

@@ -5,11 +5,12 @@ Endpoints (``api_name``, callable with ``gradio_client``):
 - ``/prompt``: structure + attributes -> the P0–P7 prompt they describe;
 - ``/segment``: upload or phantom case, prompt, threshold, spacing -> overlay (with legend) and result text;
 - ``/label_map``: upload or case, attributes, threshold, spacing -> the three structures as an
-  overlay, their areas and the label-map PNG (0 background, 1 LV, 2 myocardium, 3 LA);
+  overlay, their areas with a QC traffic light each (docs/qc.md) and the label-map PNG (0 background,
+  1 LV, 2 myocardium, 3 LA);
 - ``/four_views``: a phantom patient or four uploads (2CH/4CH × ED/ES) -> four overlays and
   EDV/ESV/EF (with the reference values when the case has them);
 - ``/cine``: an echo loop -> overlay video, LV curve with ED/ES, EDV/ESV/EF/FAC/heart rate
-  (:func:`synthboost.cine.analysis.analyze_loop`).
+  (:func:`synthboost.cine.analysis.analyze_loop`), and the loop's QC verdict as a traffic light.
 
 Every model call shares one queue slot (``concurrency_id="model"``); user errors (bad upload, empty
 prompt, non-finite number) come back as ``gr.Error`` with a one-line message, never a traceback.
@@ -208,9 +209,10 @@ def label_map_fn(state: AppState) -> Callable:
         image, spacing = _load(state, files, case_id, row_mm, col_mm)
         attrs = {"view": view, "phase": phase, "sex": sex, "age": age, "quality": quality}
         labels = analysis.label_map(state.segmenter, image, attrs, threshold)
+        qc = analysis.qc_cells(state.segmenter, image, attrs, threshold, state.info.get("qc_json"))
         out = Path(tempfile.mkdtemp(prefix="labels-", dir=state.workdir)) / "label_map.png"
         write_png(out, labels)
-        return _annotated(image, labels), analysis.areas(labels, spacing), str(out)
+        return _annotated(image, labels), analysis.areas(labels, spacing, qc), str(out)
 
     return user_errors(run)
 
@@ -339,7 +341,7 @@ def _image_tab(gr: Any, state: AppState) -> None:
         with gr.Column(scale=1):
             overlay = gr.AnnotatedImage(label="Overlay", color_map=COLORS, format="png", elem_id="overlay")
             result = gr.Textbox(label="Result", lines=2, interactive=False, elem_id="result")
-            table = gr.Dataframe(headers=["structure", "area", "unit"], label="Areas", interactive=False,
+            table = gr.Dataframe(headers=["structure", "area", "unit", "QC"], label="Areas and QC", interactive=False,
                                  elem_id="areas")  # fmt: skip
             label_file = gr.File(label="Label map PNG (0 background, 1 LV, 2 myocardium, 3 LA)",
                                  elem_id="label-map")  # fmt: skip
