@@ -28,12 +28,14 @@ from synthboost.configs import find_config
 from synthboost.data.phantom.writer import generate_phantom
 from synthboost.data.sources.camus import prepare_camus
 from synthboost.data.sources.sdm import prepare_sdm
+from synthboost.demo_qc import qc_best_run
 from synthboost.evaluation.per_image import evaluate
 from synthboost.evaluation.predict import predict
 from synthboost.logs import capped_logs, get_logger, verbose
 from synthboost.progress import progress_view
 from synthboost.prompts.annotate import write_annotations
 from synthboost.report.html import build_report, first_seed
+from synthboost.report.qc import qc_html
 from synthboost.report.results import EQUAL_STEPS, load_results, paper_sort_key
 from synthboost.report.stats import summarize
 from synthboost.synth.perturb import perturb_dataset
@@ -184,7 +186,7 @@ class DemoSteps:
         return [(stage, self.counts[stage], seconds) for stage, seconds in self.seconds.items()]
 
 
-#: Steps of the demo outside the runs: five data stages, then selection, clinical, cine and report.
+#: Steps of the demo outside the runs: five data stages, then selection, clinical, QC, cine and report.
 DATA_STAGES = ("phantom", "prepare", "synth perturb", "synth render", "prepare sdm")
 
 
@@ -279,7 +281,7 @@ def evaluate_runs(
         pred = out / "predictions" / run.name
         with steps.step("predict", f"run {k}/{len(runs)} {run.name}"):
             if not pred.exists():
-                predict(folder, camus, split="test", out=pred, prompt=run.level, device="auto")
+                predict(folder, camus, split="test", out=pred, prompt=run.level, device="auto", qc=False)
         csv = results.joinpath(
             run.strategy, run.model, run.encoders, run.level, f"seed_{run.seed}", "metrics.csv"
         )
@@ -300,7 +302,7 @@ def run_demo(out: str | Path, quick: bool = False, keep_checkpoints: bool = Fals
     """
 
     cfg = DemoConfig.preset(quick)
-    total = len(DATA_STAGES) + 3 * len(plan_runs(cfg)) + 4
+    total = len(DATA_STAGES) + 3 * len(plan_runs(cfg)) + 5
     library = get_logger()
     level = library.level
     quiet = level == 0 and not verbose()  # a level set on the package logger by the caller wins
@@ -348,11 +350,13 @@ def _run_demo(out: Path, cfg: DemoConfig, steps: DemoSteps, keep_checkpoints: bo
     clinical = out / "clinical"
     with steps.step("clinical"):
         run_clinical(preds[best], data["camus"], clinical)
+    with steps.step("qc"):
+        qc_csv = qc_best_run(out, data["camus"], selection.run, best.level)
     with steps.step("cine"):
         cine = analyse_cine(out, cfg, selection.run)
     log.info("[report] writing %s", out / "report")
     with steps.step("report"):
-        report = _report(out, data, runs, results, preds[best], best, clinical, cine)
+        report = _report(out, data, runs, results, preds[best], best, clinical, cine, qc_csv)
     summary = summarize(first_seed(load_results(results)))
     summary = summary.sort_values(
         ["model", "strategy", "encoders", "prompt"], key=paper_sort_key, ignore_index=True
@@ -376,9 +380,10 @@ def lora_comparison(runs: Any, cfg: DemoConfig) -> Any:
 
 def _report(
     out: Path, data: dict[str, Path], runs: dict[DemoRun, Path], results: Path, pred: Path, best: DemoRun,
-    clinical: Path, cine: tuple[Path, list[str]],
+    clinical: Path, cine: tuple[Path, list[str]], qc_csv: Path | None = None,
 ) -> Path:  # fmt: skip
 
+    qc = [qc_html(qc_csv, runs[best] / "qc.json", f"Quality control ({best.name})")] if qc_csv else []
     return build_report(
         results,
         out / "report",
@@ -390,6 +395,7 @@ def _report(
         extra_sections=[
             clinical_html(clinical, title=f"Clinical indices ({best.name}, best validation Dice)"),
             cine_html(*cine, title=f"Cine analysis of a test patient's DICOM loop ({best.name})"),
+            *qc,
         ],
     )
 

@@ -74,7 +74,11 @@ def test_label_map_holds_all_three_structures(client, case, segmenter):
     assert [a["label"] for a in overlay["annotations"]] == ["LV cavity", "Myocardium", "LA cavity"]
     rows = {r[0]: r[1:] for r in table["data"]}
     for k, name in ((1, "LV cavity"), (2, "Myocardium"), (3, "LA cavity")):
-        assert rows[name] == [pytest.approx((labels == k).sum() * spacing[0] * spacing[1], abs=0.06), "mm²"]
+        assert rows[name][:2] == [
+            pytest.approx((labels == k).sum() * spacing[0] * spacing[1], abs=0.06),
+            "mm²",
+        ]
+        assert rows[name][2].startswith("raw: prompt_dis ")  # the test model has no qc.json
 
 
 def test_four_views_of_a_phantom_patient_with_reference(client, case):
@@ -197,11 +201,16 @@ def test_cine_endpoint_gives_video_curve_and_the_cine_stage_numbers(client, cine
     assert Path(curve).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = {r[0]: r[1] for r in table["data"]}
     expected = analyze_loop(read_echo(cine_loop), "4CH", segmenter, {"prompt_level": "p1", "threshold": 0.5},
-                            SegmentOptions(threshold=0.5)).summary  # fmt: skip
+                            SegmentOptions(threshold=0.5), qc=True).summary  # fmt: skip
     for key, name in (("edv_ml", "EDV"), ("esv_ml", "ESV"), ("ef_percent", "EF")):
         assert rows[name] == (pytest.approx(expected[key], abs=0.006) if expected[key] is not None else None)
     assert rows["ED / ES frames"] == f"{expected['ed_frames']} / {expected['es_frames']}"
-    assert notes == (expected["message"] or f"4CH, 8 frames, {expected['method']}")
+    light, note = notes.split("\n")
+    assert note == (expected["message"] or f"4CH, 8 frames, {expected['method']}")
+    assert light.startswith(
+        {"ok": "🟢", "review": "🟡", "unreliable": "🔴"}[expected["qc"]["verdict"]] + " QC: "
+    )
+    assert "no calibrated QC threshold" in light  # the test model has no qc.json
 
 
 def test_image_tab_takes_the_first_frame_of_a_loop_and_says_so(client, cine_loop):

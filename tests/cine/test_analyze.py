@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -31,8 +32,9 @@ def test_ground_truth_half_sequences_give_ed_es_and_the_exact_ef(cine_phantom, t
         assert s["la_max_ml"] > 0
     assert res["biplane"]["patient0001"]["ef_percent"] == pytest.approx(ef_true, abs=2.0)
     out = tmp_path / "a" / "patient0001_2CH_half_sequence"
-    rows = (out / "frames.csv").read_text().splitlines()
-    assert len(rows) == 9 and rows[1].endswith(",1,0") and rows[-1].endswith(",0,1")
+    rows = list(csv.DictReader((out / "frames.csv").open()))
+    assert len(rows) == 8 and (rows[0]["is_ED"], rows[0]["is_ES"]) == ("1", "0")
+    assert (rows[-1]["is_ED"], rows[-1]["is_ES"]) == ("0", "1") and rows[0]["qc_reasons"] == "QC off"
     assert (
         json.loads((out / "summary.json").read_text())["ef_percent"] == res["loops"][0].summary["ef_percent"]
     )

@@ -80,15 +80,39 @@ def label_map(segmenter: Any, image: np.ndarray, attrs: dict[str, Any], threshol
     return segmenter.segment_all(image, threshold=threshold, **clean_attributes(attrs))
 
 
-def areas(labels: np.ndarray, spacing: tuple[float, float] | None) -> list[list[Any]]:
-    """Rows ``[structure title, area, unit]`` of a label map (mm² with a spacing, else pixels)."""
+def areas(
+    labels: np.ndarray, spacing: tuple[float, float] | None, qc: dict[str, str] | None = None
+) -> list[list[Any]]:
+    """Rows ``[structure title, area, unit]`` of a label map (mm² with a spacing, else pixels), then the
+    structure's QC cell when ``qc`` (:func:`qc_cells`) is given."""
     from synthboost.evaluation.segmenter import area
 
     rows = []
     for k, key in LABELS.items():
         value, unit = area(labels == k, spacing)
-        rows.append([STRUCTURE_TITLES[key], round(value, 1), unit])
+        rows.append([STRUCTURE_TITLES[key], round(value, 1), unit, *([qc[key]] if qc is not None else [])])
     return rows
+
+
+def qc_cells(
+    segmenter: Any, image: np.ndarray, attrs: dict[str, Any], threshold: float, qc_json: str | None
+) -> dict[str, str]:
+    """Per structure a traffic light and the reasons: ``🟢 0.91``, ``🔴 0.12 (prompt_dis 0.40)``, or the raw
+    signals without a fitted rule (:func:`synthboost.evaluation.qc_pass.attribute_qc`)."""
+    from synthboost.evaluation.qc_fit import read_qc
+    from synthboost.evaluation.qc_pass import attribute_qc
+
+    threshold = finite(threshold, "threshold", low=0.0, high=0.999)
+    model = read_qc(qc_json) if qc_json else None
+    results = attribute_qc(segmenter, image, clean_attributes(attrs), model, threshold)
+    cells = {}
+    for key, r in results.items():
+        if model is None:
+            cells[key] = f"raw: prompt_dis {r['prompt_dis']:.2f}, tta_dis {r['tta_dis']:.2f} (no qc.json)"
+            continue
+        light = TRAFFIC_LIGHTS["unreliable" if r["qc_fail"] else "ok"]
+        cells[key] = f"{light} {r['qc_score']:.2f}" + (f" ({r['qc_reasons']})" if r["qc_reasons"] else "")
+    return cells
 
 
 def four_view_indices(
@@ -121,7 +145,8 @@ def four_view_indices(
 
 
 def model_info(model: str | Path) -> dict[str, Any]:
-    """What the header shows: name, strategy, prompt level, validation Dice and threshold of a model.
+    """What the header shows: name, strategy, prompt level, validation Dice and threshold of a model
+    (and ``qc_json``: its fitted QC rule, or ``None``).
 
     They come from the run folder's ``result.json`` / ``run.json`` (for ``RUN`` or ``RUN/model``);
     a bare model folder or a hub id has its name and the default threshold only. Reads only those
@@ -146,7 +171,29 @@ def model_info(model: str | Path) -> dict[str, Any]:
         "prompt": result.get("prompt") or (settings.get("prompt") if isinstance(settings, dict) else None),
         "val_dice": dice if isinstance(dice, float) and math.isfinite(dice) else None,
         "threshold": threshold if isinstance(threshold, int | float) else DEFAULT_THRESHOLD,
+        "qc_json": _qc_json(model),
     }
+
+
+def _qc_json(model: str | Path) -> str | None:
+    """The run's fitted QC rule (``qc.json``), or ``None`` (the app then shows raw QC)."""
+    from synthboost.evaluation.qc_fit import qc_path_of
+
+    path = qc_path_of(model)
+    return str(path) if path is not None else None
+
+
+#: Traffic light of a loop verdict (synthboost.cine.qc).
+TRAFFIC_LIGHTS = {"ok": "🟢", "review": "🟡", "unreliable": "🔴"}
+
+
+def qc_text(summary: dict[str, Any]) -> str:
+    """``🟡 QC: review (ED/ES on a flat plateau ...)`` for a loop's ``summary["qc"]`` ('' without QC)."""
+    qc = summary.get("qc")
+    if not qc:
+        return ""
+    reasons = f" ({'; '.join(qc['reasons'])})" if qc["reasons"] else ""
+    return f"{TRAFFIC_LIGHTS[qc['verdict']]} QC: {qc['verdict']}{reasons}"
 
 
 def choose_model(path: str | Path, dataset: str | Path | None = None) -> tuple[str, str | None]:

@@ -5,11 +5,12 @@ Endpoints (``api_name``, callable with ``gradio_client``):
 - ``/prompt``: structure + attributes -> the P0–P7 prompt they describe;
 - ``/segment``: upload or phantom case, prompt, threshold, spacing -> overlay (with legend) and result text;
 - ``/label_map``: upload or case, attributes, threshold, spacing -> the three structures as an
-  overlay, their areas and the label-map PNG (0 background, 1 LV, 2 myocardium, 3 LA);
+  overlay, their areas with a QC traffic light each (docs/qc.md) and the label-map PNG (0 background,
+  1 LV, 2 myocardium, 3 LA);
 - ``/four_views``: a phantom patient or four uploads (2CH/4CH × ED/ES) -> four overlays and
   EDV/ESV/EF (with the reference values when the case has them);
 - ``/cine``: an echo loop -> overlay video, LV curve with ED/ES, EDV/ESV/EF/FAC/heart rate
-  (:func:`synthboost.cine.analysis.analyze_loop`).
+  (:func:`synthboost.cine.analysis.analyze_loop`), and the loop's QC verdict as a traffic light.
 
 Every model call shares one queue slot (``concurrency_id="model"``); user errors (bad upload, empty
 prompt, non-finite number) come back as ``gr.Error`` with a one-line message, never a traceback.
@@ -181,9 +182,10 @@ def label_map_fn(state: AppState) -> Callable:
         image, spacing = _load(state, files, case_id, row_mm, col_mm)
         attrs = {"view": view, "phase": phase, "sex": sex, "age": age, "quality": quality}
         labels = analysis.label_map(state.segmenter, image, attrs, threshold)
+        qc = analysis.qc_cells(state.segmenter, image, attrs, threshold, state.info.get("qc_json"))
         out = Path(tempfile.mkdtemp(prefix="labels-", dir=state.workdir)) / "label_map.png"
         write_png(out, labels)
-        return _annotated(image, labels), analysis.areas(labels, spacing), str(out)
+        return _annotated(image, labels), analysis.areas(labels, spacing, qc), str(out)
 
     return user_errors(run)
 
@@ -242,6 +244,7 @@ def cine_fn(state: AppState) -> Callable:
         from synthboost.cine.analysis import analyze_loop, patient_of, view_of
         from synthboost.cine.loop import SegmentOptions
         from synthboost.cine.outputs import overlay_frames, plot_curve, write_video
+        from synthboost.evaluation.qc_fit import read_qc
 
         if not file:
             raise ValueError("upload an echo loop (DICOM cine, NIfTI/MetaImage sequence, AVI/MP4)")
@@ -253,7 +256,8 @@ def cine_fn(state: AppState) -> Callable:
         view = view_of(Path(file), view or None)
         thr = analysis.finite(threshold, "threshold", low=0.0, high=0.999)
         info = {"prompt_level": state.info.get("prompt") or "p1", "threshold": thr}
-        result = analyze_loop(loop, view, state.segmenter, info, SegmentOptions(threshold=thr))
+        qc = read_qc(state.info["qc_json"]) if state.info.get("qc_json") else True
+        result = analyze_loop(loop, view, state.segmenter, info, SegmentOptions(threshold=thr), qc=qc)
         out = Path(tempfile.mkdtemp(prefix="cine-", dir=state.workdir))
         s = result.summary
         write_video(
@@ -263,7 +267,7 @@ def cine_fn(state: AppState) -> Callable:
         rows = [[name, _round(s.get(key)), unit] for key, name, unit in CINE_ROWS]
         rows.append(["ED / ES frames", f"{s['ed_frames']} / {s['es_frames']}", "frame"])
         notes = s.get("message") or f"{view}, {s['n_frames']} frames, {s['method']}"
-        return str(out / "overlay.mp4"), str(out / "lv_curve.png"), rows, notes
+        return str(out / "overlay.mp4"), str(out / "lv_curve.png"), rows, f"{analysis.qc_text(s)}\n{notes}"
 
     return user_errors(run)
 
@@ -310,7 +314,7 @@ def _image_tab(gr: Any, state: AppState) -> None:
         with gr.Column(scale=1):
             overlay = gr.AnnotatedImage(label="Overlay", color_map=COLORS, format="png", elem_id="overlay")
             result = gr.Textbox(label="Result", lines=2, interactive=False, elem_id="result")
-            table = gr.Dataframe(headers=["structure", "area", "unit"], label="Areas", interactive=False,
+            table = gr.Dataframe(headers=["structure", "area", "unit", "QC"], label="Areas and QC", interactive=False,
                                  elem_id="areas")  # fmt: skip
             label_file = gr.File(label="Label map PNG (0 background, 1 LV, 2 myocardium, 3 LA)",
                                  elem_id="label-map")  # fmt: skip

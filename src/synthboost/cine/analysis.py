@@ -19,11 +19,13 @@ from typing import Any
 from synthboost.cine.loop import LoopAnalysis, SegmentOptions, loop_stem, measure_labels, segment_loop
 from synthboost.cine.measures import biplane_indices
 from synthboost.cine.outputs import write_loop
+from synthboost.cine.qc import loop_verdict, segment_loop_qc
 from synthboost.cine.report import write_report
 from synthboost.cine.segment import loop_prompts
 from synthboost.data.imageio.budget import LOOP_BUDGET
 from synthboost.data.imageio.echo import camus_info, read_echo
 from synthboost.data.imageio.suffixes import LOOP_SUFFIXES
+from synthboost.evaluation.qc_fit import QCModel, load_qc
 from synthboost.evaluation.segmenter import Segmenter
 from synthboost.evaluation.sequence import ANALYSIS_MARKER
 from synthboost.logs import get_logger
@@ -123,8 +125,13 @@ def analyze_loop(
     options: SegmentOptions = SegmentOptions(),
     attributes: dict[str, Any] | None = None,
     ground_truth: bool = False,
+    qc: bool | QCModel | None = False,
 ) -> LoopAnalysis:
-    """Analyse one read loop with ``segmenter`` (or with the loop's own label maps when ``ground_truth``)."""
+    """Analyse one read loop with ``segmenter`` (or with the loop's own label maps when ``ground_truth``).
+
+    ``qc``: ``False`` for none; ``True`` (raw signals) or the run's :class:`~synthboost.evaluation.qc_fit.QCModel`
+    for per-frame QC and a loop verdict (:mod:`synthboost.cine.qc`) in ``summary["qc"]``.
+    """
 
     info = {"patient": patient_of(Path(loop.source)), **(info or {})}
     if ground_truth:
@@ -135,9 +142,17 @@ def analyze_loop(
         **cfg_attributes(Path(loop.source)),
         **{k: v for k, v in (attributes or {}).items() if v is not None},
     }
-    prompt_sets = loop_prompts(info.get("prompt_level", "p1"), view, options.phase_prompt, attributes)
-    labels = segment_loop(loop, segmenter, prompt_sets, options)
-    return measure_labels(loop, labels, view, {**info, "prompts": prompt_sets}, options.curve_sigma)
+    level = info.get("prompt_level", "p1")
+    prompt_sets = loop_prompts(level, view, options.phase_prompt, attributes)
+    if qc is False:
+        labels = segment_loop(loop, segmenter, prompt_sets, options)
+        return measure_labels(loop, labels, view, {**info, "prompts": prompt_sets}, options.curve_sigma)
+    model = qc if isinstance(qc, QCModel) else None
+    labels, frames = segment_loop_qc(loop, segmenter, level, view, attributes, options, model)
+    analysis = measure_labels(loop, labels, view, {**info, "prompts": prompt_sets}, options.curve_sigma)
+    analysis.qc = frames
+    analysis.summary["qc"] = loop_verdict(analysis, frames, model is not None)
+    return analysis
 
 
 def biplane(analyses: list[LoopAnalysis]) -> dict[str, dict[str, Any]]:
@@ -175,6 +190,7 @@ def analyze(
     ground_truth: bool = False,
     video: str = "mp4",
     device: str | None = None,
+    qc: bool | QCModel = True,
 ) -> dict[str, Any]:
     """Analyse echo loops; write the outputs to ``out`` when given (docs/formats.md, "Cine analysis").
 
@@ -188,6 +204,8 @@ def analyze(
         ground_truth: measure the loops' own label files (``…_gt``) instead of predicting: the method alone.
         video: ``mp4``, ``gif`` or ``none`` for the overlay video.
         device: ``cpu``, ``cuda``… (default: the best available).
+        qc: per-frame QC and a loop verdict (:mod:`synthboost.cine.qc`; calibrated with the run's
+            ``qc.json``, raw signals without, or with the given QC model); not with ``ground_truth``.
 
     Returns:
         ``{"loops": [LoopAnalysis], "biplane": {patient: indices}, "report": Path | None}``.
@@ -203,9 +221,14 @@ def analyze(
     if out is not None and (Path(out).exists() or Path(out).is_symlink()):
         check_replaceable(out, markers=(ANALYSIS_MARKER,), inputs=inputs)  # before the work, not after
     segmenter, info = _segmenter_and_info(model, options, device) if not ground_truth else (None, {})
+    qc_model = (
+        qc if isinstance(qc, QCModel) else (load_qc(model) or True) if qc and not ground_truth else False
+    )
     analyses = []
     for loop in _read_loops(files, from_folder):
-        a = analyze_loop(loop, views[Path(loop.source)], segmenter, info, options, attributes, ground_truth)
+        a = analyze_loop(
+            loop, views[Path(loop.source)], segmenter, info, options, attributes, ground_truth, qc_model
+        )
         log.info("%s: ED %s ES %s, EF %s", a.stem, a.summary["ed_frames"], a.summary["es_frames"],
                  "n/a" if a.summary["ef_percent"] is None else f"{a.summary['ef_percent']:.1f} %")  # fmt: skip
         analyses.append(a)

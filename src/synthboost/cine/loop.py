@@ -55,6 +55,7 @@ class LoopAnalysis:
     measures: dict[str, np.ndarray]
     phases: Phases
     summary: dict[str, Any]
+    qc: list[dict[str, Any]] | None = None  # per frame: qc_score, qc_fail, qc_reasons (synthboost.cine.qc)
 
     @property
     def stem(self) -> str:

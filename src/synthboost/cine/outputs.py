@@ -34,6 +34,9 @@ FRAME_COLUMNS = (
     "lv_border_mm",
     "is_ED",
     "is_ES",
+    "qc_score",
+    "qc_fail",
+    "qc_reasons",
 )
 
 
@@ -48,8 +51,18 @@ def frame_rows(analysis: Any) -> list[dict[str, Any]]:
             "lv_area": m["lv_area"][t], "myo_area": m["myo_area"][t], "la_area": m["la_area"][t],
             "lv_volume_ml": m["lv_volume"][t], "la_volume_ml": m["la_volume"][t], "lv_border_mm": m["lv_border"][t],
             "is_ED": int(t in ed), "is_ES": int(t in es),
+            **(_qc_cells(analysis.qc[t]) if analysis.qc is not None else {"qc_score": math.nan, "qc_fail": "",
+                                                                           "qc_reasons": "QC off"}),
         })  # fmt: skip
     return rows
+
+
+def _qc_cells(frame: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "qc_score": float(frame["qc_score"]),
+        "qc_fail": int(frame["qc_fail"]),
+        "qc_reasons": frame["qc_reasons"],
+    }
 
 
 def write_frames_csv(path: Path, analysis: Any) -> None:

@@ -44,13 +44,17 @@ def _media(path: Path) -> str:
 
 
 def loop_section(folder: Path) -> str:
-    """The HTML of one loop's sub-folder: summary table, curve, overlay video."""
+    """The HTML of one loop's sub-folder: summary table (with the QC verdict when there is one), curve, overlay video."""
     s = read_json(folder / "summary.json")
     rows = "".join(
         f"<tr><th>{label}</th><td>{_fmt(s.get(key))} {unit if s.get(key) is not None else ''}</td></tr>"
         for key, label, unit in _ROWS
         if key in s
     )
+    qc = s.get("qc")
+    if qc:
+        reasons = "; ".join(qc["reasons"]) or "no frame failed"
+        rows += f"<tr><th>QC</th><td><b>{html.escape(qc['verdict'])}</b> ({html.escape(reasons)})</td></tr>"
     media = [folder / s["files"][k] for k in ("plot", "video") if k in s.get("files", {})]
     return f"<h3>{html.escape(folder.name)}</h3><table>{rows}</table>" + "".join(_media(p) for p in media)
 

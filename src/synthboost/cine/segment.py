@@ -35,6 +35,7 @@ def loop_prompts(
     view: str,
     phase_prompt: str = "both",
     attributes: dict[str, Any] | None = None,
+    phrasing: int = 0,
 ) -> list[list[str]]:
     """Prompt sets to average: one list of (LV, MYO, LA) prompts per phase used.
 
@@ -43,6 +44,7 @@ def loop_prompts(
         view: ``2CH`` or ``4CH``.
         phase_prompt: ``both`` (mean of the ED and ES prompts), ``ED`` or ``ES``.
         attributes: optional ``sex``, ``age``, ``quality`` of the patient.
+        phrasing: 0 (``of the heart``, the reference wording) or 1 (QC's second phrasing).
     """
 
     if phase_prompt not in PHASE_PROMPTS:
@@ -62,7 +64,7 @@ def loop_prompts(
     for phase in phases:
         prompts = [build_prompts(s, view, phase, attrs.get("sex"), attrs.get("age"), attrs.get("quality"), None)
                    for s in LABELS.values()]  # fmt: skip
-        sets.append([p[f"p{k}"] if k == 0 else p[f"p{k}"][0] for p in prompts])
+        sets.append([p[f"p{k}"] if k == 0 else p[f"p{k}"][phrasing] for p in prompts])
     return sets
 
 

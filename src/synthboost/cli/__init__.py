@@ -69,12 +69,13 @@ from synthboost.cli import (  # noqa: E402
     evaluation,
     models,
     prompts,
+    qc,
     report,
     synth,
     training,
 )
 
-for _stage in (data, prompts, synth, models, training, evaluation, report, clinical, cine, browser, demo):
+for _stage in (data, prompts, synth, models, training, evaluation, qc, report, clinical, cine, browser, demo):
     _stage.register(app)
 
 

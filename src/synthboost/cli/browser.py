@@ -39,6 +39,7 @@ def segment_command(
         metavar="ROW COL",
         help="Pixel spacing in mm, rows then columns (overrides the file's; PNGs have none).",
     ),
+    no_qc: bool = typer.Option(False, "--no-qc", help="Skip the quality-control pass."),
 ) -> None:
     """Segment one image with a text prompt; write the mask and an overlay PNG."""
     from synthboost.evaluation.segmenter import Segmenter, read_image, segment_file
@@ -49,10 +50,24 @@ def segment_command(
             raise ValueError("give --prompt or --structure (with --view, --phase, ... for a richer prompt)")
         prompt = prompt_from_attributes(structure, view, phase, sex, age, quality, shape)
     read_image(image)  # fail on a bad image before loading the model
-    result = segment_file(image, Segmenter.from_pretrained(model, device), prompt, out, threshold, spacing)
+    segmenter = Segmenter.from_pretrained(model, device)
+    result = segment_file(image, segmenter, prompt, out, threshold, spacing)
     typer.echo(f"prompt: {result['prompt']!r}")
     typer.echo(f"area: {result['area']:.1f} {result['unit']}")
     typer.echo(f"mask: {result['mask']}\noverlay: {result['overlay']}")
+    if no_qc:
+        return
+    if structure is None or prompt != prompt_from_attributes(
+        structure, view, phase, sex, age, quality, shape
+    ):
+        typer.echo("QC: not run (it needs --structure and the attributes, not a free-text --prompt)")
+        return
+    from synthboost.evaluation.qc_fit import load_qc
+    from synthboost.evaluation.qc_pass import attribute_qc, describe
+
+    qc = load_qc(model)
+    attrs = {"view": view, "phase": phase, "sex": sex, "age": age, "quality": quality, "shape": shape}
+    typer.echo(describe(attribute_qc(segmenter, image, attrs, qc, threshold)[structure], qc))
 
 
 def app_command(

@@ -39,6 +39,7 @@ def analyze_command(
         False, "--ground-truth", help="Measure the loops' _gt label files instead (the method alone)."
     ),
     device: str = typer.Option(None, "--device", help="cpu, cuda, … (default: the best available)."),
+    no_qc: bool = typer.Option(False, "--no-qc", help="Skip per-frame quality control and the loop verdict."),
 ) -> None:
     """Segment every frame of echo loops; ED/ES, volumes, EF, LA max and heart rate; files in --out."""
     from synthboost.cine.analysis import analyze
@@ -52,7 +53,7 @@ def analyze_command(
     )
     attributes = {"sex": sex, "age": age, "quality": quality}
     result = analyze(inputs, model, view, out, options=options, attributes=attributes,
-                     ground_truth=ground_truth, video=video, device=device)  # fmt: skip
+                     ground_truth=ground_truth, video=video, device=device, qc=not no_qc)  # fmt: skip
     for a in result["loops"]:
         s = a.summary
         ef = (
@@ -61,6 +62,11 @@ def analyze_command(
             else f"EDV {s['edv_ml']:.1f} mL, ESV {s['esv_ml']:.1f} mL, EF {s['ef_percent']:.1f} %"
         )
         typer.echo(f"{a.stem}: {s['n_frames']} frames, ED {s['ed_frames']}, ES {s['es_frames']}, {ef}")
+        if s.get("qc"):
+            typer.echo(
+                f"  QC: {s['qc']['verdict']}"
+                + (f" ({'; '.join(s['qc']['reasons'])})" if s["qc"]["reasons"] else "")
+            )
         if s["message"]:
             typer.echo(f"  note: {s['message']}")
     for patient, b in result["biplane"].items():

@@ -43,6 +43,11 @@ def evaluate_command(
     summary = df.groupby("structure")[["dice", "iou", "hd95_mm"]].mean().round(2)
     typer.echo(summary.to_string())
     typer.echo(f"mean Dice {df['dice'].mean():.2f} over {len(df)} pairs -> {out}")
+    if "qc_fail" in df.columns:
+        from synthboost.evaluation.qc_fit import NO_RULE_MESSAGE
+        from synthboost.evaluation.qc_table import summary_line
+
+        typer.echo(f"QC: {NO_RULE_MESSAGE}" if df["qc_fail"].isna().all() else f"QC: {summary_line(df)}")
 
 
 def _evaluate_camus(preds: Path, dataset: Path, out: Path) -> None:
@@ -108,11 +113,15 @@ def predict_cmd(
     batch_size: int = typer.Option(16, "--batch-size"),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     force: bool = typer.Option(False, "--force", help="Replace an existing prediction folder."),
+    no_qc: bool = typer.Option(False, "--no-qc", help="Skip the quality-control pass (qc.csv)."),
 ) -> None:
-    """Predict masks of a split (phrasing 0) into a prediction folder."""
+    """Predict masks of a split (phrasing 0) into a prediction folder, with QC per image-structure."""
     from synthboost.evaluation.predict import predict
 
-    typer.echo(str(predict(run, dataset, split, out, threshold, prompt, batch_size, device, overwrite=force)))
+    path = predict(
+        run, dataset, split, out, threshold, prompt, batch_size, device, overwrite=force, qc=not no_qc
+    )
+    typer.echo(str(path))
 
 
 def register(app: typer.Typer) -> None:

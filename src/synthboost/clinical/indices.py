@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from synthboost.clinical.camus_ef import lv_volumes_camus
+from synthboost.clinical.qc import attach_patient_qc
 from synthboost.clinical.simpson import ejection_fraction, geometry_from_labels, la_volume, lv_volumes
 from synthboost.data.format import LABELS, PHASES, VIEWS, native_label_path
 from synthboost.data.imageio.medical import read_png
@@ -159,7 +160,8 @@ def clinical_table(pred_folder: str | Path, dataset_root: str | Path, method: st
 
     Returns:
         A ``pandas.DataFrame`` with ``group, patient, split`` and ``{pred,gt,ref}_{edv,esv,ef}``,
-        ``{pred,gt}_la_es``.
+        ``{pred,gt}_la_es``; then ``qc_lv_min_score, qc_lv_flagged, qc_verdict`` when the prediction
+        folder has a ``qc.csv`` (:mod:`synthboost.clinical.qc`).
 
     Raises:
         ValueError: no patient has all four frames predicted.
@@ -182,4 +184,8 @@ def clinical_table(pred_folder: str | Path, dataset_root: str | Path, method: st
             f"{pred_folder}: no patient of {dataset_root} has LV predictions for all of 2CH/4CH × ED/ES"
         )
     log.info("clinical indices of %d patients", len(rows))
-    return pd.DataFrame(rows)
+    names = {
+        f"{g}/{p}": [r["name"] for r in f.values()]
+        for (g, p), f in patients_from_meta(read_meta(dataset_root)).items()
+    }
+    return attach_patient_qc(pd.DataFrame(rows), pred_folder, names)

@@ -18,6 +18,7 @@ from synthboost.data.imageio.medical import read_png
 from synthboost.data.processed import read_meta, spacing_mm
 from synthboost.evaluation.metrics import grid_scores, native_scores
 from synthboost.evaluation.predictions import Predictions, load_mask, read_predictions
+from synthboost.evaluation.qc_table import attach_qc
 from synthboost.logs import get_logger
 from synthboost.progress import track
 from synthboost.utils.files import atomic_path
@@ -92,7 +93,8 @@ def evaluate(pred_folder: str | Path, dataset_root: str | Path, out_csv: str | P
         out_csv: where to write the per-image metrics CSV.
 
     Returns:
-        A ``pandas.DataFrame`` with the columns :data:`METRIC_COLUMNS`.
+        A ``pandas.DataFrame`` with the columns :data:`METRIC_COLUMNS`, then the QC columns
+        (:data:`~synthboost.evaluation.qc_table.QC_COLUMNS`) when the folder has a ``qc.csv``.
     """
     import pandas as pd
 
@@ -105,7 +107,7 @@ def evaluate(pred_folder: str | Path, dataset_root: str | Path, out_csv: str | P
         score_item(item, preds, dataset_root, meta, cache)
         for item in track(items, f"evaluate {Path(pred_folder).name}")
     ]
-    df = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+    df = attach_qc(pd.DataFrame(rows, columns=list(METRIC_COLUMNS)), preds.root)
     if out_csv is not None:
         write_metrics_csv(df, out_csv)
     return df

@@ -14,6 +14,8 @@ from pathlib import Path
 from synthboost.data.processed import read_info, read_meta
 from synthboost.evaluation.postprocess import to_masks
 from synthboost.evaluation.predictions import PredictionWriter
+from synthboost.evaluation.qc_pass import qc_mode, write_split_qc
+from synthboost.evaluation.qc_table import QC_CSV
 from synthboost.logs import get_logger
 from synthboost.models import load_pretrained
 from synthboost.models.base import normalize
@@ -41,6 +43,7 @@ def predict(
     batch_size: int = 16,
     device: str = "auto",
     overwrite: bool = False,
+    qc: bool = True,
 ) -> Path:
     """Predict every task entry of ``split`` of ``dataset`` with the model of ``run``; return ``out``.
 
@@ -54,6 +57,8 @@ def predict(
         batch_size: images per forward pass.
         device: ``auto``, ``cpu``, ``cuda``…
         overwrite: replace an existing ``out``.
+        qc: also write ``qc.csv`` (:mod:`synthboost.evaluation.qc_pass`: score, flags and signals per
+            image-structure; calibrated when the run has a ``qc.json``).
     """
     import torch
     from torch.utils.data import DataLoader
@@ -72,7 +77,7 @@ def predict(
     shapes = _native_shapes(dataset)
     grid_size = read_info(dataset).image_size
     info = {"run": str(run), "dataset": str(dataset), "split": split, "prompt_level": prompt,
-            "threshold": float(threshold), "model": model.model_type}  # fmt: skip
+            "threshold": float(threshold), "model": model.model_type, "qc": qc_mode(run) if qc else "off"}  # fmt: skip
     with (
         PredictionWriter(out, info, overwrite=overwrite, inputs=[run, dataset]) as writer,
         torch.inference_mode(),
@@ -92,5 +97,7 @@ def predict(
                 grid, native = to_masks(prob, shapes[key], float(threshold), grid=grid_size)
                 label = int(entry.get("label") or Path(entry["mask_name"]).parent.name.split("_")[1])
                 writer.add(entry["group"], name, label, grid, native)
+        if qc:
+            write_split_qc(writer.file(QC_CSV), model, dev, run, dataset, split, prompt, float(threshold))
     log.info("predicted %d masks of %s/%s with %s", len(ds), dataset, split, model_dir)
     return Path(out)

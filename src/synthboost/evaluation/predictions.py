@@ -97,6 +97,10 @@ class PredictionWriter:
         self._seen.add((group, name, label))
         self.items.append(item)
 
+    def file(self, relpath: str) -> Path:
+        """Where to write an extra file of the folder (e.g. ``qc.csv``) before :meth:`close`."""
+        return self._tmp / relpath
+
     def close(self) -> Path:
         """Write ``prediction.json`` and move the folder into place; return its path."""
         doc = {

@@ -195,6 +195,20 @@ class Segmenter:
                 out.append(torch.sigmoid(torch.cat(logits, dim=1).float()).cpu().numpy())
         return np.concatenate(out)
 
+    def prompt_batch_probabilities(self, image: np.ndarray, prompts: list[str]) -> np.ndarray:
+        """Probabilities ``(len(prompts), S, S)`` of one ``(rows, cols)`` uint8 image at the model's input
+        size: one encoding, every prompt decoded in one batch (QC's prompt ensemble, :mod:`~synthboost.evaluation.qc_pass`)."""
+        import torch
+
+        size, prep = self.preprocessing.image_size, self.preprocessing
+        small = torch.from_numpy(np.array(resize(np.asarray(image, np.uint8), (size, size))))[None, None]
+        tokens = self.tokenize(list(prompts))
+        ids, mask = tokens["input_ids"].to(self.device), tokens["attention_mask"].to(self.device)
+        with torch.inference_mode(), inference_autocast(self.device):
+            features = self.model.encode_image(normalize(small.to(self.device), prep.mean, prep.std))
+            logits = self.model.decode(features.expand(len(prompts)), ids, mask)
+        return torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+
     def __call__(self, image: ImageInput, prompt: str, threshold: float | None = None) -> Segmentation:
         """Segment ``image`` with one prompt (``threshold`` defaults to the segmenter's)."""
         if not isinstance(prompt, str):

@@ -71,7 +71,20 @@ def prompt_from_attributes(
     With view and phase the P-level is the highest one whose attribute is given (e.g. structure,
     view, phase and sex -> P4; absent attributes in between are left out of the sentence).
     """
+    level, prompts = prompts_from_attributes(structure, view, phase, sex, age, quality, shape)
+    return prompts[level][phrasing]
 
+
+def prompts_from_attributes(
+    structure: str,
+    view: str | None = None,
+    phase: str | None = None,
+    sex: str | None = None,
+    age: int | None = None,
+    quality: str | None = None,
+    shape: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """``(level, every level's prompts)`` of :func:`prompt_from_attributes` (QC asks several of them)."""
     attrs = {"structure": structure, "view": view, "phase": phase, "sex": sex, "age": age,
              "quality": quality, "shape": shape}  # fmt: skip
     order = LEVEL_ORDER["camus"]
@@ -81,4 +94,4 @@ def prompt_from_attributes(
     else:
         build_prompts(structure, view or "2CH", phase or "ED", sex, age, quality, shape)  # validates
         prompts = prompts_for(attrs, "camus")
-    return prompts[f"p{level}"][phrasing]
+    return f"p{level}", prompts

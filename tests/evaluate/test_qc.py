@@ -1,0 +1,202 @@
+"""Quality-control signals and the calibrated rule, on inputs whose answer is known by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from synthboost.evaluation import qc
+from synthboost.evaluation.qc_fit import (
+    NO_RULE_MESSAGE,
+    QCModel,
+    fit_logistic,
+    fit_rule,
+    load_qc,
+    read_qc,
+    write_qc,
+    youden_threshold,
+)
+from synthboost.evaluation.qc_pass import ensemble_prompts, image_qc, judge
+
+
+def disc(shape: tuple[int, int], center: tuple[float, float], radius: float) -> np.ndarray:
+    rows, cols = np.ogrid[: shape[0], : shape[1]]
+    return (rows - center[0]) ** 2 + (cols - center[1]) ** 2 <= radius**2
+
+
+def heart(shape: tuple[int, int] = (64, 64), lv_radius: float = 10.0) -> np.ndarray:
+    """An LV disc inside a myocardium ring, an LA disc touching it below."""
+    labels = np.zeros(shape, np.uint8)
+    centre = (26, 32)
+    labels[disc(shape, centre, lv_radius + 3)] = 2
+    labels[disc(shape, (centre[0] + lv_radius + 9, 32), 6)] = 3
+    labels[disc(shape, centre, lv_radius)] = 1
+    return labels
+
+
+class ToySegmenter:
+    """A 'model' whose answer is the image's brightness at every prompt (prompt-insensitive)."""
+
+    threshold = 0.5
+
+    def __init__(self, answer=None) -> None:
+        self.answer = answer or (lambda frame, prompt: frame / 255.0)
+        self.calls: list[int] = []
+
+    def prompt_batch_probabilities(self, image, prompts):
+        self.calls.append(len(prompts))
+        return np.stack([self.answer(image, p) for p in prompts]).astype(np.float32)
+
+
+def test_a_mask_split_in_two_components_is_flagged():
+    one = disc((40, 40), (20, 10), 5)
+    two = one | disc((40, 40), (20, 32), 3)
+    assert qc.n_components(one) == 1 and qc.fragmentation(one) == 0.0
+    assert qc.n_components(two) == 2
+    small, large = int(disc((40, 40), (20, 32), 3).sum()), int(one.sum())
+    assert qc.fragmentation(two) == pytest.approx(small / (small + large))
+    assert qc.fragmentation(np.zeros((5, 5), bool)) == 1.0
+    signals = {"n_components": 2, "prompt_dis": 0.0, "tta_dis": 0.0, "fragment": 0.1, "shape_violation": 0.0}
+    out = judge(signals, None)
+    assert "2 components" in out["qc_reasons"] and NO_RULE_MESSAGE in out["qc_reasons"]
+    assert math.isnan(out["qc_score"]) and out["qc_fail"] is None
+
+
+def test_a_prompt_insensitive_toy_model_gives_zero_disagreement():
+    image = np.full((48, 48), 30, np.uint8)
+    image[10:30, 14:34] = 200
+    toy = ToySegmenter()
+    lists = [["a", "b", "c", "d"], ["e", "f", "g", "h"], ["i", "j", "k", "l"]]
+    out = image_qc(toy, image, lists, None)
+    assert toy.calls == [12, 3]  # one call (one encoding) for the ensemble, one for the augmented image
+    for structure in ("lv", "myo", "la"):
+        assert out[structure]["prompt_dis"] == 0.0
+        # a pixel-wise answer is flip-equivariant and the intensity change keeps 200 above and 30 below 0.5
+        assert out[structure]["tta_dis"] == 0.0
+
+
+def test_prompt_and_augmentation_disagreement_have_known_values():
+    image = np.zeros((20, 20), np.uint8)
+    left = np.zeros((20, 20), np.float32)
+    left[:, :10] = 1.0  # always the left half, whatever the image: the flip is undone to the right half
+    halves = {"x": left, "y": left[:, ::-1].copy()}
+    toy = ToySegmenter(lambda frame, prompt: halves.get(prompt, left))
+    out = image_qc(toy, image, [["x", "y"], ["x", "x"], ["x", "x"]], None)
+    assert out["lv"]["prompt_dis"] == 1.0 and out["myo"]["prompt_dis"] == 0.0
+    assert out["lv"]["tta_dis"] == 1.0
+    masks = [disc((30, 30), (15, 15), 6), disc((30, 30), (15, 15), 6), np.zeros((30, 30), bool)]
+    assert qc.mask_disagreement(masks) == pytest.approx(1 - (1 + 0 + 0) / 3)
+    with pytest.raises(ValueError, match="at least 2"):
+        qc.mask_disagreement(masks[:1])
+
+
+def test_augmentation_is_undone():
+    image = np.tile(np.arange(0, 250, 10, dtype=np.uint8), (3, 1))
+    aug = qc.augment(image, gamma=1.0, gain=1.0)
+    np.testing.assert_array_equal(aug, image[:, ::-1])
+    np.testing.assert_array_equal(qc.unaugment(aug), image)
+
+
+def test_shape_features_of_a_hand_made_heart():
+    labels = heart()
+    f = qc.shape_features(labels)
+    assert f["lv_enclosure"] == 1.0  # the LV touches only myocardium and LA
+    assert f["lv_area"] == pytest.approx((labels == 1).sum() / 64**2)
+    assert f["la_gap"] == pytest.approx(3 / 64)  # LV down to row 36, LA from row 39, below the wall
+    open_wall = labels.copy()
+    open_wall[(labels == 2) & (np.arange(64)[None, :] < 32)] = 0  # the left half of the myocardium gone
+    assert 0.3 < qc.shape_features(open_wall)["lv_enclosure"] < 0.7
+    apart = labels.copy()
+    apart[apart == 3] = 0
+    apart[58:62, 30:34] = 3
+    assert qc.shape_features(apart)["la_gap"] > 0.1
+    rect = np.zeros((60, 60), bool)
+    rect[10:50, 20:30] = True
+    assert qc.elongation(rect) == pytest.approx(math.sqrt((40**2 - 1) / (10**2 - 1)))
+    assert math.isnan(qc.shape_features(np.zeros((8, 8), np.uint8))["lv_enclosure"])
+
+
+def test_ranges_are_learned_from_training_labels_and_violations_counted():
+    rows = [{"a": float(v)} for v in range(101)]
+    lo, hi = qc.fit_ranges(rows)["a"]
+    assert (lo, hi) == pytest.approx((1.0 - 0.1 * 98, 99.0 + 0.1 * 98))
+    ranges = {"a": [0.0, 10.0], "b": [0.0, 10.0]}
+    v = qc.range_violations({"a": 15.0, "b": 5.0}, ranges)
+    assert v == {"a": 0.5, "b": 0.0}
+    assert qc.range_violations({"a": 1000.0, "b": math.nan}, ranges) == {"a": qc.VIOLATION_CAP, "b": 1.0}
+    assert qc.range_violations({"a": 1.1}, {"a": [1.0, 1.0]})["a"] == pytest.approx(1.0)  # min width 0.1
+    with pytest.raises(ValueError, match="no training label maps"):
+        qc.fit_ranges([])
+
+
+def test_a_sequence_with_one_corrupted_frame_is_flagged_at_that_frame():
+    shape, n, bad = (64, 64), 12, 6
+    loop = np.stack([heart(shape, 9 + 4 * abs(np.sin(np.pi * t / n))) for t in range(n)])
+    flags = qc.temporal_outliers(loop)
+    assert not any(f.any() for f in flags.values())
+    corrupted = loop.copy()
+    corrupted[bad] = np.roll(loop[bad], 20, axis=1)  # the heart shifted sideways in one frame
+    flags = qc.temporal_outliers(corrupted)
+    assert np.flatnonzero(flags["lv"]).tolist() == [bad]
+    assert np.flatnonzero(flags["myo"]).tolist() == [bad]
+    shrunk = loop.copy()
+    shrunk[bad] = heart(shape, 5)  # the LV area drops to a quarter for one frame
+    assert np.flatnonzero(qc.temporal_outliers(shrunk)["lv_jump"]).tolist() == [bad]
+    curve = np.array([10.0, 10, 10, 30, 10, 10])
+    np.testing.assert_allclose(qc.curve_jumps(curve), [0, 0, 0, 2, 0, 0])
+
+
+def test_logistic_rule_separates_failures_and_picks_the_youden_threshold():
+    rng = np.random.default_rng(0)
+    signal = np.concatenate([rng.uniform(0.0, 0.4, 30), rng.uniform(0.6, 1.0, 10)])
+    dice = np.concatenate([np.full(30, 90.0), np.full(10, 50.0)])
+    rows = [{"prompt_dis": float(s), "noise": float(rng.normal())} for s in signal]
+    rule = fit_rule(rows, dice, ("prompt_dis", "noise"))
+    assert rule.coef[0] > 0  # disagreement raises the probability of failure
+    scores = np.array([rule.score(r) for r in rows])
+    assert ((scores < rule.threshold) == (dice < 80)).all()  # separable: the threshold splits them
+    assert rule.reasons({"prompt_dis": 0.9, "noise": 0.0}) == ["prompt_dis 0.90"]
+    with pytest.raises(ValueError, match="0 of 2 validation image-structures fail"):
+        fit_rule(rows[:2], [90.0, 95.0], ("prompt_dis",))
+    coef, intercept = fit_logistic(np.zeros((4, 1)), np.array([0.0, 0.0, 1.0, 1.0]))
+    assert coef[0] == pytest.approx(0.0) and intercept == pytest.approx(0.0, abs=1e-9)
+    assert youden_threshold(np.array([0.1, 0.2, 0.8, 0.9]), np.array([True, True, False, False])) == 0.8
+
+
+def test_qc_json_round_trip_and_clear_errors(tmp_path):
+    rows = [{"prompt_dis": float(s)} for s in (0.1, 0.2, 0.8, 0.9)]
+    rule = fit_rule(rows, [90, 90, 50, 50], ("prompt_dis",))
+    model = QCModel({"still": rule, "loop": rule}, {"lv_area": [0.1, 0.2]}, {"fitted_on": "val"})
+    path = write_qc(tmp_path / "run" / "qc.json", model)
+    back = read_qc(path)
+    assert back.rules["still"] == rule and back.ranges == model.ranges and back.info == {"fitted_on": "val"}
+    assert load_qc(tmp_path / "run") == back and load_qc(tmp_path / "run" / "model") == back
+    assert load_qc(tmp_path / "elsewhere") is None
+    path.write_text('{"version": 1, "rules": {"still": {"signals": ["a"]}}, "ranges": {}}')
+    with pytest.raises(ValueError, match=r"qc.json: malformed QC rule"):
+        read_qc(path)
+    path.write_text('{"version": 1, "rules": {}, "ranges": {}}')
+    with pytest.raises(ValueError, match=r"qc.json: no QC rule for \['still', 'loop'\]"):
+        read_qc(path)
+    path.write_text('{"version": 7}')
+    with pytest.raises(ValueError, match="qc.json: QC version 7"):
+        read_qc(path)
+
+
+def test_ensemble_prompts_take_both_phrasings_and_the_neighbour_levels():
+    prompts = {"p0": "", "p1": ["a1", "b1"], "p2": ["a2", "b2"], "p3": ["a3", "b3"]}
+    assert ensemble_prompts(prompts, "p2") == ["a2", "b2", "a1", "a3"]
+    assert ensemble_prompts(prompts, "p1") == ["a1", "b1", "a2"]
+    assert ensemble_prompts(prompts, "p3") == ["a3", "b3", "a2"]
+    with pytest.raises(ValueError, match="'p9'"):
+        ensemble_prompts(prompts, "p9")
+
+
+def test_batched_prompts_equal_separate_decodes(segmenter):
+    image = np.random.default_rng(0).integers(0, 255, (50, 40), dtype=np.uint8)
+    prompts = ["Left ventricular cavity of the heart.", "Myocardium of the heart.", "Left atrium cavity."]
+    batched = segmenter.prompt_batch_probabilities(image, prompts)
+    np.testing.assert_allclose(batched, segmenter.frame_probabilities(image[None], prompts)[0], atol=1e-5)
+    assert np.abs(batched[0] - batched[1]).max() > 1e-4  # the prompts reach the model
