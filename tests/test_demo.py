@@ -140,7 +140,7 @@ def test_demo_analyses_a_test_patients_dicom_cine(demo: tuple[Path, dict]) -> No
     assert "Cine analysis of a test patient" in html and "data:video/mp4;base64," in html
     (summary_path,) = res["cine"].glob("*/summary.json")
     s = json.loads(summary_path.read_text())
-    assert s["source"].endswith("_4CH.dcm") and s["calibration"] == "us_regions"
+    assert s["source"].endswith("_4CH.dcm") and s["calibration"]["source"] == "us_regions"
     assert s["model"] == str(res["selection"].run)
     assert (summary_path.parent / "overlay.mp4").stat().st_size > 0
     testing = (out / "cine_raw" / "database_split" / "subgroup_testing.txt").read_text().split()

@@ -205,12 +205,13 @@ def test_cine_endpoint_gives_video_curve_and_the_cine_stage_numbers(client, cine
     for key, name in (("edv_ml", "EDV"), ("esv_ml", "ESV"), ("ef_percent", "EF")):
         assert rows[name] == (pytest.approx(expected[key], abs=0.006) if expected[key] is not None else None)
     assert rows["ED / ES frames"] == f"{expected['ed_frames']} / {expected['es_frames']}"
-    light, note = notes.split("\n")
-    assert note == (expected["message"] or f"4CH, 8 frames, {expected['method']}")
+    light, first, calibration, sector = notes.splitlines()
+    assert first == (expected["message"] or f"4CH, 8 frames, {expected['method']}")
     assert light.startswith(
         {"ok": "🟢", "review": "🟡", "unreliable": "🔴"}[expected["qc"]["verdict"]] + " QC: "
     )
     assert "no calibrated QC threshold" in light  # the test model has no qc.json
+    assert calibration.startswith("Calibration: header: ") and sector.startswith("Sector: ")
 
 
 def test_image_tab_takes_the_first_frame_of_a_loop_and_says_so(client, cine_loop):

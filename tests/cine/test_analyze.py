@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from synthboost.cine import SegmentOptions, analyze
 from synthboost.cine.phases import CURVE_SIGMA
@@ -62,11 +63,26 @@ def test_dicom_cine_goes_through_the_model_end_to_end(cine_phantom, tiny_model, 
     assert not labels[:, ~loop.region.mask].any()  # nothing outside the imaging region
     assert len((out / "frames.csv").read_text().splitlines()) == loop.n_frames + 1
     s = json.loads((out / "summary.json").read_text())
-    assert s["view"] == "4CH" and s["calibration"] == loop.calibration and s["model"] == str(tiny_model)
+    assert (
+        s["view"] == "4CH"
+        and s["calibration"] == loop.calibration.as_dict()
+        and s["model"] == str(tiny_model)
+    )
+    assert s["calibration"]["source"] == "us_regions" and s["calibration"]["spacing_mm"] == list(
+        loop.spacing_mm
+    )
+    assert s["sector"]["bbox"] == list(loop.region.bbox) and s["files"]["sector"] == "sector.png"
+    sector_png = np.asarray(Image.open(out / "sector.png"))
+    np.testing.assert_array_equal(sector_png > 0, loop.region.mask)
     assert s["frame_rate_hz"] == pytest.approx(loop.frame_rate)
     with av.open(str(out / "overlay.mp4")) as video:
         assert sum(1 for _ in video.decode(video=0)) == loop.n_frames
     assert "<video" in res["report"].read_text()
+    # the report says the calibration in words (source, size, the warning), not a raw record
+    assert (
+        f"us_regions, {loop.spacing_mm[0]:.4g} × {loop.spacing_mm[1]:.4g} mm; 1 warning(s)"
+        in res["report"].read_text()
+    )
 
 
 def test_shared_encoding_gives_the_probabilities_of_separate_calls(cine_phantom, tiny_model):
@@ -123,3 +139,63 @@ def test_prompt_attributes_come_from_the_cfg_beside_the_loop(cine_phantom):
     assert cfg_attributes(cine_phantom / "dicom" / "patient0001_2CH.dcm") == {}
     (ed, es) = loop_prompts("p5", "2CH", "both", attrs)
     assert info.sex in ed[0] and "year-old" in ed[0] and "diastole" in ed[0] and "systole" in es[0]
+
+
+def _copy_as_metaimage(src: Path, dst: Path, spacing_factor: float | None) -> Path:
+    """``src`` (NIfTI) as a MetaImage ``dst`` with its spacing × ``spacing_factor`` (None: no ElementSpacing)."""
+    import re
+
+    import SimpleITK as sitk
+
+    img = sitk.ReadImage(str(src))
+    if spacing_factor is not None:
+        img.SetSpacing(tuple(s * spacing_factor for s in img.GetSpacing()[:2]) + img.GetSpacing()[2:])
+    sitk.WriteImage(img, str(dst))
+    if spacing_factor is None:
+        dst.write_bytes(re.sub(rb"ElementSpacing = [^\n]*\n", b"", dst.read_bytes()))
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("factor", "fragment"), [(100.0, "outside the plausible"), (None, "no ElementSpacing")]
+)
+def test_uncalibrated_loop_gives_ef_when_the_pixel_aspect_is_known(cine_phantom, tmp_path, factor, fragment):
+    folder = _patient_dir(cine_phantom)
+    stem = "patient0001_2CH_half_sequence"
+    calibrated = analyze(folder / f"{stem}.nii.gz", ground_truth=True)["loops"][0].summary
+    for suffix in ("", "_gt"):
+        _copy_as_metaimage(folder / f"{stem}{suffix}.nii.gz", tmp_path / f"{stem}{suffix}.mha", factor)
+    s = analyze(tmp_path / f"{stem}.mha", ground_truth=True, out=tmp_path / "out", video="none")["loops"][
+        0
+    ].summary
+    assert s["calibration"]["source"] == "uncalibrated" and fragment in s["calibration"]["warnings"][0]
+    assert s["calibrated"] is False and s["edv_ml"] is None and s["esv_ml"] is None and s["area_unit"] == "px"
+    assert (s["ed_frames"], s["es_frames"]) == (calibrated["ed_frames"], calibrated["es_frames"])
+    assert s["fac_percent"] == pytest.approx(calibrated["fac_percent"])
+    if factor is not None:  # the aspect is known (the header's sizes are implausible, their ratio is not)
+        assert s["ef_percent"] == pytest.approx(calibrated["ef_percent"], abs=1e-6)
+        assert s["curve"] == "lv_volume_px" and "pixel units" in s["message"]
+    else:  # nothing says the pixels' shape: EF withheld, and why
+        assert s["ef_percent"] is None and s["curve"] == "lv_area"
+        assert "unknown pixel aspect" in s["message"] and "no ElementSpacing" in s["message"]
+    from typer.testing import CliRunner
+
+    from synthboost.cli import app
+
+    args = [
+        "analyze",
+        str(tmp_path / f"{stem}.mha"),
+        "--ground-truth",
+        "--video",
+        "none",
+        "--out",
+        str(tmp_path / "c"),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    ef = "EF n/a" if factor is None else f"EF {s['ef_percent']:.1f} %"
+    assert f"ES {s['es_frames']}, {ef}" in result.output and " mL, EF" not in result.output
+    assert (
+        "calibration: uncalibrated, spacing None mm" in result.output
+        and f"warning: {stem}.mha: " in result.output
+    )

@@ -55,6 +55,7 @@ def test_two_beats_give_two_cycles_and_the_heart_rate():
     from cine_fixtures import cycle_fractions
 
     from synthboost.cine.loop import measure_labels
+    from synthboost.data.imageio.calibration import uncalibrated
     from synthboost.data.imageio.echo import EchoLoop
     from synthboost.data.imageio.region import full_frame
 
@@ -69,9 +70,28 @@ def test_two_beats_give_two_cycles_and_the_heart_rate():
     assert [(c["ed_frame"], c["es_frame"]) for c in s["cycles"]] == [(9, 14)]
     assert s["heart_rate_bpm"] == pytest.approx(80.0, rel=0.01)
     assert s["ef_percent"] == pytest.approx(100 * (1 - volumes[14] / volumes[9]), abs=1.5)
-    uncal = dataclasses.replace(loop, spacing_mm=None, calibration="uncalibrated")
+    calibrated = s
+    # uncalibrated with the pixels' aspect known: the same EF, FAC, ED/ES and heart rate, no mL
+    aspect = spacing[0] / spacing[1]
+    uncal = dataclasses.replace(loop, spacing_mm=None, calibration=uncalibrated(aspect=aspect))
     s = measure_labels(uncal, labels, "4CH").summary
-    assert s["ef_percent"] is None and s["area_unit"] == "px" and "refused" in s["message"]
+    assert s["ef_percent"] == pytest.approx(calibrated["ef_percent"], abs=1e-9)
+    assert s["edv_ml"] is None and s["esv_ml"] is None and s["la_max_ml"] is None and s["area_unit"] == "px"
+    assert s["calibrated"] is False and "uncalibrated" in s["message"] and "EDV, ESV" in s["message"]
+    assert s["es_frames"] == [4, 14] and s["heart_rate_bpm"] == pytest.approx(calibrated["heart_rate_bpm"])
+    assert s["fac_percent"] == pytest.approx(calibrated["fac_percent"]) and s["curve"] == "lv_volume_px"
+    # the wrong aspect (square assumed for non-square pixels) gives another EF: the aspect matters
+    square = dataclasses.replace(loop, spacing_mm=None, calibration=uncalibrated(aspect=1.0))
+    assert measure_labels(square, labels, "4CH").summary["ef_percent"] != pytest.approx(
+        s["ef_percent"], abs=0.5
+    )
+    # unknown aspect: EF withheld, and the summary says why
+    unknown = dataclasses.replace(
+        loop, spacing_mm=None, calibration=uncalibrated(["x.dcm: PixelAspectRatio bad"], None)
+    )
+    s = measure_labels(unknown, labels, "4CH").summary
+    assert s["ef_percent"] is None and s["edv_ml"] is None and "unknown pixel aspect" in s["message"]
+    assert "x.dcm: PixelAspectRatio bad" in s["message"] and "EF" in s["message"]
     assert s["es_frames"] == [4, 14] and s["fac_percent"] > 0
 
 

@@ -26,7 +26,9 @@ def test_monochrome2_multiframe(tmp_path: Path) -> None:
     p = write_dicom(tmp_path / "m2.dcm", MONO.tobytes(), (12, 16), 3)
     loop = read_echo(p)
     assert loop.frames.dtype == np.uint8 and np.array_equal(loop.frames, MONO)
-    assert loop.spacing_mm is None and loop.calibration == "uncalibrated" and loop.frame_times_s is None
+    assert (
+        loop.spacing_mm is None and loop.calibration.source == "uncalibrated" and loop.frame_times_s is None
+    )
     assert loop.source == p and loop.labels is None and loop.frames.flags.writeable
 
 
@@ -106,7 +108,12 @@ def test_tissue_region_in_cm_beside_doppler(tmp_path: Path) -> None:
         tmp_path / "reg.dcm", canvas.tobytes(), (100, 120), 4, SequenceOfUltrasoundRegions=regions
     )
     loop = read_echo(p)
-    assert loop.calibration == "us_regions" and loop.spacing_mm == pytest.approx((0.3, 0.45), abs=1e-12)
+    # non-square deltas (0.3 x 0.45 mm): used as given, with a warning naming the tag
+    assert loop.calibration.source == "us_regions" and loop.spacing_mm == pytest.approx(
+        (0.3, 0.45), abs=1e-12
+    )
+    assert "PhysicalDeltaY/X" in loop.calibration.warnings[0] and "non-square" in loop.calibration.warnings[0]
+    assert loop.calibration.aspect == pytest.approx(0.3 / 0.45)
     assert loop.region.source == "us_regions" and loop.region.bbox == (5, 20, 65, 100)
     inside = loop.region.crop(loop.region.mask)
     iou = (inside & sector).sum() / (inside | sector).sum()
@@ -119,21 +126,27 @@ def test_region_in_other_units_is_uncalibrated(tmp_path: Path) -> None:
     p = write_dicom(tmp_path / "u.dcm", MONO.tobytes(), (12, 16), 3, SequenceOfUltrasoundRegions=regions)
     loop = read_echo(p)
     assert (
-        loop.spacing_mm is None and loop.calibration == "uncalibrated" and loop.region.bbox == (0, 0, 12, 16)
+        loop.spacing_mm is None
+        and loop.calibration.source == "uncalibrated"
+        and loop.region.bbox == (0, 0, 12, 16)
     )
 
 
 def test_pixel_spacing_when_no_region(tmp_path: Path) -> None:
     p = write_dicom(tmp_path / "ps.dcm", MONO.tobytes(), (12, 16), 3, PixelSpacing=[0.25, 0.5])
     loop = read_echo(p)
-    assert loop.calibration == "pixel_spacing" and loop.spacing_mm == (0.25, 0.5)
+    assert loop.calibration.source == "pixel_spacing" and loop.spacing_mm == (0.25, 0.5)
 
 
-def test_region_outside_the_frame_is_refused(tmp_path: Path) -> None:
-    regions = [us_region((0, 0, 40, 16))]
+def test_region_past_the_frame_is_clipped_not_refused(tmp_path: Path) -> None:
+    regions = [us_region((0, 0, 40, 16), delta_cm=(0.03, 0.03))]
     p = write_dicom(tmp_path / "bad.dcm", MONO.tobytes(), (12, 16), 3, SequenceOfUltrasoundRegions=regions)
-    with pytest.raises(ValueError, match=r"bad\.dcm: ultrasound region"):
-        read_echo(p)
+    loop = read_echo(p)  # the signal fills the frame: a frame cropped at the bottom
+    assert loop.calibration.source == "us_regions" and loop.spacing_mm == pytest.approx((0.3, 0.3))
+    assert loop.region.bbox == (0, 0, 12, 16) and loop.frames.shape == (3, 12, 16)
+    (warning,) = loop.calibration.warnings
+    assert warning.startswith("bad.dcm: ultrasound region (0, 0, 40, 16) does not fit the 12x16 frame")
+    assert "cropped" in warning
 
 
 @pytest.mark.parametrize(
@@ -273,7 +286,7 @@ def test_video_lossless_values_and_times(tmp_path: Path) -> None:
     loop = read_echo(p)
     assert np.array_equal(loop.frames, frames)
     assert loop.frame_times_s == pytest.approx(np.arange(6) / 25)
-    assert loop.calibration == "uncalibrated" and loop.region.source == "detected"
+    assert loop.calibration.source == "uncalibrated" and loop.region.source == "detected"
     assert not loop.region.mask[40:, :6].any() and (loop.region.mask & sector).sum() / sector.sum() > 0.97
 
 

@@ -73,7 +73,7 @@ def test_half_sequence_reads_with_labels_and_times(cine_root: Path) -> None:
     acq = patient.views["2CH"]
     acq = acq.resized(round(acq.rows * SCALE), round(acq.cols * SCALE))
     loop = read_echo(cine_root / "database_nifti/patient0001/patient0001_2CH_half_sequence.nii.gz")
-    assert loop.frames.shape == (FRAMES, acq.rows, acq.cols) and loop.calibration == "header"
+    assert loop.frames.shape == (FRAMES, acq.rows, acq.cols) and loop.calibration.source == "header"
     assert loop.spacing_mm == pytest.approx(acq.spacing, rel=1e-6)  # NIfTI stores float32
     assert loop.frame_times_s == pytest.approx(np.arange(FRAMES) / 50.0)
     assert loop.labels is not None and loop.labels.shape == loop.frames.shape
@@ -94,7 +94,9 @@ def test_dicom_cine_reads_back_exactly(cine_root: Path) -> None:
     acq = acq.resized(round(acq.rows * SCALE), round(acq.cols * SCALE))
     truth = read_truth(cine_root / "database_nifti/patient0002/patient0002_4CH_half_sequence_truth.json")
     loop = read_echo(cine_root / truth["dicom"]["file"])
-    assert loop.calibration == "us_regions" and loop.spacing_mm == pytest.approx(acq.spacing, rel=1e-12)
+    assert loop.calibration.source == "us_regions" and loop.spacing_mm == pytest.approx(
+        acq.spacing, rel=1e-12
+    )
     assert loop.frame_times_s == pytest.approx(truth["frame_times_s"], abs=1e-12)
     r0, c0 = truth["dicom"]["image_offset"]
     assert loop.region.bbox == (r0, c0, r0 + acq.rows, c0 + acq.cols)

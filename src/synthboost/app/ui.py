@@ -31,6 +31,7 @@ from synthboost.app.cases import Case, case_image, patient_frames, patients
 from synthboost.app.uploads import read_upload
 from synthboost.data.format import LABELS, PHASES, QUALITIES, SEXES, STRUCTURE_TITLES, VIEWS
 from synthboost.data.imageio.budget import LOOP_BUDGET, DecodeBudget
+from synthboost.data.imageio.calibration import user_calibration
 from synthboost.data.imageio.suffixes import LOOP_SUFFIXES, MHD_DATA_SUFFIXES, READABLE_SUFFIXES
 
 NOTICE = (
@@ -129,15 +130,22 @@ def _load(
     Of a loop, the first frame (said in ``notes`` when given).
     """
     typed = analysis.spacing_from_fields(row_mm, col_mm)
+    notes = notes if notes is not None else []
     if files:
         loop = read_upload(files, state.budget, state.workdir)
-        if loop.n_frames > 1 and notes is not None:
+        if loop.n_frames > 1:
             notes.append(f"Frame 1 of {loop.n_frames} (the Cine tab analyses the whole loop)")
-        return loop.frames[0], loop.spacing_mm or typed
+        calibration = loop.calibration
+        if loop.spacing_mm is None and typed is not None:
+            calibration = user_calibration(typed, loop.calibration)
+        notes.append(f"Calibration: {calibration.describe()}")
+        return loop.frames[0], calibration.spacing_mm
     if case_id:
         if case_id not in state.cases:
             raise ValueError(f"unknown phantom case {case_id!r}")
-        return case_image(state.cases[case_id])
+        image, spacing = case_image(state.cases[case_id])
+        notes.append(f"Calibration: header: {spacing} mm/pixel (phantom case)")
+        return image, spacing
     raise ValueError("upload an image or pick a phantom case")
 
 
@@ -261,13 +269,20 @@ def cine_fn(state: AppState) -> Callable:
         out = Path(tempfile.mkdtemp(prefix="cine-", dir=state.workdir))
         s = result.summary
         write_video(
-            out / "overlay.mp4", overlay_frames(loop.frames, result.labels), s.get("frame_rate_hz") or 10.0
+            out / "overlay.mp4",
+            overlay_frames(loop.frames, result.labels, loop.region.mask),
+            s.get("frame_rate_hz") or 10.0,
         )
         plot_curve(out / "lv_curve.png", result)
         rows = [[name, _round(s.get(key)), unit] for key, name, unit in CINE_ROWS]
         rows.append(["ED / ES frames", f"{s['ed_frames']} / {s['es_frames']}", "frame"])
-        notes = s.get("message") or f"{view}, {s['n_frames']} frames, {s['method']}"
-        return str(out / "overlay.mp4"), str(out / "lv_curve.png"), rows, f"{analysis.qc_text(s)}\n{notes}"
+        notes = "\n".join(
+            [analysis.qc_text(s),
+             s.get("message") or f"{view}, {s['n_frames']} frames, {s['method']}",
+             f"Calibration: {loop.calibration.describe()}",
+             f"Sector: {s['sector']['source']}, bbox {tuple(s['sector']['bbox'])}"]
+        )  # fmt: skip
+        return str(out / "overlay.mp4"), str(out / "lv_curve.png"), rows, notes
 
     return user_errors(run)
 

@@ -24,7 +24,12 @@ from synthboost.data.imageio.medical import bilinear_resize
 from synthboost.evaluation.segmenter import label_map
 
 UNCALIBRATED_MESSAGE = (
-    "uncalibrated input (no pixel spacing in the file): areas are in pixels and volumes/EF are refused"
+    "uncalibrated input (no pixel size in the file): areas are in pixels; EF and GLS come from volumes and "
+    "lengths in pixel units (pixel aspect {aspect:.4g}); EDV, ESV and LA volume in mL are omitted"
+)
+UNKNOWN_ASPECT_MESSAGE = (
+    "uncalibrated input with an unknown pixel aspect ratio ({why}): areas are in pixels; EF, GLS and volumes "
+    "are withheld (a volume ratio needs the pixels' shape)"
 )
 
 
@@ -133,6 +138,30 @@ def _fac(lv_area: np.ndarray, cycles: tuple[tuple[int, int], ...]) -> float | No
     return _finite(float(np.mean(values))) if values else None
 
 
+def _pixel_unit_measures(labels: np.ndarray, aspect: float) -> dict[str, np.ndarray]:
+    """:func:`measure_loop` of an uncalibrated loop of known pixel aspect: areas in pixels, and volumes
+    and border lengths in pixel units (a column pixel = 1) under ``lv_volume_px`` / ``lv_border_px``
+    (the mL and mm entries stay NaN)."""
+    m = measure_loop(labels, (aspect, 1.0))
+    plain = measure_loop(labels, None)
+    return {**plain, "lv_volume_px": m["lv_volume"], "lv_border_px": m["lv_border"]}
+
+
+def _uncalibrated_note(loop: Any) -> str:
+    aspect = loop.calibration.aspect
+    if aspect is not None:
+        return UNCALIBRATED_MESSAGE.format(aspect=aspect)
+    return UNKNOWN_ASPECT_MESSAGE.format(
+        why="; ".join(loop.calibration.warnings) or "the file does not say it"
+    )
+
+
+def _ratio_indices(m: dict[str, np.ndarray], cycles: tuple[tuple[int, int], ...]) -> list[dict[str, Any]]:
+    """Per-cycle EF and GLS of pixel-unit volumes and lengths; the mL volumes are left out (None)."""
+    pixel = {**m, "lv_volume": m["lv_volume_px"], "lv_border": m["lv_border_px"]}
+    return [{**c, "edv_ml": None, "esv_ml": None} for c in cycle_indices(pixel, cycles)]
+
+
 def measure_labels(
     loop: Any,
     labels: np.ndarray,
@@ -164,22 +193,34 @@ def measure_labels(
         raise ValueError(
             f"{loop.source}: a loop needs at least 2 frames to find ED and ES, got {labels.shape[0]}"
         )
-    spacing = loop.spacing_mm
-    m = measure_loop(labels, spacing)
-    by_volume = spacing is not None and bool(np.isfinite(m["lv_volume"]).any())
+    spacing, aspect = loop.spacing_mm, loop.calibration.aspect
+    pixel_units = spacing is None and aspect is not None
+    m = _pixel_unit_measures(labels, aspect) if pixel_units else measure_loop(labels, spacing)
+    volume = m["lv_volume_px"] if pixel_units else m["lv_volume"]
+    by_volume = (spacing is not None or pixel_units) and bool(np.isfinite(volume).any())
     half = is_half_sequence(Path(loop.source))
-    phases, problem = _phases(m["lv_volume"] if by_volume else m["lv_area"], half, curve_sigma)
-    cycles = cycle_indices(m, phases.cycles) if spacing is not None else []
-    means = mean_indices(cycles)
-    notes = [n for n in (problem, None if spacing is not None else UNCALIBRATED_MESSAGE) if n]
+    phases, problem = _phases(volume if by_volume else m["lv_area"], half, curve_sigma)
+    if spacing is not None:
+        cycles = cycle_indices(m, phases.cycles)
+    else:
+        cycles = _ratio_indices(m, phases.cycles) if pixel_units else []
+    means = mean_indices([{k: math.nan if v is None else v for k, v in c.items()} for c in cycles])
+    notes = [n for n in (problem, None if spacing is not None else _uncalibrated_note(loop)) if n]
     summary = {
         "source": str(loop.source),
         "view": view,
         "n_frames": int(labels.shape[0]),
-        "calibration": loop.calibration,
+        "calibration": loop.calibration.as_dict(),
+        "calibrated": spacing is not None,
         "spacing_mm": list(spacing) if spacing is not None else None,
+        "sector": {
+            "source": loop.region.source,
+            "bbox": list(loop.region.bbox),
+            "pixels": int(loop.region.mask.sum()),
+            "mask_file": "sector.png",
+        },  # fmt: skip
         "frame_rate_hz": _finite(loop.frame_rate) if loop.frame_times_s is not None else None,
-        "curve": "lv_volume" if by_volume else "lv_area",
+        "curve": ("lv_volume" if spacing is not None else "lv_volume_px") if by_volume else "lv_area",
         "half_cycle": half,
         "curve_smoothing_sigma_frames": curve_filter_sigma(half, curve_sigma),
         "method": f"single-plane method of discs ({N_DISCS} discs); LA: single-plane area-length",

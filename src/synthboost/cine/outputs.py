@@ -2,7 +2,8 @@
 
 ``<out>/<stem>/`` holds ``labels.nii.gz`` (the label maps as one sequence in the input's frame
 geometry), ``frames.csv``, ``summary.json``, ``volume.png`` (the LV curve with ED/ES marked) and
-``overlay.mp4`` (or ``.gif``): the frames with the LV, myocardium and LA contours.
+``sector.png`` (the imaging sector the model saw, 255 inside) and ``overlay.mp4`` (or ``.gif``): the
+frames with the LV, myocardium and LA contours and the sector's outline.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from synthboost.data.imageio.medical import write_medical
+from synthboost.data.imageio.medical import write_medical, write_png
 from synthboost.logs import get_logger
 from synthboost.utils.environment import ENVIRONMENT_KEY, environment_versions
 from synthboost.utils.files import atomic_path, write_json_atomic
@@ -22,6 +23,8 @@ log = get_logger("cine.outputs")
 
 #: Overlay colours of LV, myocardium and LA (RGB).
 COLORS: dict[int, tuple[int, int, int]] = {1: (255, 64, 32), 2: (64, 220, 64), 3: (64, 128, 255)}
+#: Colour of the imaging sector's outline on the overlay video (RGB).
+SECTOR_COLOR = (255, 220, 0)
 VIDEO_FORMATS = ("mp4", "gif", "none")
 FRAME_COLUMNS = (
     "frame",
@@ -77,11 +80,21 @@ def write_frames_csv(path: Path, analysis: Any) -> None:
                              (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})  # fmt: skip
 
 
-def overlay_frames(frames: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(T, H, W, 3) uint8: gray frames with each structure lightly tinted and its contour drawn."""
+def sector_outline(sector: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: the one-pixel inner border of a sector mask (and of the frame where it touches it)."""
+    from scipy import ndimage
+
+    return sector & ~ndimage.binary_erosion(sector, border_value=0)
+
+
+def overlay_frames(frames: np.ndarray, labels: np.ndarray, sector: np.ndarray | None = None) -> np.ndarray:
+    """(T, H, W, 3) uint8: gray frames with each structure lightly tinted and its contour drawn, and the
+    imaging sector's outline (``sector``, ``(H, W)`` bool) in :data:`SECTOR_COLOR` when given."""
     from scipy import ndimage
 
     rgb = np.repeat(np.asarray(frames, np.float32)[..., None], 3, axis=-1)
+    if sector is not None:
+        rgb[:, sector_outline(np.asarray(sector, bool))] = np.asarray(SECTOR_COLOR, np.float32)
     width = max(1, round(max(labels.shape[1:]) / 300))
     for value, color in COLORS.items():
         mask = labels == value
@@ -123,8 +136,8 @@ def plot_curve(path: Path, analysis: Any) -> None:
     import matplotlib.pyplot as plt
 
     s, m = analysis.summary, analysis.measures
-    volume = s["curve"] == "lv_volume"
-    y = m["lv_volume"] if volume else m["lv_area"]
+    volume = s["curve"] in ("lv_volume", "lv_volume_px")
+    y = m[s["curve"]] if volume else m["lv_area"]
     times = analysis.loop.frame_times_s
     x = np.asarray(times) if times is not None else np.arange(len(y))
     fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -135,7 +148,8 @@ def plot_curve(path: Path, analysis: Any) -> None:
     ):
         ax.plot(x[list(frames)], y[list(frames)], marker, color=color, ms=9, ls="none", label=name)
     ax.set_xlabel("time (s)" if times is not None else "frame")
-    ax.set_ylabel("LV volume (mL)" if volume else f"LV area ({s['area_unit']})")
+    unit = "mL" if s["curve"] == "lv_volume" else "pixel units, uncalibrated"
+    ax.set_ylabel(f"LV volume ({unit})" if volume else f"LV area ({s['area_unit']})")
     ef = f", EF {s['ef_percent']:.1f} %" if s.get("ef_percent") is not None else ""
     ax.set_title(f"{analysis.stem} ({s['view']}{ef})", fontsize=9)
     ax.legend(fontsize=8)
@@ -152,14 +166,16 @@ def write_loop(analysis: Any, folder: str | Path, video: str = "mp4") -> dict[st
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"labels": folder / "labels.nii.gz", "frames": folder / "frames.csv",
-             "summary": folder / "summary.json", "plot": folder / "volume.png"}  # fmt: skip
+             "summary": folder / "summary.json", "plot": folder / "volume.png", "sector": folder / "sector.png"}  # fmt: skip
     write_medical(paths["labels"], analysis.labels, analysis.loop.spacing_mm or (1.0, 1.0))
+    write_png(paths["sector"], np.where(analysis.loop.region.mask, 255, 0).astype(np.uint8))
     write_frames_csv(paths["frames"], analysis)
     plot_curve(paths["plot"], analysis)
     if video != "none":
         paths["video"] = folder / f"overlay.{video}"
         fps = analysis.summary.get("frame_rate_hz") or 10.0
-        write_video(paths["video"], overlay_frames(analysis.loop.frames, analysis.labels), fps)
+        rgb = overlay_frames(analysis.loop.frames, analysis.labels, analysis.loop.region.mask)
+        write_video(paths["video"], rgb, fps)
     files = {k: p.name for k, p in paths.items()}
     environment = environment_versions(analysis.summary.get("device"))
     write_json_atomic(paths["summary"], {**analysis.summary, "files": files, ENVIRONMENT_KEY: environment})

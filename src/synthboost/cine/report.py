@@ -27,9 +27,23 @@ _ROWS = (
 _MIME = {".mp4": "video/mp4", ".gif": "image/gif", ".png": "image/png"}
 
 
+def _calibration_text(record: dict) -> str:
+    """``us_regions, 0.3 × 0.3 mm, rescaled ×0.5; 1 warning: …`` of a calibration record."""
+    parts = [str(record.get("source"))]
+    if record.get("spacing_mm"):
+        parts.append(" × ".join(f"{v:.4g}" for v in record["spacing_mm"]) + " mm")
+    if record.get("scaled_by"):
+        parts.append(f"region rescaled ×{record['scaled_by']:.4g}")
+    text = ", ".join(parts)
+    warnings = record.get("warnings") or []
+    return text + (f"; {len(warnings)} warning(s): " + " | ".join(warnings) if warnings else "")
+
+
 def _fmt(value: object) -> str:
     if value is None:
         return "–"
+    if isinstance(value, dict) and "source" in value:
+        return html.escape(_calibration_text(value))
     if isinstance(value, float):
         return f"{value:.1f}"
     return html.escape(str(value))

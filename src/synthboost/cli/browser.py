@@ -12,7 +12,8 @@ import typer
 
 def segment_command(
     image: Path = typer.Argument(
-        ..., help="Image to segment: PNG, MetaImage (.mhd) or NIfTI (.nii/.nii.gz)."
+        ...,
+        help="Image or loop to segment: DICOM, NIfTI/MetaImage, PNG/JPEG/BMP/TIFF, AVI/MP4/MOV/MKV/WebM.",
     ),
     model: str = typer.Option(
         ..., "--model", "-m", help="Model folder, run folder (uses RUN/model) or hub id."
@@ -40,21 +41,32 @@ def segment_command(
         help="Pixel spacing in mm, rows then columns (overrides the file's; PNGs have none).",
     ),
     no_qc: bool = typer.Option(False, "--no-qc", help="Skip the quality-control pass."),
+    frame: int = typer.Option(
+        0, "--frame", help="Frame of a loop to segment (0 = the first, the default; -1 = the last)."
+    ),
 ) -> None:
-    """Segment one image with a text prompt; write the mask and an overlay PNG."""
-    from synthboost.evaluation.segmenter import Segmenter, read_image, segment_file
+    """Segment one image (or one frame of a loop) with a text prompt; write the mask, an overlay PNG and
+    the result (area, frame, calibration) as JSON and CSV."""
+    from synthboost.evaluation.segmenter import Segmenter, read_frame, segment_file
     from synthboost.prompts.select import prompt_from_attributes
 
     if prompt is None:
         if structure is None:
             raise ValueError("give --prompt or --structure (with --view, --phase, ... for a richer prompt)")
         prompt = prompt_from_attributes(structure, view, phase, sex, age, quality, shape)
-    read_image(image)  # fail on a bad image before loading the model
+    read_frame(image, frame)  # fail on a bad image or frame before loading the model
     segmenter = Segmenter.from_pretrained(model, device)
-    result = segment_file(image, segmenter, prompt, out, threshold, spacing)
+    result = segment_file(image, segmenter, prompt, out, threshold, spacing, frame)
+    cal = result["calibration"]
+    typer.echo(f"frame: {result['frame']} of {result['n_frames']} (0-based; --frame picks another)")
     typer.echo(f"prompt: {result['prompt']!r}")
     typer.echo(f"area: {result['area']:.1f} {result['unit']}")
-    typer.echo(f"mask: {result['mask']}\noverlay: {result['overlay']}")
+    typer.echo(f"calibration: {cal['source']}, spacing {cal['spacing_mm']} mm, scaled by {cal['scaled_by']}")
+    for warning in cal["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(
+        f"mask: {result['mask']}\noverlay: {result['overlay']}\nresult: {result['json']} {result['csv']}"
+    )
     if no_qc:
         return
     if structure is None or prompt != prompt_from_attributes(
@@ -67,7 +79,9 @@ def segment_command(
 
     qc = load_qc(model)
     attrs = {"view": view, "phase": phase, "sex": sex, "age": age, "quality": quality, "shape": shape}
-    typer.echo(describe(attribute_qc(segmenter, image, attrs, qc, threshold)[structure], qc))
+    typer.echo(
+        describe(attribute_qc(segmenter, read_frame(image, frame).image, attrs, qc, threshold)[structure], qc)
+    )
 
 
 def app_command(

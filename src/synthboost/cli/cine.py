@@ -56,17 +56,22 @@ def analyze_command(
                      ground_truth=ground_truth, video=video, device=device, qc=not no_qc)  # fmt: skip
     for a in result["loops"]:
         s = a.summary
-        ef = (
-            "EF n/a"
-            if s["ef_percent"] is None
-            else f"EDV {s['edv_ml']:.1f} mL, ESV {s['esv_ml']:.1f} mL, EF {s['ef_percent']:.1f} %"
+        volumes = "" if s["edv_ml"] is None else f"EDV {s['edv_ml']:.1f} mL, ESV {s['esv_ml']:.1f} mL, "
+        ef = "EF n/a" if s["ef_percent"] is None else f"EF {s['ef_percent']:.1f} %"
+        typer.echo(
+            f"{a.stem}: {s['n_frames']} frames, ED {s['ed_frames']}, ES {s['es_frames']}, {volumes}{ef}"
         )
-        typer.echo(f"{a.stem}: {s['n_frames']} frames, ED {s['ed_frames']}, ES {s['es_frames']}, {ef}")
+        cal = s["calibration"]
+        typer.echo(
+            f"  calibration: {cal['source']}, spacing {cal['spacing_mm']} mm, scaled by {cal['scaled_by']}"
+        )
         if s.get("qc"):
             typer.echo(
                 f"  QC: {s['qc']['verdict']}"
                 + (f" ({'; '.join(s['qc']['reasons'])})" if s["qc"]["reasons"] else "")
             )
+        for warning in cal["warnings"]:
+            typer.echo(f"  warning: {warning}")
         if s["message"]:
             typer.echo(f"  note: {s['message']}")
     for patient, b in result["biplane"].items():

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from synthboost.data.format import native_label_path
+from synthboost.data.imageio.medical import read_png
 from synthboost.data.processed import read_meta, spacing_mm
 from synthboost.evaluation.metrics import compute_dice, compute_hausdorff, compute_mean_absolute_distance
 from synthboost.evaluation.predictions import load_mask, read_predictions
@@ -63,8 +64,6 @@ def camus_frame_table(pred_folder: str | Path, dataset_root: str | Path) -> Any:
         ValueError: a frame lacks a predicted label of 1, 2, 3, or the dataset states no spacing.
     """
     import pandas as pd
-
-    from synthboost.data.imageio.medical import read_png
 
     preds = read_predictions(pred_folder)
     meta = {(r["group"], r["name"]): r for r in read_meta(dataset_root)}

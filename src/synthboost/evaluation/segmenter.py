@@ -23,6 +23,7 @@ import numpy as np
 
 from synthboost.data.format import LABELS
 from synthboost.data.imageio.budget import FILE_BUDGET
+from synthboost.data.imageio.calibration import Calibration, user_calibration
 from synthboost.data.imageio.echo import read_echo, stretch_to_unit
 from synthboost.data.imageio.medical import (
     bilinear_resize,
@@ -36,7 +37,7 @@ from synthboost.models.base import normalize
 from synthboost.prompts.select import prompt_from_attributes
 from synthboost.training.runfolder import resolve_model
 from synthboost.utils.device import inference_autocast, torch_device
-from synthboost.utils.files import atomic_path
+from synthboost.utils.files import atomic_path, write_json_atomic
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -48,18 +49,32 @@ OVERLAY_COLOR = (255, 64, 32)
 ImageInput: TypeAlias = "str | os.PathLike[str] | np.ndarray | PILImage"
 
 
-def read_image(path: str | os.PathLike, frame: int = 0) -> tuple[np.ndarray, tuple[float, float] | None]:
-    """One frame of any file the echo reader reads, as uint8 grayscale, with its pixel spacing.
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    """One frame of a file, with what the output must say about it.
+
+    Attributes:
+        image: ``(rows, cols)`` uint8 grayscale.
+        calibration: the file's :class:`~synthboost.data.imageio.calibration.Calibration` record.
+        index: which frame (0-based, non-negative).
+        n_frames: how many frames the file holds.
+    """
+
+    image: np.ndarray
+    calibration: Calibration
+    index: int
+    n_frames: int
+
+
+def read_frame(path: str | os.PathLike, frame: int = 0) -> Frame:
+    """One frame of any file the echo reader reads, with its calibration record.
 
     Reads through :func:`synthboost.data.imageio.echo.read_echo` (every format it reads, within
     :data:`~synthboost.data.imageio.budget.FILE_BUDGET` checked from the header).
 
     Args:
-        path: the file (PNG/JPEG/..., MetaImage/NIfTI, DICOM, video).
-        frame: which frame of a loop (0, the first, by default; a still has only frame 0).
-
-    Returns:
-        ``(image (rows, cols) uint8, spacing (row_mm, col_mm) or None)``; None: uncalibrated.
+        path: the file (PNG/JPEG/BMP/TIFF, MetaImage/NIfTI, DICOM, video).
+        frame: which frame of a loop (0, the first, by default; negative counts from the end).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -70,7 +85,14 @@ def read_image(path: str | os.PathLike, frame: int = 0) -> tuple[np.ndarray, tup
         raise ValueError(
             f"{path}: no frame {frame} (the file holds {loop.n_frames} frame(s), 0..{loop.n_frames - 1})"
         )
-    return loop.frames[frame], loop.spacing_mm
+    index = frame % loop.n_frames
+    return Frame(loop.frames[index], loop.calibration, index, loop.n_frames)
+
+
+def read_image(path: str | os.PathLike, frame: int = 0) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """``(image (rows, cols) uint8, spacing (row_mm, col_mm) or None)`` of one frame (:func:`read_frame`)."""
+    f = read_frame(path, frame)
+    return f.image, f.calibration.spacing_mm
 
 
 def as_grayscale(image: ImageInput) -> np.ndarray:
@@ -282,6 +304,33 @@ def write_rgb_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
         Image.fromarray(np.ascontiguousarray(rgb, np.uint8), mode="RGB").save(tmp, format="PNG")
 
 
+#: Columns of the one-row CSV ``segment`` writes beside its JSON.
+RESULT_COLUMNS = (
+    "file", "frame", "n_frames", "prompt", "threshold", "area", "unit",
+    "calibration_source", "spacing_row_mm", "spacing_col_mm", "scaled_by", "calibration_warnings",
+)  # fmt: skip
+
+
+def _write_result(out: Path, stem: str, result: dict[str, Any]) -> dict[str, Path]:
+    """``<stem>_segment.json`` and ``<stem>_segment.csv`` (one row) of a :func:`segment_file` result."""
+    import csv
+
+    cal = result["calibration"]
+    spacing = cal["spacing_mm"] or [None, None]
+    row = {"file": result["file"], "frame": result["frame"], "n_frames": result["n_frames"],
+           "prompt": result["prompt"], "threshold": result["threshold"], "area": f"{result['area']:.4f}",
+           "unit": result["unit"], "calibration_source": cal["source"], "spacing_row_mm": spacing[0],
+           "spacing_col_mm": spacing[1], "scaled_by": cal["scaled_by"],
+           "calibration_warnings": " | ".join(cal["warnings"])}  # fmt: skip
+    paths = {"json": out / f"{stem}_segment.json", "csv": out / f"{stem}_segment.csv"}
+    write_json_atomic(paths["json"], result)
+    with atomic_path(paths["csv"]) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=RESULT_COLUMNS)
+        writer.writeheader()
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return paths
+
+
 def segment_file(
     image_path: str | os.PathLike,
     segmenter: Segmenter,
@@ -289,25 +338,37 @@ def segment_file(
     out: str | os.PathLike,
     threshold: float | None = None,
     spacing: tuple[float, float] | None = None,
+    frame: int = 0,
 ) -> dict[str, Any]:
-    """Segment one image file; write ``<stem>_mask.png`` (0/255) and ``<stem>_overlay.png`` to ``out``.
+    """Segment one frame of a file; write ``<stem>_mask.png`` (0/255), ``<stem>_overlay.png`` and
+    ``<stem>_segment.json`` / ``.csv`` (what was measured, on which frame, and the calibration record).
 
     ``threshold`` defaults to the segmenter's (its run's loss preset, else 0.5); ``spacing``
-    ``(row_mm, col_mm)`` to the file's (MetaImage, NIfTI; PNGs have none: the area is then in pixels).
+    ``(row_mm, col_mm)`` to the file's (calibration ``user`` when given; without either the area is in
+    pixels); ``frame`` picks the frame of a loop (default the first).
 
     Returns:
-        ``{"mask": Path, "overlay": Path, "area": float, "unit": str, "prompt": str}``.
+        ``{"mask", "overlay", "json", "csv": Path, "area": float, "unit": str, "prompt": str, "frame": int,
+        "n_frames": int, "calibration": dict, ...}``.
     """
 
-    image, file_spacing = read_image(image_path)
-    spacing = check_spacing(spacing) if spacing is not None else file_spacing
-    mask = segmenter(image, prompt, threshold).mask
+    f = read_frame(image_path, frame)
+    calibration = (
+        user_calibration(check_spacing(spacing), f.calibration) if spacing is not None else f.calibration
+    )
+    threshold = segmenter.threshold if threshold is None else check_threshold(threshold)
+    mask = segmenter(f.image, prompt, threshold).mask
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stem = Path(image_path).name.split(".")[0]
     paths = {"mask": out / f"{stem}_mask.png", "overlay": out / f"{stem}_overlay.png"}
     write_png(paths["mask"], np.where(mask, 255, 0).astype(np.uint8))
-    write_rgb_png(paths["overlay"], overlay(image, mask))
-    value, unit = area(mask, spacing)
-    log.info("%s: %r -> %.1f %s", image_path, prompt, value, unit)
-    return {**paths, "area": value, "unit": unit, "prompt": prompt}
+    write_rgb_png(paths["overlay"], overlay(f.image, mask))
+    value, unit = area(mask, calibration.spacing_mm)
+    result = {"file": str(image_path), "frame": f.index, "n_frames": f.n_frames, "prompt": prompt,
+              "threshold": float(threshold), "area": value, "unit": unit,
+              "calibration": calibration.as_dict()}  # fmt: skip
+    paths.update(_write_result(out, stem, result))
+    log.info("%s (frame %d of %d): %r -> %.1f %s [%s]", image_path, f.index, f.n_frames, prompt, value, unit,
+             calibration.describe())  # fmt: skip
+    return {**paths, **result}

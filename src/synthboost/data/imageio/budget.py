@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,10 +118,21 @@ def _video_size(path: Path) -> DecodedSize:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            frames = stream.frames or int(float(stream.duration * stream.time_base * stream.average_rate))
+            frames = stream.frames or _frames_from_duration(stream, container)
             return DecodedSize((frames, stream.codec_context.height, stream.codec_context.width), 3, 8)
     except (av.error.FFmpegError, OSError, IndexError, TypeError) as err:
         raise ValueError(f"{path}: not a readable video ({type(err).__name__})") from None
+
+
+def _frames_from_duration(stream: Any, container: Any) -> int:
+    """Frames of a stream whose header gives no count (Matroska, WebM): its duration (else the container's)
+    times its rate, else its packets counted without decoding."""
+    rate = stream.average_rate or stream.guessed_rate
+    if stream.duration is not None and stream.time_base and rate:
+        return int(float(stream.duration * stream.time_base * rate))
+    if container.duration is not None and rate:
+        return int(round(container.duration / 1e6 * float(rate)))
+    return sum(1 for packet in container.demux(stream) if packet.size)
 
 
 def _sitk_size(path: Path) -> DecodedSize:

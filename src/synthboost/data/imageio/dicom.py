@@ -6,10 +6,10 @@ What is read (docs/formats.md, "DICOM echo"):
   MONOCHROME1 inverted, RGB → ITU-R 601 luma, YBR_FULL / YBR_FULL_422 → their Y channel (the same
   luma), PALETTE COLOR through its lookup table then luma; more than 8 bits stored are scaled by
   ``255 / (2**BitsStored - 1)``;
-- calibration: the tissue region of ``SequenceOfUltrasoundRegions`` (RegionSpatialFormat 1 = 2-D,
-  RegionDataType 1 = tissue, or 2 = colour flow when no tissue region exists; the largest if several)
-  with PhysicalDeltaX/Y in cm (unit code 3) → mm; else ``PixelSpacing``; else uncalibrated — never a
-  guessed spacing. A region in other units gives the rectangle but no spacing;
+- calibration and the tissue rectangle: :func:`synthboost.data.imageio.calibration.dicom_calibration`
+  (the ultrasound regions, checked against the sector detected on the frames; else consistent
+  ``PixelSpacing`` / ``ImagerPixelSpacing``; else uncalibrated — never a guessed spacing, never a
+  refusal);
 - frame times: ``FrameTimeVector`` (ms increments, first 0), else ``FrameTime`` (ms), else
   ``CineRate`` (frames/s); none of them → unknown.
 
@@ -26,12 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from synthboost.data.imageio.calibration import Calibration, dicom_calibration
+from synthboost.data.imageio.region import detect_signal_sector, sector_signal
 from synthboost.data.imageio.video import decode_video
-
-#: RegionSpatialFormat 2-D; RegionDataType tissue and colour flow; PhysicalUnits code for cm.
-SPATIAL_2D = 1
-DATA_TISSUE, DATA_COLOR_FLOW = 1, 2
-UNIT_CM = 3
 
 #: Packages that decode each compressed transfer syntax family (named in the error when missing).
 DECODER_PACKAGES: dict[str, str] = {
@@ -56,10 +53,15 @@ class DicomEcho:
     """What a DICOM echo file gives before the region mask is computed."""
 
     frames: np.ndarray  # (T, H, W) uint8
-    spacing_mm: tuple[float, float] | None
-    calibration: str  # us_regions | pixel_spacing | uncalibrated
+    calibration: Calibration
     frame_times_s: np.ndarray | None
     tissue_rect: tuple[int, int, int, int] | None  # half-open (row0, col0, row1, col1)
+    signal: np.ndarray  # (H, W) bool: region.sector_signal of the frames
+
+    @property
+    def spacing_mm(self) -> tuple[float, float] | None:
+        """``(row, col)`` mm, None when uncalibrated."""
+        return self.calibration.spacing_mm
 
 
 def _decoder_hint(ds: Any) -> str:
@@ -186,52 +188,6 @@ def _pixels(ds: Any, path: Path) -> np.ndarray:
     return out if out.flags.writeable else out.copy()  # a view of the file's bytes is read-only
 
 
-def _tissue_region(ds: Any) -> Any | None:
-    """The item of SequenceOfUltrasoundRegions that holds the 2-D tissue image, or None."""
-    items = [
-        r for r in ds.get("SequenceOfUltrasoundRegions", []) if r.get("RegionSpatialFormat") == SPATIAL_2D
-    ]
-    for kind in (DATA_TISSUE, DATA_COLOR_FLOW):
-        found = [r for r in items if r.get("RegionDataType") == kind]
-        if found:
-            return max(found, key=lambda r: _rect_area(_rect(r)))
-    return None
-
-
-def _rect(region: Any) -> tuple[int, int, int, int]:
-    """Half-open (row0, col0, row1, col1) of a region (its DICOM bounds are inclusive)."""
-    return (
-        int(region.RegionLocationMinY0),
-        int(region.RegionLocationMinX0),
-        int(region.RegionLocationMaxY1) + 1,
-        int(region.RegionLocationMaxX1) + 1,
-    )
-
-
-def _rect_area(rect: tuple[int, int, int, int]) -> int:
-    return (rect[2] - rect[0]) * (rect[3] - rect[1])
-
-
-def _calibration(
-    ds: Any, path: Path, shape: tuple[int, int]
-) -> tuple[tuple[float, float] | None, str, tuple[int, int, int, int] | None]:
-    """``(spacing_mm (row, col) or None, calibration, tissue rect or None)``."""
-    region = _tissue_region(ds)
-    if region is not None:
-        rect = _rect(region)
-        if not (0 <= rect[0] < rect[2] <= shape[0] and 0 <= rect[1] < rect[3] <= shape[1]):
-            raise ValueError(f"{path}: ultrasound region {rect} lies outside the {shape[0]}x{shape[1]} frame")
-        units = (region.get("PhysicalUnitsYDirection"), region.get("PhysicalUnitsXDirection"))
-        deltas = (region.get("PhysicalDeltaY"), region.get("PhysicalDeltaX"))
-        if units == (UNIT_CM, UNIT_CM) and all(d is not None and float(d) > 0 for d in deltas):
-            return (abs(float(deltas[0])) * 10.0, abs(float(deltas[1])) * 10.0), "us_regions", rect
-        return None, "uncalibrated", rect
-    spacing = ds.get("PixelSpacing")
-    if spacing is not None and len(spacing) == 2 and all(float(s) > 0 for s in spacing):
-        return (float(spacing[0]), float(spacing[1])), "pixel_spacing", None
-    return None, "uncalibrated", None
-
-
 def _frame_times(ds: Any, path: Path, n: int) -> np.ndarray | None:
     """Seconds from the first frame, from FrameTimeVector, FrameTime or CineRate."""
     vector = ds.get("FrameTimeVector")
@@ -277,6 +233,7 @@ def read_dicom(path: Path) -> DicomEcho:
     frames = _pixels(ds, path)
     if frames.shape[0] == 0 or frames.size == 0:
         raise ValueError(f"{path}: DICOM file holds no frames")
-    spacing, calibration, rect = _calibration(ds, path, frames.shape[1:])
+    signal = sector_signal(frames)
+    calibration, rect = dicom_calibration(ds, path, detect_signal_sector(signal))
     times = _frame_times(ds, path, frames.shape[0])
-    return DicomEcho(frames, spacing, calibration, times, rect)
+    return DicomEcho(frames, calibration, times, rect, signal)

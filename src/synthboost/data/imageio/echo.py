@@ -7,11 +7,16 @@ format gives is documented in docs/formats.md ("Echo inputs"):
 
 - DICOM (``.dcm``, or any file with the DICOM preamble): :mod:`synthboost.data.imageio.dicom`.
 - MetaImage / NIfTI / NRRD (``.mhd .mha .nii .nii.gz .nrrd``), 2-D or 2-D + time (CAMUS 2023
-  ``*_half_sequence.nii.gz``): spacing from the header (calibration ``header``); frame times from
+  ``*_half_sequence.nii.gz``): spacing from the header (calibration ``header``; NaN, 0, infinite or
+  implausible spacings, or a MetaImage without ``ElementSpacing``: uncalibrated with a warning); frame times from
   ``FrameRate`` in the CAMUS ``Info_<view>.cfg`` beside the file when present; label maps from
   the ``<stem>_gt`` file beside it when present.
-- AVI / MP4 / MOV / MKV through PyAV: frame times from the container, uncalibrated.
-- PNG / JPEG / BMP / TIFF (one frame, colour → luma), uncalibrated.
+- AVI / MP4 / MOV / MKV / WebM through PyAV: frame times from the container, uncalibrated, the pixel
+  aspect from the stream's sample aspect ratio (square when none).
+- PNG / JPEG / BMP / TIFF (one frame, colour → luma), uncalibrated, square pixels.
+
+Every loop carries a :class:`~synthboost.data.imageio.calibration.Calibration` record (source,
+spacing, rescale factor, warnings, pixel aspect); each warning is also logged.
 
 The region of files without DICOM ultrasound regions is detected from the frames
 (:func:`synthboost.data.imageio.region.detect_sector`).
@@ -27,16 +32,26 @@ from pathlib import Path
 import numpy as np
 
 from synthboost.data.imageio.budget import DecodeBudget, check_budget
+from synthboost.data.imageio.calibration import (
+    CALIBRATION_SOURCES,
+    Calibration,
+    header_calibration,
+    header_problem,
+    uncalibrated,
+    video_calibration,
+)
 from synthboost.data.imageio.camus_info import PatientInfo, parse_cfg
 from synthboost.data.imageio.dicom import is_dicom, read_dicom
 from synthboost.data.imageio.medical import read_medical_array, read_png, to_uint8
 from synthboost.data.imageio.region import ImagingRegion, region_from_frames
 from synthboost.data.imageio.suffixes import DICOM_SUFFIXES, IMAGE_SUFFIXES, MEDICAL_SUFFIXES, VIDEO_SUFFIXES
 from synthboost.data.imageio.video import read_video
+from synthboost.logs import get_logger
 
-__all__ = ["CALIBRATIONS", "EchoLoop", "ImagingRegion", "read_echo"]
+__all__ = ["CALIBRATIONS", "Calibration", "EchoLoop", "ImagingRegion", "read_echo"]
 
-CALIBRATIONS: tuple[str, ...] = ("us_regions", "pixel_spacing", "header", "uncalibrated")
+CALIBRATIONS: tuple[str, ...] = CALIBRATION_SOURCES
+log = get_logger("imageio")
 _CAMUS_STEM = re.compile(r"^(patient\d{4})_(2CH|4CH)_")
 
 
@@ -49,8 +64,9 @@ class EchoLoop:
         spacing_mm: ``(row, col)`` pixel size in mm; None when the file does not say it.
         frame_times_s: ``(T,)`` seconds from the first frame; None when unknown.
         region: the tissue region in original frame pixels.
-        calibration: where the spacing comes from: ``us_regions``, ``pixel_spacing``, ``header``
-            or ``uncalibrated``.
+        calibration: the :class:`Calibration` record (``calibration.source``: ``us_regions``,
+            ``pixel_spacing``, ``imager_pixel_spacing``, ``header``, ``user`` or ``uncalibrated``);
+            a source string is accepted and made a record with ``spacing_mm``.
         source: the file read.
         labels: ``(T, H, W)`` uint8 label maps where the file pair carries them (CAMUS ``_gt``).
     """
@@ -59,15 +75,21 @@ class EchoLoop:
     spacing_mm: tuple[float, float] | None
     frame_times_s: np.ndarray | None
     region: ImagingRegion
-    calibration: str
+    calibration: Calibration
     source: Path
     labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.calibration not in CALIBRATIONS:
-            raise ValueError(f"{self.source}: calibration {self.calibration!r} not one of {CALIBRATIONS}")
-        if (self.spacing_mm is None) != (self.calibration == "uncalibrated"):
-            raise ValueError(f"{self.source}: spacing {self.spacing_mm} contradicts {self.calibration!r}")
+        if isinstance(self.calibration, str):
+            if self.calibration not in CALIBRATIONS:
+                raise ValueError(f"{self.source}: calibration {self.calibration!r} not one of {CALIBRATIONS}")
+            if (self.spacing_mm is None) != (self.calibration == "uncalibrated"):
+                raise ValueError(f"{self.source}: spacing {self.spacing_mm} contradicts {self.calibration!r}")
+            object.__setattr__(self, "calibration", Calibration(self.calibration, self.spacing_mm))
+        if self.spacing_mm != self.calibration.spacing_mm:
+            raise ValueError(
+                f"{self.source}: spacing {self.spacing_mm} contradicts its calibration {self.calibration}"
+            )
         t = self.frames.shape[0]
         if self.frame_times_s is not None and self.frame_times_s.shape != (t,):
             raise ValueError(f"{self.source}: {len(self.frame_times_s)} frame times for {t} frames")
@@ -146,8 +168,63 @@ def _as_sequence(arr: np.ndarray, path: Path) -> np.ndarray:
     raise ValueError(f"{path}: expected a 2-D image or a 2-D + time sequence, got shape {arr.shape}")
 
 
+def _loop(
+    frames: np.ndarray,
+    calibration: Calibration,
+    times: np.ndarray | None,
+    path: Path,
+    rect: tuple[int, int, int, int] | None = None,
+    signal: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+) -> EchoLoop:
+    """An :class:`EchoLoop` with its region detected; the calibration's warnings logged."""
+    for warning in calibration.warnings:
+        log.warning("%s", warning)
+    region = region_from_frames(frames, rect, signal)
+    return EchoLoop(frames, calibration.spacing_mm, times, region, calibration, path, labels)
+
+
+def _respaced_header(path: Path, folder: Path) -> Path:
+    """A copy of a MetaImage in ``folder`` whose ElementSpacing is 1 (its data file named by absolute path)."""
+    data = path.read_bytes()
+    out, offset, ndims = [], 0, 3
+    for line in data.splitlines(keepends=True):
+        offset += len(line)
+        key, _, value = line.decode("latin-1").partition("=")
+        key, value = key.strip(), value.strip()
+        if key == "NDims" and value.isdigit():
+            ndims = int(value)
+        if key in ("ElementSpacing", "ElementSize"):
+            continue
+        if key == "ElementDataFile":
+            if value not in ("LOCAL", "LIST") and "%" not in value:
+                value = str((path.parent / value).resolve())
+            out.append(
+                f"ElementSpacing = {' '.join(['1'] * ndims)}\nElementDataFile = {value}\n".encode("latin-1")
+            )
+            break
+        out.append(line)
+    copy = folder / path.name
+    copy.write_bytes(b"".join(out) + (data[offset:] if _suffix(path) == ".mha" else b""))
+    return copy
+
+
+def _read_medical_pixels(path: Path) -> tuple[np.ndarray, tuple[float, ...]]:
+    """:func:`read_medical_array`; a MetaImage SimpleITK refuses for its spacing alone (NaN, 0, inf) is read
+    with the spacing set aside (the calibration then says uncalibrated): never refused for its calibration."""
+    import tempfile
+
+    try:
+        return read_medical_array(path)
+    except ValueError:
+        if _suffix(path) not in (".mhd", ".mha") or header_problem(path) is None:
+            raise
+    with tempfile.TemporaryDirectory(prefix="synthboost-mhd-") as tmp:
+        return read_medical_array(_respaced_header(path, Path(tmp)))
+
+
 def _read_medical(path: Path) -> EchoLoop:
-    arr, spacing = read_medical_array(path)
+    arr, spacing = _read_medical_pixels(path)
     arr = _as_sequence(np.squeeze(arr) if arr.ndim > 3 else arr, path)
     frames = to_uint8(stretch_to_unit(arr))
     labels = None
@@ -159,27 +236,21 @@ def _read_medical(path: Path) -> EchoLoop:
             raise ValueError(f"{gt}: label shape {labels.shape} does not match {path.name} {frames.shape}")
     rate = _camus_frame_rate(path)
     times = np.arange(frames.shape[0]) / rate if rate else None
-    return EchoLoop(
-        frames, (spacing[-2], spacing[-1]), times, region_from_frames(frames), "header", path, labels
-    )
+    return _loop(frames, header_calibration(spacing[-2:], path), times, path, labels=labels)
 
 
 def _read_image(path: Path) -> EchoLoop:
-    frames = read_png(path)[None]
-    return EchoLoop(frames, None, None, region_from_frames(frames), "uncalibrated", path)
+    return _loop(read_png(path)[None], uncalibrated(), None, path)
 
 
 def _read_dicom(path: Path) -> EchoLoop:
-
     d = read_dicom(path)
-    region = region_from_frames(d.frames, d.tissue_rect)
-    return EchoLoop(d.frames, d.spacing_mm, d.frame_times_s, region, d.calibration, path)
+    return _loop(d.frames, d.calibration, d.frame_times_s, path, d.tissue_rect, d.signal)
 
 
 def _read_video(path: Path) -> EchoLoop:
-
     frames, times = read_video(path)
-    return EchoLoop(frames, None, times, region_from_frames(frames), "uncalibrated", path)
+    return _loop(frames, video_calibration(path), times, path)
 
 
 def read_echo(path: str | os.PathLike, budget: DecodeBudget | None = None) -> EchoLoop:

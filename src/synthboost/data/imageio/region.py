@@ -6,11 +6,15 @@ says where the sector is, in the original frame's pixels. It comes from the DICO
 regions where present (``source="us_regions"``), else from :func:`detect_sector` on the frames
 (``"detected"``), else it is the whole frame (``"full_frame"``).
 
-The detector takes the temporal maximum over the frames (the sector is bright somewhere in every
-pixel over a loop, speckle moves, text does not grow), thresholds it, closes small gaps, keeps
-the largest connected component and takes the convex hull of its pixels (an apical sector is
-convex, so dark cavities inside it are filled). A component covering less than
-:data:`MIN_SECTOR_FRACTION` of the searched area is not a sector.
+The detector works on the pixels that look like live tissue (:func:`sector_signal`): in a loop of
+at least :data:`MIN_LIVE_FRAMES` frames, bright in at least half of the frames (an ECG trace and
+its moving cursor light a pixel only now and then) and changing over time by at least
+:data:`MIN_LIVE_RANGE` grey levels (burned-in text, colour bars, depth scales, calipers, logos and
+the frame's border do not change); a still image or a short loop uses its temporal maximum. It
+opens that map (thin lines and text strokes go), closes small gaps, keeps the largest connected
+component and takes the convex hull of its pixels (an apical sector is convex, so dark cavities
+inside it are filled). A component covering less than :data:`MIN_SECTOR_FRACTION` of the searched
+area is not a sector.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ REGION_SOURCES: tuple[str, ...] = ("us_regions", "detected", "full_frame")
 SIGNAL_THRESHOLD = 8
 #: A detected component must cover at least this fraction of the searched area.
 MIN_SECTOR_FRACTION = 0.05
+#: Loops of at least this many frames are searched for live pixels (shorter: the temporal maximum).
+MIN_LIVE_FRAMES = 4
+#: A live pixel is bright in at least this fraction of the frames ...
+MIN_LIVE_FRACTION = 0.5
+#: ... and its grey level changes by at least this much over the loop (static overlays do not).
+MIN_LIVE_RANGE = 12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,44 +138,77 @@ def convex_fill(component: np.ndarray) -> np.ndarray:
     return fill_convex(points[hull.vertices], component.shape) | component
 
 
+def sector_signal(frames: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: the pixels of ``frames`` (``(T, H, W)`` uint8) that look like live tissue.
+
+    Loops of :data:`MIN_LIVE_FRAMES` frames or more: bright (above :data:`SIGNAL_THRESHOLD`) in at
+    least :data:`MIN_LIVE_FRACTION` of the frames and changing by :data:`MIN_LIVE_RANGE` or more;
+    shorter loops and stills: bright in the temporal maximum.
+    """
+    tmax = frames.max(axis=0)
+    if frames.shape[0] < MIN_LIVE_FRAMES:
+        return tmax > SIGNAL_THRESHOLD
+    bright = np.zeros(frames.shape[1:], np.int32)
+    for frame in frames:  # one frame at a time: no (T, H, W) temporary
+        bright += frame > SIGNAL_THRESHOLD
+    changing = (tmax.astype(np.int16) - frames.min(axis=0)) >= MIN_LIVE_RANGE
+    return (bright >= MIN_LIVE_FRACTION * frames.shape[0]) & changing
+
+
 def detect_sector(tmax: np.ndarray, within: tuple[int, int, int, int] | None = None) -> np.ndarray | None:
     """The sector mask of a frame's temporal maximum, or None when no sector-sized component exists.
-
-    The connected components are searched on a max-pooled grid (shorter side ≈ 200 pixels) for
-    speed; the sector is then the convex hull of the full-resolution signal pixels of the largest.
 
     Args:
         tmax: ``(H, W)`` uint8 temporal maximum of the frames.
         within: optional half-open bbox to search in (e.g. a DICOM region); the result is False outside.
     """
-    r0, c0, r1, c1 = within or (0, 0, *tmax.shape)
-    signal = tmax[r0:r1, c0:c1] > SIGNAL_THRESHOLD
-    f = _coarse_factor(signal.shape)
-    h, w = -(-signal.shape[0] // f) * f, -(-signal.shape[1] // f) * f
+    return detect_signal_sector(tmax > SIGNAL_THRESHOLD, within)
+
+
+def detect_signal_sector(
+    signal: np.ndarray, within: tuple[int, int, int, int] | None = None
+) -> np.ndarray | None:
+    """The sector mask of a bool signal map (:func:`sector_signal`), or None when none is sector-sized.
+
+    The connected components are searched on a max-pooled grid (shorter side ≈ 200 pixels) for
+    speed, after an opening (thin lines and text strokes go) and a closing (speckle gaps close); the
+    sector is then the convex hull of the full-resolution signal pixels of the largest.
+    """
+    r0, c0, r1, c1 = within or (0, 0, *signal.shape)
+    inside = signal[r0:r1, c0:c1]
+    f = _coarse_factor(inside.shape)
+    h, w = -(-inside.shape[0] // f) * f, -(-inside.shape[1] // f) * f
     padded = np.zeros((h, w), bool)
-    padded[: signal.shape[0], : signal.shape[1]] = signal
+    padded[: inside.shape[0], : inside.shape[1]] = inside
     coarse = padded.reshape(h // f, f, w // f, f).any(axis=(1, 3))
-    coarse = ndimage.binary_closing(coarse, structure=np.ones((5, 5), bool), border_value=0) | coarse
-    biggest = largest_component(coarse)
+    opened = ndimage.binary_opening(coarse, structure=np.ones((3, 3), bool))
+    closed = ndimage.binary_closing(opened, structure=np.ones((5, 5), bool), border_value=0) | opened
+    biggest = largest_component(closed)
     if biggest is None or biggest.sum() < MIN_SECTOR_FRACTION * coarse.size:
         return None
-    keep = np.repeat(np.repeat(biggest, f, axis=0), f, axis=1)[: signal.shape[0], : signal.shape[1]]
-    out = np.zeros(tmax.shape, bool)
-    out[r0:r1, c0:c1] = convex_fill(signal & keep)
+    biggest = ndimage.binary_dilation(biggest, structure=np.ones((3, 3), bool))  # what the opening trimmed
+    keep = np.repeat(np.repeat(biggest, f, axis=0), f, axis=1)[: inside.shape[0], : inside.shape[1]]
+    out = np.zeros(signal.shape, bool)
+    out[r0:r1, c0:c1] = convex_fill(inside & keep)
     return out
 
 
-def region_from_frames(frames: np.ndarray, rect: tuple[int, int, int, int] | None = None) -> ImagingRegion:
+def region_from_frames(
+    frames: np.ndarray,
+    rect: tuple[int, int, int, int] | None = None,
+    signal: np.ndarray | None = None,
+) -> ImagingRegion:
     """The imaging region of ``frames`` (``(T, H, W)`` uint8).
 
     Args:
         frames: the loop.
         rect: the tissue rectangle of the DICOM ultrasound regions, when known. The mask is then the
             detected sector inside it (or the whole rectangle when none is found), source ``us_regions``.
+        signal: :func:`sector_signal` of ``frames`` when already computed.
     """
     shape = frames.shape[1:]
-    tmax = frames.max(axis=0)
-    sector = detect_sector(tmax, rect)
+    signal = sector_signal(frames) if signal is None else signal
+    sector = detect_signal_sector(signal, rect)
     if rect is not None:
         if sector is None:
             sector = np.zeros(shape, bool)
