@@ -79,9 +79,13 @@ def read_loop_summary(path: Path) -> dict[str, Any]:
     return data
 
 
+#: Columns of ``frames.csv`` that hold text (QC's reasons, written by ``analyze``).
+FRAME_CSV_TEXT = ("qc_reasons",)
+
+
 def read_frames_csv(path: Path, n_frames: int) -> list[dict[str, str]]:
     """A loop's ``frames.csv``: the required columns, one row per frame (``frame`` = 0..n-1) and numbers
-    (or empty cells) in every column."""
+    (or empty cells) in every column but the text ones (:data:`FRAME_CSV_TEXT`)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found (every analysed loop has one)")
     try:
@@ -96,8 +100,9 @@ def read_frames_csv(path: Path, n_frames: int) -> list[dict[str, str]]:
         raise ValueError(f"{path}: missing columns {missing} (header: {columns[:6]})")
     if len(rows) != n_frames:
         raise ValueError(f"{path}: {len(rows)} rows but summary.json says n_frames = {n_frames}")
+    numeric = [c for c in columns if c not in FRAME_CSV_TEXT]
     for line, row in enumerate(rows, start=2):
-        for column in columns:
+        for column in numeric:
             cell = (row.get(column) or "").strip()
             try:
                 value = float(cell) if cell else math.nan
