@@ -33,6 +33,7 @@ from synthboost.data.format import LABELS, PHASES, QUALITIES, SEXES, STRUCTURE_T
 from synthboost.data.imageio.budget import LOOP_BUDGET, DecodeBudget
 from synthboost.data.imageio.calibration import user_calibration
 from synthboost.data.imageio.suffixes import LOOP_SUFFIXES, MHD_DATA_SUFFIXES, READABLE_SUFFIXES
+from synthboost.logs import get_logger
 
 NOTICE = (
     "For research use only: not a medical device, not for diagnosis or treatment. "
@@ -108,6 +109,30 @@ def user_errors(fn: Callable) -> Callable:
             return fn(*args)
         except (ValueError, FileNotFoundError) as err:
             raise gr.Error(str(err), print_exception=False) from None
+
+    return wrapper
+
+
+def upload_errors(fn: Callable) -> Callable:
+    """:func:`user_errors`, and any other failure on an uploaded file (a decoder's own error, an odd
+    file no check foresaw) shown as its reason in a ``gr.Error`` instead of Gradio's generic
+    "The upstream Gradio app has raised an exception" (its traceback goes to the log)."""
+    import gradio as gr
+
+    inner = user_errors(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any) -> Any:
+        try:
+            return inner(*args)
+        except gr.Error:
+            raise
+        except Exception as err:  # noqa: BLE001 - the page must say why, whatever failed
+            get_logger("app").exception("upload could not be analysed")
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else "no detail"
+            name = Path(str(args[0])).name if args and isinstance(args[0], (str, Path)) else "the upload"
+            raise gr.Error(f"{name}: could not be analysed: {type(err).__name__}: {reason}",
+                           print_exception=False) from None  # fmt: skip
 
     return wrapper
 
@@ -251,7 +276,7 @@ def cine_fn(state: AppState) -> Callable:
 
         from synthboost.cine.analysis import analyze_loop, patient_of, view_of
         from synthboost.cine.loop import SegmentOptions
-        from synthboost.cine.outputs import overlay_frames, plot_curve, write_video
+        from synthboost.cine.outputs import iter_overlay, plot_curve, write_video
         from synthboost.evaluation.qc_fit import read_qc
 
         if not file:
@@ -270,7 +295,7 @@ def cine_fn(state: AppState) -> Callable:
         s = result.summary
         write_video(
             out / "overlay.mp4",
-            overlay_frames(loop.frames, result.labels, loop.region.mask),
+            iter_overlay(loop.frames, result.labels, loop.region.mask),
             s.get("frame_rate_hz") or 10.0,
         )
         plot_curve(out / "lv_curve.png", result)
@@ -284,7 +309,7 @@ def cine_fn(state: AppState) -> Callable:
         )  # fmt: skip
         return str(out / "overlay.mp4"), str(out / "lv_curve.png"), rows, notes
 
-    return user_errors(run)
+    return upload_errors(run)
 
 
 def _attribute_pickers(gr: Any) -> dict[str, Any]:

@@ -117,6 +117,20 @@ def _segmenter_and_info(model: str | Path, options: SegmentOptions, device: str 
     return segmenter, info
 
 
+#: The smallest frame (rows and columns) a loop is analysed at: below it there is no heart to measure.
+MIN_FRAME_SIDE = 8
+
+
+def check_frame_size(loop: Any) -> None:
+    """Refuse a loop whose frames are under :data:`MIN_FRAME_SIDE` pixels on a side, naming the file."""
+    rows, cols = loop.frames.shape[1:]
+    if min(rows, cols) < MIN_FRAME_SIDE:
+        raise ValueError(
+            f"{loop.source}: frames of {rows}×{cols} pixels are too small to analyse "
+            f"(at least {MIN_FRAME_SIDE}×{MIN_FRAME_SIDE})"
+        )
+
+
 def analyze_loop(
     loop: Any,
     view: str,
@@ -133,6 +147,7 @@ def analyze_loop(
     for per-frame QC and a loop verdict (:mod:`synthboost.cine.qc`) in ``summary["qc"]``.
     """
 
+    check_frame_size(loop)
     info = {"patient": patient_of(Path(loop.source)), **(info or {})}
     if ground_truth:
         if loop.labels is None:

@@ -30,8 +30,13 @@ DEFAULT_SIGMA = 1.0
 DEFAULT_MIN_FRACTION = 0.2
 
 
-def smooth_probabilities(probs: np.ndarray, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
+def smooth_probabilities(
+    probs: np.ndarray, sigma: float = DEFAULT_SIGMA, inplace: bool = False
+) -> np.ndarray:
     """Gaussian smoothing of ``probs`` (T, ...) along time (axis 0); ``sigma = 0`` returns them as they are.
+
+    ``inplace``: overwrite a float32 ``probs`` (no second array of a long loop's probabilities; the
+    filter works line by line, so the result is the same).
 
     Raises:
         ValueError: ``sigma`` is negative.
@@ -43,7 +48,9 @@ def smooth_probabilities(probs: np.ndarray, sigma: float = DEFAULT_SIGMA) -> np.
     probs = np.asarray(probs, dtype=np.float32)
     if sigma == 0 or probs.shape[0] < 2:
         return probs
-    return gaussian_filter1d(probs, sigma, axis=0, mode="nearest", truncate=3.0)
+    out = probs if inplace and probs.flags.writeable else None
+    smoothed = gaussian_filter1d(probs, sigma, axis=0, mode="nearest", truncate=3.0, output=out)
+    return probs if out is not None else smoothed
 
 
 def remove_islands(labels: np.ndarray, min_fraction: float = DEFAULT_MIN_FRACTION) -> np.ndarray:

@@ -74,36 +74,50 @@ def loop_stem(path: Path) -> str:
     return name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else path.stem
 
 
+#: Frames whose imaging-region crops are made at once on the way to the model (bounds the copies).
+CHUNK_FRAMES = 32
+
+
 def loop_probability_maps(
     loop: Any, segmenter: Any, prompt_sets: list[list[str]], options: SegmentOptions
 ) -> np.ndarray:
-    """Unsmoothed structure probabilities ``(T, K, S, S)`` of every frame's imaging-region crop."""
+    """Unsmoothed structure probabilities ``(T, K, S, S)`` of every frame's imaging-region crop.
 
-    region = loop.region
-    crops = region.crop(region.apply(loop.frames))
-    return loop_probabilities(segmenter, crops, prompt_sets, options.batch_size, options.shared)
+    The masked crops are made :data:`CHUNK_FRAMES` frames at a time: only the model-size probabilities
+    of the whole loop are held, never a second full-size copy of its frames.
+    """
+
+    region, frames = loop.region, loop.frames
+    step, out = max(CHUNK_FRAMES, options.batch_size), None
+    for start in range(0, len(frames), step):
+        crops = region.crop(region.apply(frames[start : start + step]))
+        probs = loop_probabilities(segmenter, crops, prompt_sets, options.batch_size, options.shared)
+        if out is None:
+            out = np.empty((len(frames), *probs.shape[1:]), np.float32)
+        out[start : start + len(probs)] = probs
+    return out
 
 
 def labels_from_probabilities(
-    loop: Any, probs: np.ndarray, threshold: float, options: SegmentOptions
+    loop: Any, probs: np.ndarray, threshold: float, options: SegmentOptions, inplace: bool = False
 ) -> np.ndarray:
     """Label maps ``(T, H, W)`` uint8 in the loop's frames from :func:`loop_probability_maps`' output.
 
     Probabilities are smoothed over time, resized to the crop, labelled by the highest one above
-    ``threshold`` and cleaned of small islands (:mod:`synthboost.cine.labels`).
+    ``threshold`` and cleaned of small islands (:mod:`synthboost.cine.labels`), one frame at a time
+    into the one output array (0 outside the imaging region). ``inplace``: smooth ``probs`` in place
+    (the caller no longer needs them).
     """
 
     region = loop.region
     r0, c0, r1, c1 = region.bbox
-    probs = smooth_probabilities(probs, options.smooth_sigma)
-    labels = [
-        remove_islands(
-            label_map(np.stack([bilinear_resize(p, (r1 - r0, c1 - c0)) for p in frame]), threshold),
-            options.min_island,
-        )
-        for frame in probs
-    ]
-    return region.uncrop(np.stack(labels).astype(np.uint8))
+    inside = region.mask[r0:r1, c0:c1]
+    probs = smooth_probabilities(probs, options.smooth_sigma, inplace=inplace)
+    out = np.zeros((len(probs), *region.shape), np.uint8)
+    for t, frame in enumerate(probs):
+        labels = label_map(np.stack([bilinear_resize(p, (r1 - r0, c1 - c0)) for p in frame]), threshold)
+        out[t, r0:r1, c0:c1] = np.where(inside, remove_islands(labels, options.min_island), 0)
+    return out
 
 
 def segment_loop(
@@ -112,7 +126,7 @@ def segment_loop(
     """Label maps ``(T, H, W)`` uint8 of every frame of ``loop``, in the loop's own frame geometry."""
     probs = loop_probability_maps(loop, segmenter, prompt_sets, options)
     threshold = segmenter.threshold if options.threshold is None else options.threshold
-    return labels_from_probabilities(loop, probs, threshold, options)
+    return labels_from_probabilities(loop, probs, threshold, options, inplace=True)
 
 
 def _finite(value: float) -> float | None:

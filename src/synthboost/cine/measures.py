@@ -82,7 +82,8 @@ def measure_loop(labels: np.ndarray, spacing: Spacing | None) -> dict[str, np.nd
     if labels.ndim != 3:
         raise ValueError(f"measure_loop: expected (frames, rows, cols) labels, got shape {labels.shape}")
     pixel = 1.0 if spacing is None else spacing[0] * spacing[1]
-    counts = np.stack([(labels == k).sum(axis=(1, 2)) for k in STRUCTURES], axis=1).astype(np.float64)
+    keys = np.asarray(list(STRUCTURES))
+    counts = np.stack([np.bincount(f.ravel(), minlength=256)[keys] for f in labels]).astype(np.float64)
     out = {f"{name}_area": counts[:, i] * pixel for i, name in enumerate(STRUCTURES.values())}
     if spacing is None:
         out["lv_volume"] = out["la_volume"] = out["lv_border"] = np.full(len(labels), math.nan)

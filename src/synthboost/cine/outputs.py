@@ -8,7 +8,9 @@ frames with the LV, myocardium and LA contours and the sector's outline.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,42 +89,68 @@ def sector_outline(sector: np.ndarray) -> np.ndarray:
     return sector & ~ndimage.binary_erosion(sector, border_value=0)
 
 
-def overlay_frames(frames: np.ndarray, labels: np.ndarray, sector: np.ndarray | None = None) -> np.ndarray:
-    """(T, H, W, 3) uint8: gray frames with each structure lightly tinted and its contour drawn, and the
-    imaging sector's outline (``sector``, ``(H, W)`` bool) in :data:`SECTOR_COLOR` when given."""
+def overlay_frame(frame: np.ndarray, labels: np.ndarray, outline: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) uint8: one gray frame with each structure lightly tinted and its contour drawn, and the
+    imaging sector's outline (``outline``, ``(H, W)`` bool from :func:`sector_outline`) in
+    :data:`SECTOR_COLOR` when given."""
     from scipy import ndimage
 
-    rgb = np.repeat(np.asarray(frames, np.float32)[..., None], 3, axis=-1)
-    if sector is not None:
-        rgb[:, sector_outline(np.asarray(sector, bool))] = np.asarray(SECTOR_COLOR, np.float32)
-    width = max(1, round(max(labels.shape[1:]) / 300))
+    rgb = np.repeat(np.asarray(frame, np.float32)[..., None], 3, axis=-1)
+    if outline is not None:
+        rgb[outline] = np.asarray(SECTOR_COLOR, np.float32)
+    width = max(1, round(max(labels.shape) / 300))
     for value, color in COLORS.items():
         mask = labels == value
         tint = np.asarray(color, np.float32)
         rgb[mask] = 0.8 * rgb[mask] + 0.2 * tint
-        eroded = ndimage.binary_erosion(mask, structure=np.ones((1, 3, 3), bool), iterations=width)
+        eroded = ndimage.binary_erosion(mask, structure=np.ones((3, 3), bool), iterations=width)
         rgb[mask & ~eroded] = tint
     return rgb.astype(np.uint8)
 
 
-def write_video(path: Path, rgb: np.ndarray, fps: float) -> None:
-    """Write (T, H, W, 3) frames as H.264 MP4 (yuv420p, even size) or GIF, by ``path``'s suffix, via PyAV."""
+def iter_overlay(
+    frames: np.ndarray, labels: np.ndarray, sector: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    """:func:`overlay_frame` of each frame, one at a time (what :func:`write_video` streams), with the
+    outline of ``sector`` (``(H, W)`` bool) when given."""
+    outline = None if sector is None else sector_outline(np.asarray(sector, bool))
+    for frame, lab in zip(frames, labels, strict=True):
+        yield overlay_frame(frame, lab, outline)
+
+
+def overlay_frames(frames: np.ndarray, labels: np.ndarray, sector: np.ndarray | None = None) -> np.ndarray:
+    """(T, H, W, 3) uint8: :func:`overlay_frame` of every frame (a small loop; stream a large one)."""
+    return np.stack(list(iter_overlay(frames, labels, sector)))
+
+
+def write_video(path: Path, rgb: Iterable[np.ndarray], fps: float) -> None:
+    """Write (H, W, 3) uint8 frames (an array or any iterable, consumed one at a time) as H.264 MP4
+    (yuv420p, even size) or GIF, by ``path``'s suffix, via PyAV.
+
+    Raises:
+        ValueError: another suffix, no frame, or frames under 2×2 pixels.
+    """
     import av
 
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in ("mp4", "gif"):
         raise ValueError(f"{path}: overlay video must be .mp4 or .gif")
-    h, w = rgb.shape[1] // 2 * 2, rgb.shape[2] // 2 * 2
+    frames = iter(rgb)
+    first = next(frames, None)
+    if first is None or first.shape[0] < 2 or first.shape[1] < 2:
+        raise ValueError(f"{path}: an overlay video needs frames of at least 2x2 pixels")
+    h, w = first.shape[0] // 2 * 2, first.shape[1] // 2 * 2
     rate = max(1, round(fps))
     with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format=fmt) as container:
-            stream = container.add_stream("libx264" if fmt == "mp4" else "gif", rate=rate)
+            # zerolatency: no look-ahead queue of frames inside x264 (40 frames of a 2048² loop: 250 MB)
+            options = {"tune": "zerolatency"} if fmt == "mp4" else {}
+            stream = container.add_stream("libx264" if fmt == "mp4" else "gif", rate=rate, options=options)
             stream.width, stream.height = w, h
             stream.pix_fmt = "yuv420p" if fmt == "mp4" else "rgb8"
-            for frame in rgb[:, :h, :w]:
-                for packet in stream.encode(
-                    av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-                ):
+            for frame in itertools.chain([first], frames):
+                picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="rgb24")
+                for packet in stream.encode(picture):
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
@@ -174,7 +202,7 @@ def write_loop(analysis: Any, folder: str | Path, video: str = "mp4") -> dict[st
     if video != "none":
         paths["video"] = folder / f"overlay.{video}"
         fps = analysis.summary.get("frame_rate_hz") or 10.0
-        rgb = overlay_frames(analysis.loop.frames, analysis.labels, analysis.loop.region.mask)
+        rgb = iter_overlay(analysis.loop.frames, analysis.labels, analysis.loop.region.mask)
         write_video(paths["video"], rgb, fps)
     files = {k: p.name for k, p in paths.items()}
     environment = environment_versions(analysis.summary.get("device"))

@@ -101,7 +101,8 @@ def as_grayscale(image: ImageInput) -> np.ndarray:
     Colour is converted to luminance as Pillow does (ITU-R 601-2); floats in [0, 1] are scaled.
 
     Raises:
-        FileNotFoundError / ValueError: see :func:`read_image`; ``ValueError`` for another array shape.
+        FileNotFoundError / ValueError: see :func:`read_image`; ``ValueError`` for another array shape,
+            a complex or non-numeric array, or NaN / infinite pixels.
     """
     from PIL import Image
 
@@ -109,7 +110,7 @@ def as_grayscale(image: ImageInput) -> np.ndarray:
         return read_image(image)[0]
     if isinstance(image, Image.Image):
         image = image if image.mode in ("L", "I", "I;16", "F") else image.convert("L")
-    arr = np.asarray(image)
+    arr = _real_finite(np.asarray(image))
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
         arr = np.asarray(Image.fromarray(to_uint8(arr[..., :3])).convert("L"))
     elif arr.ndim == 3 and 1 in (arr.shape[0], arr.shape[-1]):
@@ -117,6 +118,19 @@ def as_grayscale(image: ImageInput) -> np.ndarray:
     if arr.ndim != 2 or min(arr.shape) < 2:
         raise ValueError(f"Segmenter: expected a 2-D grayscale or an RGB image, got shape {arr.shape}")
     return to_uint8(stretch_to_unit(arr))
+
+
+def _real_finite(arr: np.ndarray) -> np.ndarray:
+    """``arr`` when it holds real, finite numbers; a ValueError saying what it holds otherwise."""
+    if arr.dtype.kind not in "buif":
+        what = "complex numbers" if arr.dtype.kind == "c" else f"values of dtype {arr.dtype}"
+        raise ValueError(f"Segmenter: the image holds {what}; expected real pixel values")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        n_nan, n_inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
+        raise ValueError(
+            f"Segmenter: the image holds {n_nan} NaN and {n_inf} infinite pixel(s); expected finite values"
+        )
+    return arr
 
 
 def label_map(probabilities: np.ndarray, threshold: float) -> np.ndarray:

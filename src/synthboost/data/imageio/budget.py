@@ -3,21 +3,26 @@
 A small compressed file can hold a huge image (a 130 KB PNG of 16-bit RGBA pixels decodes to
 gigabytes), so :func:`check_budget` reads only the header (Pillow's lazy ``open``, SimpleITK's
 ``ReadImageInformation``, pydicom without pixel data, the video stream's size and frame count) and
-refuses the file when ``frames × pixels × channels × bytes per sample`` is over the budget. The one
-reader (:func:`synthboost.data.imageio.echo.read_echo`) checks it for every entry point: the CLI, the
+refuses the file when ``frames × pixels × channels × bytes per sample``, the pixels of one frame or
+the number of frames is over the budget. A header can lie (a video container's frame count is a
+hint), so the decoders also check the frame count and the decoding time frame by frame
+(:func:`frame_guard`) and stop at the first frame over the budget. The one reader
+(:func:`synthboost.data.imageio.echo.read_echo`) checks both for every entry point: the CLI, the
 Python API and the app share these budgets.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from synthboost.data.imageio.dicom import is_dicom
+from synthboost.data.imageio.dicom import dcmread_bounded, int_tag, is_dicom
+from synthboost.data.imageio.medical import check_metaimage_header, sitk_path
 from synthboost.data.imageio.suffixes import DICOM_SUFFIXES, MEDICAL_SUFFIXES, VIDEO_SUFFIXES
 
 #: Sample bits of Pillow modes (the others are 8-bit).
@@ -31,10 +36,25 @@ class DecodeBudget:
     Attributes:
         max_pixels: pixels of one frame.
         max_bytes: bytes of the decoded file (all frames, channels × bytes per sample).
+        max_frames: frames of the file (every frame costs a pass through the model downstream).
+        max_seconds: wall-clock seconds the decoding may take (checked after every frame).
     """
 
     max_pixels: int = 4096 * 4096
     max_bytes: int = 64 * 2**20
+    max_frames: int = 1024
+    max_seconds: float = 120.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_pixels", "max_bytes", "max_frames"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(
+                    f"DecodeBudget.{name} must be a positive integer, got {getattr(self, name)!r}"
+                )
+        if not (isinstance(self.max_seconds, (int, float)) and math.isfinite(self.max_seconds)) or (
+            self.max_seconds <= 0
+        ):
+            raise ValueError(f"DecodeBudget.max_seconds must be a positive number, got {self.max_seconds!r}")
 
 
 #: The budget of a still image (one frame).
@@ -43,6 +63,11 @@ STILL_BUDGET = DecodeBudget()
 FILE_BUDGET = DecodeBudget(max_pixels=4096 * 4096, max_bytes=512 * 2**20)
 #: The budget of a cine loop (all its frames).
 LOOP_BUDGET = DecodeBudget(max_pixels=2048 * 2048, max_bytes=512 * 2**20)
+#: The budget of one raw file being prepared into a dataset (``prepare``: EchoNet videos, CAMUS sequences;
+#: EchoNet-Dynamic's longest videos hold about 1,000 frames).
+PREPARE_BUDGET = DecodeBudget(
+    max_pixels=2048 * 2048, max_bytes=1024 * 2**20, max_frames=4096, max_seconds=600.0
+)
 
 
 @dataclass(frozen=True)
@@ -55,15 +80,27 @@ class DecodedSize:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.channels * max(1, self.bits // 8)
+        return math.prod(self.shape) * self.channels * max(1, self.bits // 8)
 
     @property
     def frame_pixels(self) -> int:
-        return int(np.prod(self.shape[-2:], dtype=np.int64))
+        return math.prod(self.shape[-2:])
 
 
 class ImageTooLarge(ValueError):
     """A file whose decoded size is over its :class:`DecodeBudget` (refused before decoding)."""
+
+
+#: The clock of the time budget (seconds; a module attribute so that a test can drive it).
+clock: Callable[[], float] = time.monotonic
+
+#: What a decoder calls after each frame with the number of frames decoded so far (raises when over).
+FrameGuard = Callable[[int], None]
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
 
 
 def decoded_size(path: str | Path) -> DecodedSize:
@@ -100,15 +137,28 @@ def _pil_size(path: Path) -> DecodedSize:
 
 
 def _dicom_size(path: Path) -> DecodedSize:
-    import pydicom
-
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
-        rows, cols = int(ds.Rows), int(ds.Columns)
-        frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-        channels, bits = int(getattr(ds, "SamplesPerPixel", 1)), int(getattr(ds, "BitsAllocated", 8))
+        ds = dcmread_bounded(path, stop_before_pixels=True)
+        rows, cols = int_tag(ds, path.name, "Rows", 0), int_tag(ds, path.name, "Columns", 0)
+        frames = int_tag(ds, path.name, "NumberOfFrames", 1) or 1
+        channels = int_tag(ds, path.name, "SamplesPerPixel", 1)
+        bits = int_tag(ds, path.name, "BitsAllocated", 8)
+    except ValueError as err:
+        if str(err).startswith(path.name):
+            raise  # int_tag's own message: the file and the tag
+        raise ValueError(f"{path}: not a readable DICOM header ({_reason(err)})") from None
     except Exception as err:  # noqa: BLE001 - pydicom raises many types for a broken header
-        raise ValueError(f"{path}: not a readable DICOM header ({type(err).__name__})") from None
+        raise ValueError(f"{path}: not a readable DICOM header ({_reason(err)})") from None
+    for tag, value in (
+        ("Rows", rows),
+        ("Columns", cols),
+        ("NumberOfFrames", frames),
+        ("SamplesPerPixel", channels),
+    ):
+        if value < 1:
+            raise ValueError(f"{path}: DICOM {tag} must be a positive integer, got {value}")
+    if bits not in (1, 8, 16, 32, 64):
+        raise ValueError(f"{path}: DICOM BitsAllocated must be 1, 8, 16, 32 or 64, got {bits}")
     return DecodedSize((frames, rows, cols) if frames > 1 else (rows, cols), channels, bits)
 
 
@@ -119,9 +169,12 @@ def _video_size(path: Path) -> DecodedSize:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             frames = stream.frames or _frames_from_duration(stream, container)
-            return DecodedSize((frames, stream.codec_context.height, stream.codec_context.width), 3, 8)
-    except (av.error.FFmpegError, OSError, IndexError, TypeError) as err:
-        raise ValueError(f"{path}: not a readable video ({type(err).__name__})") from None
+            rows, cols = int(stream.codec_context.height), int(stream.codec_context.width)
+    except Exception as err:  # noqa: BLE001 - PyAV raises many types for a broken container
+        raise ValueError(f"{path}: not a readable video ({_reason(err)})") from None
+    if rows < 1 or cols < 1:
+        raise ValueError(f"{path}: not a readable video (frame size {rows}×{cols})")
+    return DecodedSize((frames, rows, cols), 3, 8)
 
 
 def _frames_from_duration(stream: Any, container: Any) -> int:
@@ -139,7 +192,8 @@ def _sitk_size(path: Path) -> DecodedSize:
     import SimpleITK as sitk
 
     reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
+    reader.SetFileName(sitk_path(path))
+    check_metaimage_header(path)
     try:
         reader.ReadImageInformation()
     except RuntimeError:
@@ -147,6 +201,11 @@ def _sitk_size(path: Path) -> DecodedSize:
     bits = re.search(r"(\d+)-bit", sitk.GetPixelIDValueAsString(reader.GetPixelID()))
     shape = tuple(int(s) for s in reversed(reader.GetSize()))
     return DecodedSize(shape, reader.GetNumberOfComponents(), int(bits.group(1)) if bits else 64)
+
+
+def _amount(nbytes: int) -> str:
+    """``37 MiB`` (whole MiB), or ``1,536 bytes`` under 16 MiB where rounding would hide the difference."""
+    return f"{nbytes / 2**20:,.0f} MiB" if nbytes >= 16 * 2**20 else f"{nbytes:,} bytes"
 
 
 def check_budget(path: str | Path, budget: DecodeBudget) -> DecodedSize:
@@ -161,7 +220,37 @@ def check_budget(path: str | Path, budget: DecodeBudget) -> DecodedSize:
         )
     if size.nbytes > budget.max_bytes:
         raise ImageTooLarge(
-            f"{path}: {what} = {size.nbytes / 2**20:,.0f} MiB decoded, more than the "
-            f"{budget.max_bytes / 2**20:,.0f} MiB this tool decodes per file"
+            f"{path}: {what} = {_amount(size.nbytes)} decoded, more than the "
+            f"{_amount(budget.max_bytes)} this tool decodes per file"
+        )
+    frames = math.prod(size.shape[:-2])
+    if frames > budget.max_frames:
+        raise ImageTooLarge(
+            f"{path}: {frames:,} frames, more than the {budget.max_frames:,} frames this tool decodes per file"
         )
     return size
+
+
+def frame_guard(path: str | Path, budget: DecodeBudget) -> FrameGuard:
+    """A :data:`FrameGuard` for one decoding of ``path``: refuses the frame after ``budget.max_frames`` and
+    any frame decoded after ``budget.max_seconds`` (the clock starts now).
+
+    Raises (from the guard):
+        ImageTooLarge: over the frame or the time budget, naming the file and the limit.
+    """
+    name, start = Path(path).name, clock()
+
+    def guard(n_decoded: int) -> None:
+        if n_decoded > budget.max_frames:
+            raise ImageTooLarge(
+                f"{name}: more than the {budget.max_frames:,} frames this tool decodes per file "
+                "(the header said fewer)"
+            )
+        elapsed = clock() - start
+        if elapsed > budget.max_seconds:
+            raise ImageTooLarge(
+                f"{name}: decoding took more than the {budget.max_seconds:g} s this tool allows per file "
+                f"({n_decoded:,} frames in {elapsed:.0f} s)"
+            )
+
+    return guard

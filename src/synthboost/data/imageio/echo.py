@@ -25,13 +25,14 @@ The region of files without DICOM ultrasound regions is detected from the frames
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from synthboost.data.imageio.budget import DecodeBudget, check_budget
+from synthboost.data.imageio.budget import DecodeBudget, FrameGuard, check_budget, frame_guard
 from synthboost.data.imageio.calibration import (
     CALIBRATION_SOURCES,
     Calibration,
@@ -48,7 +49,12 @@ from synthboost.data.imageio.suffixes import DICOM_SUFFIXES, IMAGE_SUFFIXES, MED
 from synthboost.data.imageio.video import read_video
 from synthboost.logs import get_logger
 
-__all__ = ["CALIBRATIONS", "Calibration", "EchoLoop", "ImagingRegion", "read_echo"]
+__all__ = ["CALIBRATIONS", "Calibration", "EchoLoop", "ImagingRegion", "plausible_frame_times", "read_echo"]
+
+log = get_logger("data.echo")
+
+#: Frame rates an echo loop can have (Hz); frame times outside are not used (a warning, no frame times).
+FRAME_RATE_RANGE_HZ: tuple[float, float] = (1.0, 1000.0)
 
 CALIBRATIONS: tuple[str, ...] = CALIBRATION_SOURCES
 log = get_logger("imageio")
@@ -235,22 +241,44 @@ def _read_medical(path: Path) -> EchoLoop:
         if labels.shape != frames.shape:
             raise ValueError(f"{gt}: label shape {labels.shape} does not match {path.name} {frames.shape}")
     rate = _camus_frame_rate(path)
-    times = np.arange(frames.shape[0]) / rate if rate else None
+    times = plausible_frame_times(np.arange(frames.shape[0]) / rate, path) if rate else None
     return _loop(frames, header_calibration(spacing[-2:], path), times, path, labels=labels)
+
+
+def plausible_frame_times(times: np.ndarray | None, path: Path) -> np.ndarray | None:
+    """``times`` when every step is a plausible frame interval (finite, a rate within
+    :data:`FRAME_RATE_RANGE_HZ`), else None with a warning naming the file: never a made-up rate."""
+    if times is None:
+        return None
+    times = np.asarray(times, np.float64)
+    lo, hi = FRAME_RATE_RANGE_HZ
+    steps = np.diff(times)
+    problem = None
+    if not np.isfinite(times).all():
+        problem = "frame times that are not finite numbers"
+    elif len(steps) and not ((steps >= 1.0 / hi) & (steps <= 1.0 / lo)).all():
+        worst = float(steps.min() if (steps < 1.0 / hi).any() else steps.max())
+        rate = 1.0 / worst if worst > 0 else math.inf
+        problem = f"a frame interval of {worst * 1000:g} ms ({rate:g} Hz, outside {lo:g}-{hi:g} Hz)"
+    if problem is None:
+        return times
+    log.warning("%s: %s: no frame times used (frame rate and heart rate unknown)", path, problem)
+    return None
 
 
 def _read_image(path: Path) -> EchoLoop:
     return _loop(read_png(path)[None], uncalibrated(), None, path)
 
 
-def _read_dicom(path: Path) -> EchoLoop:
-    d = read_dicom(path)
-    return _loop(d.frames, d.calibration, d.frame_times_s, path, d.tissue_rect, d.signal)
+def _read_dicom(path: Path, guard: FrameGuard | None) -> EchoLoop:
+    d = read_dicom(path, guard)
+    times = plausible_frame_times(d.frame_times_s, path)
+    return _loop(d.frames, d.calibration, times, path, d.tissue_rect, d.signal)
 
 
-def _read_video(path: Path) -> EchoLoop:
-    frames, times = read_video(path)
-    return _loop(frames, video_calibration(path), times, path)
+def _read_video(path: Path, guard: FrameGuard | None) -> EchoLoop:
+    frames, times = read_video(path, guard)
+    return _loop(frames, video_calibration(path), plausible_frame_times(times, path), path)
 
 
 def read_echo(path: str | os.PathLike, budget: DecodeBudget | None = None) -> EchoLoop:
@@ -258,9 +286,10 @@ def read_echo(path: str | os.PathLike, budget: DecodeBudget | None = None) -> Ec
 
     Args:
         path: the file.
-        budget: what it may cost decoded, checked from the header first
-            (:func:`~synthboost.data.imageio.budget.check_budget`); None: no check (trusted files the
-            project wrote itself, e.g. a dataset being prepared).
+        budget: what it may cost decoded (bytes, pixels per frame, frames, seconds), checked from the
+            header first (:func:`~synthboost.data.imageio.budget.check_budget`) and after every decoded
+            frame (:func:`~synthboost.data.imageio.budget.frame_guard`); None: no check (trusted files
+            the project wrote itself).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -271,17 +300,19 @@ def read_echo(path: str | os.PathLike, budget: DecodeBudget | None = None) -> Ec
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found")
+    guard = None
     if budget is not None:
         check_budget(path, budget)
+        guard = frame_guard(path, budget)
     suffix = _suffix(path)
     if suffix in DICOM_SUFFIXES or (
         suffix not in (*MEDICAL_SUFFIXES, *VIDEO_SUFFIXES, *IMAGE_SUFFIXES) and is_dicom(path)
     ):
-        return _read_dicom(path)
+        return _read_dicom(path, guard)
     if suffix in MEDICAL_SUFFIXES:
         return _read_medical(path)
     if suffix in VIDEO_SUFFIXES:
-        return _read_video(path)
+        return _read_video(path, guard)
     if suffix in IMAGE_SUFFIXES:
         return _read_image(path)
     raise ValueError(

@@ -12,13 +12,76 @@ from synthboost.data.imageio.nifti_check import nifti_nonfinite
 from synthboost.utils.files import atomic_path
 
 
+def shown(path: str | os.PathLike) -> str:
+    """``path`` printable whatever bytes its name holds (bytes that are not UTF-8 as ``\\xNN``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def sitk_path(path: str | os.PathLike) -> str:
+    """``path`` as SimpleITK takes it (UTF-8 text).
+
+    Raises:
+        ValueError: the path holds bytes that are not UTF-8 (SimpleITK aborts the interpreter on them).
+    """
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{shown(path)}: the path holds bytes that are not UTF-8 text, which SimpleITK cannot open; "
+            "rename the file or folder"
+        ) from None
+    return text
+
+
 def _mhd_header(path: Path) -> dict[str, str]:
+    """The ``key = value`` lines of a MetaImage header, up to ``ElementDataFile`` (the data may follow)."""
     fields = {}
-    for line in path.read_text(encoding="latin-1").splitlines():
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    for line in head.decode("latin-1").splitlines():
         key, sep, value = line.partition("=")
         if sep:
             fields[key.strip()] = value.strip()
+        if key.strip() == "ElementDataFile":
+            break
     return fields
+
+
+#: Dimensions a MetaImage header may declare (ITK's reader loops for ever on a negative ``NDims``).
+_MAX_NDIMS = 8
+
+
+def _positive_ints(path: Path, key: str, text: str, count: int | None) -> list[int]:
+    values = text.split()
+    try:
+        ints = [int(v) for v in values]
+    except ValueError:
+        ints = []
+    if not ints or any(v < 1 for v in ints) or (count is not None and len(ints) != count):
+        what = f"{count} positive integer(s)" if count is not None else "positive integers"
+        raise ValueError(f"{shown(path)}: MetaImage header {key} = {text!r}: expected {what}")
+    return ints
+
+
+def check_metaimage_header(path: str | os.PathLike) -> None:
+    """Refuse a MetaImage (``.mhd`` / ``.mha``) header whose ``NDims``, ``DimSize`` or
+    ``ElementNumberOfChannels`` is not what ITK can take, before ITK reads it (a negative ``NDims``
+    makes ITK's reader loop for ever).
+
+    Raises:
+        ValueError: naming the file and the field.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".mhd", ".mha"):
+        return
+    header = _mhd_header(path)
+    ndims = _positive_ints(path, "NDims", header.get("NDims", ""), 1)[0]
+    if ndims > _MAX_NDIMS:
+        raise ValueError(f"{shown(path)}: MetaImage header NDims = {ndims}: at most {_MAX_NDIMS} dimensions")
+    _positive_ints(path, "DimSize", header.get("DimSize", ""), ndims)
+    if "ElementNumberOfChannels" in header:
+        _positive_ints(path, "ElementNumberOfChannels", header["ElementNumberOfChannels"], 1)
 
 
 def _check_raw_size(path: Path) -> None:
@@ -33,7 +96,7 @@ def _check_raw_size(path: Path) -> None:
         return
     raw = path.parent / data_file
     reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
+    reader.SetFileName(sitk_path(path))
     reader.ReadImageInformation()
     pixel = sitk.Image([1] * reader.GetDimension(), reader.GetPixelID())
     expected = (
@@ -61,11 +124,13 @@ def read_medical_array(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
+        raise FileNotFoundError(f"{shown(path)}: file not found")
+    name = sitk_path(path)
+    check_metaimage_header(path)
     try:
         if path.suffix.lower() == ".mhd":
             _check_raw_size(path)
-        img = sitk.ReadImage(str(path))
+        img = sitk.ReadImage(name)
     except RuntimeError as err:
         msg = str(err).strip().splitlines()
         detail = next((m for m in msg if "ERROR" in m or "rror" in m), msg[-1] if msg else "")
@@ -98,6 +163,39 @@ def read_medical(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, floa
     return arr, (spacing[-2], spacing[-1])
 
 
+#: Byte offsets in the NIfTI-1 header: ``sizeof_hdr`` (int32), ``dim[3]`` (int16), ``vox_offset`` (float32).
+_NIFTI_SIZEOF_HDR, _NIFTI_DIM3, _NIFTI_VOX_OFFSET = 0, 46, 108
+
+
+def _write_nifti_frames(path: Path, arr: np.ndarray, spacing: tuple[float, float], compress: bool) -> None:
+    """A ``(T, H, W)`` uint8 NIfTI-1 written frame by frame: no second copy of a large loop in memory.
+
+    The header is the one SimpleITK writes for a 1-frame image of this size and spacing (orientation,
+    qform/sform, units: byte for byte what :func:`write_medical` always wrote) with ``dim[3] = T``.
+    """
+    import gzip
+    import struct
+    import tempfile
+
+    import SimpleITK as sitk
+
+    t, h, w = np.shape(arr)
+    probe = sitk.GetImageFromArray(np.zeros((1, h, w), np.uint8))
+    probe.SetSpacing((float(spacing[1]), float(spacing[0]), 1.0))
+    with tempfile.TemporaryDirectory() as tmp:
+        sitk.WriteImage(probe, str(Path(tmp) / "probe.nii"), False)
+        raw = (Path(tmp) / "probe.nii").read_bytes()
+    if struct.unpack_from("<i", raw, _NIFTI_SIZEOF_HDR)[0] != 348:
+        raise ValueError(f"{path}: SimpleITK wrote an unexpected NIfTI header (not little-endian NIfTI-1)")
+    header = bytearray(raw[: int(struct.unpack_from("<f", raw, _NIFTI_VOX_OFFSET)[0])])
+    struct.pack_into("<h", header, _NIFTI_DIM3, t)
+    with atomic_path(path) as tmp:
+        with gzip.open(tmp, "wb", compresslevel=6) if compress else open(tmp, "wb") as f:
+            f.write(header)
+            for frame in arr:
+                f.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+
+
 def write_medical(
     path: str | os.PathLike, arr: np.ndarray, spacing: tuple[float, float], compress: bool | None = None
 ) -> None:
@@ -111,10 +209,14 @@ def write_medical(
     import SimpleITK as sitk
 
     path = Path(path)
-    img = sitk.GetImageFromArray(np.ascontiguousarray(arr, dtype=np.uint8))
-    img.SetSpacing((float(spacing[1]), float(spacing[0]), *([1.0] if np.ndim(arr) == 3 else [])))
+    sitk_path(path)
     if compress is None:
         compress = path.name.lower().endswith(".gz")
+    if np.ndim(arr) == 3 and path.name.lower().endswith((".nii", ".nii.gz")):
+        _write_nifti_frames(path, arr, spacing, compress)
+        return
+    img = sitk.GetImageFromArray(np.ascontiguousarray(arr, dtype=np.uint8))
+    img.SetSpacing((float(spacing[1]), float(spacing[0]), *([1.0] if np.ndim(arr) == 3 else [])))
     if path.suffix.lower() == ".mhd":
         sitk.WriteImage(img, str(path), compress)
         return

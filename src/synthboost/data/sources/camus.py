@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from synthboost.data.format import LABELS, PHASES, VIEWS, DatasetInfo, default_group, frame_name
+from synthboost.data.imageio.budget import PREPARE_BUDGET, check_budget
 from synthboost.data.imageio.camus_info import parse_cfg
 from synthboost.data.imageio.echo import read_echo
 from synthboost.data.imageio.medical import read_medical, to_uint8
@@ -253,6 +254,8 @@ def list_frames(root: str | Path, split_file: str | Path | None = None) -> tuple
 
 def read_frame(frame: CamusFrame) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """Read and validate one frame: ``(image uint8, labels uint8 0..3, spacing (row, col) mm)``."""
+    check_budget(frame.image, PREPARE_BUDGET)
+    check_budget(frame.label, PREPARE_BUDGET)
     image, spacing = read_medical(frame.image)
     labels, _ = read_medical(frame.label)
     if image.shape != labels.shape:
@@ -318,7 +321,7 @@ def camus_sequence_records(sequences: list) -> Iterable[Record]:
 
     for seq in sequences:
         info = parse_cfg(seq.cfg)
-        loop = read_echo(seq.image)
+        loop = read_echo(seq.image, PREPARE_BUDGET)
         if loop.labels is None or loop.spacing_mm is None:
             raise ValueError(f"{seq.image}: half-sequence without labels or spacing")
         n = loop.n_frames

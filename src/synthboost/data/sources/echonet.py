@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from synthboost.data.format import DatasetInfo, default_group, frame_name
+from synthboost.data.imageio.budget import PREPARE_BUDGET
 from synthboost.data.imageio.echo import read_echo
 from synthboost.data.sources.echonet_checks import (
     frame_count,
@@ -250,7 +251,7 @@ def echonet_records(videos: Iterable[EchoNetVideo], rule: str = "official") -> I
     """Read each video and yield its ED and ES records (image, LV label map, meta row)."""
 
     for v in videos:
-        loop = read_echo(v.video)
+        loop = read_echo(v.video, PREPARE_BUDGET)
         shape = loop.frames.shape[1:]
         for phase, (frame, mask) in ed_es_masks(v, shape, rule).items():
             if frame >= loop.n_frames:
