@@ -249,6 +249,15 @@ def _decoded_frames(ds: Any, path: Path, px: _PixelModule) -> Any:
 
     tsyntax = ds.file_meta.TransferSyntaxUID
     try:
+        if px.pi == "YBR_FULL_422" and not tsyntax.is_compressed:
+            # pydicom's frame iterator miscounts native 4:2:2 frames (2 bytes a pixel, not 3): decode
+            # them at once (the header's size was within the budget) and hand them out one by one
+            from pydicom.pixels import pixel_array
+
+            arr = pixel_array(ds, as_rgb=False)
+            for frame in arr.reshape(px.frames, *arr.shape[-3:]) if px.frames > 1 else arr[None]:
+                yield frame, "YBR_FULL"
+            return
         decoder = get_decoder(tsyntax)
         plugin = "pillow" if tsyntax in _PILLOW_FIRST and "pillow" in decoder.available_plugins else ""
         frames = decoder.iter_array(ds, as_rgb=False, decoding_plugin=plugin)
