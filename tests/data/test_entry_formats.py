@@ -1,5 +1,6 @@
 """Every entry point reads every format through the one reader: ``read_echo``, ``synthboost segment``
-(``--frame``), ``Segmenter`` / ``segment_all`` on a path, ``analyze`` and the app's Image and Cine tabs.
+(``--frame``), ``Segmenter`` / ``segment_all`` on a path, ``predict`` on a folder of files, ``analyze``
+and the app's Image and Cine tabs.
 Each asserts the frames it read and the calibration record it gives (tiny files, the tiny model)."""
 
 from __future__ import annotations
@@ -241,3 +242,67 @@ def test_quirk_calibration_reaches_every_output(
     if expected[0] == "uncalibrated":  # EF is still given (square pixels) or withheld with the reason
         assert summary["calibrated"] is False and "uncalibrated" in summary["message"]
         assert summary["edv_ml"] is None and summary["area_unit"] == "px"
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_predict_on_a_folder_of_files(name: str, tiny_model: Path, tmp_path: Path) -> None:
+    import csv
+
+    from typer.testing import CliRunner
+
+    from synthboost.cli import app
+    from synthboost.data.imageio.medical import read_png
+
+    if name in UNWRITABLE:
+        pytest.skip(UNWRITABLE[name])
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path, expected, _ = write_format(name, folder)
+    last = expected.shape[0] - 1
+    out = tmp_path / "out"
+    args = [
+        "predict",
+        str(tiny_model),
+        str(folder),
+        "--out",
+        str(out),
+        "--frame",
+        str(last),
+        "--device",
+        "cpu",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    with (out / "predictions.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["file"] for r in rows] == [path.name]
+    row = rows[0]
+    assert (int(row["frame"]), int(row["n_frames"])) == (last, expected.shape[0])
+    source, spacing = _expected_calibration(name)
+    assert row["calibration"] == source
+    assert row["area_unit"] == ("mm²" if spacing else "px")
+    labels = read_png(out / row["labels"])
+    assert labels.shape == SHAPE and set(np.unique(labels)) <= {0, 1, 2, 3}
+    total = sum(float(row[f"{s}_area"]) for s in ("lv", "myo", "la"))
+    scale = spacing[0] * spacing[1] if spacing else 1.0
+    assert total == pytest.approx(np.count_nonzero(labels) * scale, rel=1e-6)
+
+
+def test_predict_on_a_folder_lists_what_it_leaves_out(tiny_model: Path, tmp_path: Path, caplog) -> None:
+    from synthboost.evaluation.predict_files import echo_files, predict_files
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path, _, _ = write_format("png", folder)
+    (folder / "notes.txt").write_text("x")
+    gt = folder / "patient0001_2CH_ED_gt.png"
+    gt.write_bytes(path.read_bytes())
+    with caplog.at_level("INFO", logger="synthboost"):
+        assert echo_files(folder) == [path]
+    assert "notes.txt: not an echo file" in caplog.text and "_gt.png: a label file" in caplog.text
+    (folder / "broken.dcm").write_bytes(b"not a dicom")
+    with pytest.raises(ValueError, match="broken.dcm"):
+        predict_files(tiny_model, folder, tmp_path / "out", device="cpu")
+    assert not (tmp_path / "out").exists()  # nothing half-written
+    with pytest.raises(ValueError, match="no echo file"):
+        echo_files(tmp_path)

@@ -105,7 +105,7 @@ def _evaluate_sequences(analysis: Path, truth: Path, out: Path) -> None:
 
 def predict_cmd(
     run: str = typer.Argument(..., help="Run folder (its model/ is used) or a model folder."),
-    dataset: str = typer.Argument(..., help="Processed dataset."),
+    dataset: str = typer.Argument(..., help="Processed dataset, or a plain folder of echo files."),
     split: str = typer.Option("test", "--split", help="train, val or test."),
     out: str = typer.Option(..., "--out", help="Prediction folder to write."),
     threshold: float = typer.Option(None, "--threshold", help="Default: the run's loss preset."),
@@ -114,10 +114,19 @@ def predict_cmd(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     force: bool = typer.Option(False, "--force", help="Replace an existing prediction folder."),
     no_qc: bool = typer.Option(False, "--no-qc", help="Skip the quality-control pass (qc.csv)."),
+    frame: int = typer.Option(0, "--frame", help="A folder of files: the frame of each loop (0 = first)."),
+    view: str = typer.Option(None, "--view", help="A folder of files: 2CH or 4CH, for the prompts."),
+    phase: str = typer.Option(None, "--phase", help="A folder of files: ED or ES, for the prompts."),
 ) -> None:
-    """Predict masks of a split (phrasing 0) into a prediction folder, with QC per image-structure."""
+    """Predict masks of a split (phrasing 0) into a prediction folder, with QC per image-structure; or
+    label maps of every echo file in a plain folder (any format the reader reads, ``predictions.csv``)."""
     from synthboost.evaluation.predict import predict
+    from synthboost.evaluation.predict_files import is_processed_dataset, predict_files
 
+    if Path(dataset).is_dir() and not is_processed_dataset(dataset):
+        dev = None if device == "auto" else device
+        typer.echo(str(predict_files(run, dataset, out, frame, view, phase, threshold, dev, overwrite=force)))
+        return
     path = predict(
         run, dataset, split, out, threshold, prompt, batch_size, device, overwrite=force, qc=not no_qc
     )
