@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-SIGNALS = ("prompt_dis", "tta_dis", "fragment", "shape_violation")
+SIGNALS = ("prompt_dis", "tta_dis", "uncertainty", "fragment", "shape_violation")
 COVERAGE = 0.8
 
 
@@ -143,7 +143,7 @@ def _report(rows: list[dict], model, boot: int) -> None:
     for s in ("lv", "myo", "la"):
         keep = structures == s
         cells = []
-        for name in (*SIGNALS[:2], "combined score"):
+        for name in (*SIGNALS[:3], "combined score"):
             trust = candidates[name][keep]
             m, ci = metrics(trust, dice[keep]), bootstrap(trust, dice[keep], patients[keep], boot)
             cells.append(f"{name} {_fmt(m['auroc'], ci['auroc'])}")
@@ -264,6 +264,11 @@ def _loops(run: Path, demo: Path, qc_json: Path, n_patients: int, boot: int) -> 
                 draws.append(v)
         ci = tuple(np.percentile(draws, [2.5, 97.5])) if draws else (np.nan, np.nan)
         print(f"  AUROC for |EF error| > 10 of {name}: {_fmt(value, ci)}")
+    flagged = np.array([v != "ok" for v in verdicts])
+    sens = flagged[bad].mean() if bad.any() else float("nan")
+    spec = (~flagged[~bad]).mean() if (~bad).any() else float("nan")
+    print(f"  verdict review/unreliable as a detector of |EF error| > 10: sensitivity {sens:.2f}, specificity {spec:.2f} "
+          f"(mean signed EF error {df['ef_error'].mean():+.1f} points)")  # fmt: skip
     for v in order:
         sub = np.array(verdicts) == v
         if sub.any():
@@ -278,6 +283,7 @@ def _read_frames(path: Path) -> list[dict]:
 
 
 def main() -> None:
+    from synthboost.clinical.ef_check import add_ef_check, describe_ef_check
     from synthboost.evaluation.qc_pass import fit_qc
     from synthboost.training.selection import select_best_run
     from synthboost.utils.files import read_json
@@ -304,6 +310,7 @@ def main() -> None:
         qc_json = fit_qc(run, dataset, Path(tmp) / "qc.json", device="cpu")
         print(f"QC fitted on val in {time.perf_counter() - start:.1f} s: {read_json(qc_json)['n_val_items']} "
               f"image-structures, {read_json(qc_json)['n_val_failures']} failures")  # fmt: skip
+        print(describe_ef_check(add_ef_check(qc_json, run, dataset, device="cpu")))
         rows, model = _test_rows(run, dataset, qc_json)
         _report(rows, model, args.boot)
         _cost(run, dataset, args.demo, model, args.repeats)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from synthboost.clinical.ef_check import add_ef_check, describe_ef_check
 from synthboost.evaluation.per_image import evaluate
 from synthboost.evaluation.predict import predict
 from synthboost.evaluation.qc_fit import QC_JSON
@@ -31,10 +32,14 @@ def qc_best_run(out: Path, camus: Path, run: Path, level: str) -> Path | None:
         return csv
     if not (run / QC_JSON).is_file():
         try:
-            fit_qc(run, camus)
+            path = fit_qc(run, camus)
         except ValueError as err:
             log.warning("[qc] no calibrated QC for %s: %s", run.name, err)
             return None
+        try:
+            log.info("[qc] %s", describe_ef_check(add_ef_check(path, run, camus)))
+        except ValueError as err:
+            log.warning("[qc] no EF check for %s: %s", run.name, err)
     pred = predict(
         run, camus, split="test", out=folder / "predictions", prompt=level, device="auto", overwrite=True
     )

@@ -200,3 +200,16 @@ def test_batched_prompts_equal_separate_decodes(segmenter):
     batched = segmenter.prompt_batch_probabilities(image, prompts)
     np.testing.assert_allclose(batched, segmenter.frame_probabilities(image[None], prompts)[0], atol=1e-5)
     assert np.abs(batched[0] - batched[1]).max() > 1e-4  # the prompts reach the model
+
+
+def test_uncertainty_is_zero_for_a_certain_answer_and_known_for_a_hesitant_one():
+    certain = np.zeros((20, 20))
+    certain[5:15, 5:15] = 1.0
+    assert qc.uncertainty(certain, 0.5) == 0.0
+    assert qc.uncertainty(np.zeros((20, 20)), 0.5) == 0.0  # nothing, and sure of it
+    hesitant = certain * 0.6  # 100 pixels at 0.6: soft Dice 2·60 / (60 + 100) = 0.75
+    assert qc.uncertainty(hesitant, 0.5) == pytest.approx(0.25)
+    assert qc.uncertainty(certain * 0.3, 0.5) == 1.0  # mass below the threshold, no mask: fully uncertain
+    ring = certain.copy()
+    ring[4, 5:15] = ring[15, 5:15] = 0.4  # a hesitant border adds uncertainty
+    assert 0 < qc.uncertainty(ring, 0.5) < qc.uncertainty(hesitant, 0.5)

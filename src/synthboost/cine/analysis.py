@@ -25,7 +25,7 @@ from synthboost.cine.segment import loop_prompts
 from synthboost.data.imageio.budget import LOOP_BUDGET
 from synthboost.data.imageio.echo import camus_info, read_echo
 from synthboost.data.imageio.suffixes import LOOP_SUFFIXES
-from synthboost.evaluation.qc_fit import QCModel, load_qc
+from synthboost.evaluation.qc_fit import QCModel, ef_check_reason, load_qc
 from synthboost.evaluation.segmenter import Segmenter
 from synthboost.evaluation.sequence import ANALYSIS_MARKER
 from synthboost.logs import get_logger
@@ -166,7 +166,8 @@ def analyze_loop(
     labels, frames = segment_loop_qc(loop, segmenter, level, view, attributes, options, model)
     analysis = measure_labels(loop, labels, view, {**info, "prompts": prompt_sets}, options.curve_sigma)
     analysis.qc = frames
-    analysis.summary["qc"] = loop_verdict(analysis, frames, model is not None)
+    ef_reason = ef_check_reason(model.info) if model is not None else None
+    analysis.summary["qc"] = loop_verdict(analysis, frames, model is not None, ef_reason)
     return analysis
 
 

@@ -10,8 +10,9 @@ its LV (the structure EF is measured on) scores below the rule's threshold or is
 
 Verdict (constants below, not fitted): ``unreliable`` when no ED/ES was found or more than
 :data:`UNRELIABLE_FRACTION` of the frames failed; ``review`` when an ED or ES frame failed, more than
-:data:`REVIEW_FRACTION` of the frames failed, or the LV curve swings less than :data:`PLATEAU_SWING`
-of its maximum (ED/ES on a flat plateau); else ``ok``.
+:data:`REVIEW_FRACTION` of the frames failed, the LV curve swings less than :data:`PLATEAU_SWING`
+of its maximum (ED/ES on a flat plateau), or the model's EF failed its validation check
+(``qc.json``'s ``ef_check``, :mod:`synthboost.clinical.ef_check`); else ``ok``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def qc_loop_probabilities(
 def frame_signals(
     primary: np.ndarray, extra: np.ndarray, threshold: float, ranges: dict[str, list[float]] | None
 ) -> list[dict[str, dict[str, float]]]:
-    """Per frame and structure: ``prompt_dis``, ``fragment``, ``n_components``, ``shape_violation``."""
+    """Per frame and structure: ``prompt_dis``, ``uncertainty``, ``fragment``, ``n_components``, ``shape_violation``."""
     out = []
     for t in range(primary.shape[0]):
         labels = label_map(primary[t], threshold)
@@ -69,7 +70,9 @@ def frame_signals(
                 if violations is None
                 else sum(violations[f] for f in qc.STRUCTURE_FEATURES[structure])
             )
-            frame[structure] = {"prompt_dis": qc.mask_disagreement(masks), "fragment": qc.fragmentation(masks[0]),
+            frame[structure] = {"prompt_dis": qc.mask_disagreement(masks),
+                                "uncertainty": qc.uncertainty(primary[t, i], threshold),
+                                "fragment": qc.fragmentation(masks[0]),
                                 "n_components": qc.n_components(masks[0]), "shape_violation": float(shape),
                                 **structure_prior(structure)}  # fmt: skip
         out.append(frame)
@@ -98,8 +101,14 @@ def judge_frames(
     return rows
 
 
-def loop_verdict(analysis: LoopAnalysis, frames: list[dict[str, Any]], calibrated: bool) -> dict[str, Any]:
-    """The loop's verdict, its reasons and counts (``summary["qc"]``); see the module docstring."""
+def loop_verdict(
+    analysis: LoopAnalysis, frames: list[dict[str, Any]], calibrated: bool, ef_reason: str | None = None
+) -> dict[str, Any]:
+    """The loop's verdict, its reasons and counts (``summary["qc"]``); see the module docstring.
+
+    ``ef_reason``: why every EF of this model needs review (its validation EF check failed,
+    :func:`synthboost.clinical.ef_check.ef_check_reason`); it makes an ``ok`` loop ``review``.
+    """
     n = len(frames)
     failed = [t for t, f in enumerate(frames) if f["qc_fail"]]
     reasons = [f"{len(failed)} of {n} frames failed"] if failed else []
@@ -120,10 +129,13 @@ def loop_verdict(analysis: LoopAnalysis, frames: list[dict[str, Any]], calibrate
         verdict = "review"
     else:
         verdict = "ok"
+    if ef_reason:
+        reasons.append(ef_reason)
+        verdict = "review" if verdict == "ok" else verdict
     if not calibrated:
         reasons.append(NO_RULE_MESSAGE + " (temporal checks and components only)")
     return {"verdict": verdict, "reasons": reasons, "n_failed_frames": len(failed), "failed_frames": failed,
-            "calibrated": calibrated, "lv_curve_swing": swing}  # fmt: skip
+            "calibrated": calibrated, "lv_curve_swing": swing, "ef_check_failed": bool(ef_reason)}  # fmt: skip
 
 
 def segment_loop_qc(

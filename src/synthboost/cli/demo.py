@@ -13,11 +13,14 @@ def demo_cmd(
         "--keep-checkpoints",
         help="Keep the Lightning checkpoints of finished runs (best weights stay in RUN/model/).",
     ),
+    seed: int = typer.Option(
+        0, "--seed", help="Another phantom cohort, split and training seeds: an untouched repeat of the demo."
+    ),
 ) -> None:
     """Run the whole pipeline on the procedural phantom, no download needed."""
     from synthboost.demo import print_results, run_demo
 
-    print_results(run_demo(out, quick=quick, keep_checkpoints=keep_checkpoints), quick, typer.echo)
+    print_results(run_demo(out, quick=quick, keep_checkpoints=keep_checkpoints, seed=seed), quick, typer.echo)
 
 
 def register(app: typer.Typer) -> None:

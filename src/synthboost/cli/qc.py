@@ -17,12 +17,18 @@ def fit_command(
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write qc.json here instead of RUN/qc.json."),
     device: str | None = typer.Option(None, help="cuda, cpu, ... (default: CUDA when available)."),
+    ef_check: bool = typer.Option(
+        True, "--ef-check/--no-ef-check", help="Also check the model's EF on the val patients (docs/qc.md)."
+    ),
 ) -> None:
     """Fit the QC score and threshold on the validation split (failure = Dice < 80); write qc.json."""
+    from synthboost.clinical.ef_check import add_ef_check, describe_ef_check
     from synthboost.evaluation.qc_fit import read_qc
     from synthboost.evaluation.qc_pass import fit_qc
 
     path = fit_qc(run, dataset, out, device)
+    if ef_check:
+        typer.echo(describe_ef_check(add_ef_check(path, run, dataset, device)))
     qc = read_qc(path)
     for kind, rule in qc.rules.items():
         typer.echo(f"{kind}: flag when score < {rule.threshold:.3f} (signals {', '.join(rule.signals)})")

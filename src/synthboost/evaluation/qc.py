@@ -7,6 +7,8 @@ Each signal stands alone and is documented in ``docs/qc.md``:
   answers every prompt the same gives 0.
 - **test-time-augmentation disagreement** (:func:`tta_disagreement`): the image flipped and its
   intensities changed, the answer un-flipped; ``1 -`` the mean Dice with the plain answer.
+- **pixel uncertainty** (:func:`uncertainty`): ``1 -`` the soft Dice of the probabilities with their
+  own thresholded mask; 0 when every pixel is answered with certainty (0 or 1).
 - **anatomical plausibility**: connected components (:func:`fragmentation`), shape features of the
   label map (:func:`shape_features`: areas, ratios, elongation, LV enclosure by the myocardium
   except at the base, LA–LV gap) checked against ranges learned from training labels
@@ -85,6 +87,21 @@ def tta_disagreement(reference: np.ndarray, augmented: Sequence[np.ndarray], thr
         raise ValueError("tta_disagreement: no augmented answer")
     ref = np.asarray(reference) > threshold
     return 1.0 - float(np.mean([dice(ref, np.asarray(a) > threshold) for a in augmented]))
+
+
+def uncertainty(probability: np.ndarray, threshold: float) -> float:
+    """``1 -`` the soft Dice of ``probability`` with its own mask ``probability > threshold``.
+
+    0 when every pixel is 0 or 1 (a certain answer); grows with the probability mass that hesitates
+    around the mask's border. An empty mask with no probability mass is certain (0); an empty mask
+    under some probability mass is fully uncertain (1).
+    """
+    p = np.asarray(probability, np.float64)
+    mask = p > threshold
+    total = float(p.sum()) + float(mask.sum())
+    if total <= 1e-9:
+        return 0.0
+    return float(1.0 - 2.0 * float(p[mask].sum()) / total)
 
 
 def augment(image: np.ndarray, gamma: float = 0.8, gain: float = 1.1) -> np.ndarray:

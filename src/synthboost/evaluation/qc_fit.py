@@ -28,15 +28,21 @@ FAILURE_DICE = 80.0
 #: Structure indicators: each structure's own failure rate on validation (MYO fails more often than the LV).
 STRUCTURE_PRIOR: tuple[str, ...] = ("is_myo", "is_la")
 #: Signals of a still image, in the order of a rule's coefficients.
-STILL_SIGNALS: tuple[str, ...] = ("prompt_dis", "tta_dis", "fragment", "shape_violation", *STRUCTURE_PRIOR)
+STILL_SIGNALS: tuple[str, ...] = (
+    "prompt_dis", "tta_dis", "uncertainty", "fragment", "shape_violation", *STRUCTURE_PRIOR,
+)  # fmt: skip
 #: Signals of a loop frame (no test-time augmentation).
-LOOP_SIGNALS: tuple[str, ...] = ("prompt_dis", "fragment", "shape_violation", *STRUCTURE_PRIOR)
+LOOP_SIGNALS: tuple[str, ...] = ("prompt_dis", "uncertainty", "fragment", "shape_violation", *STRUCTURE_PRIOR)
 #: L2 penalty of the logistic regression (on standardised signals).
 L2 = 1.0
 #: A signal is named as a reason when above this quantile of the validation successes.
 REASON_QUANTILE = 0.95
 #: The rules a ``qc.json`` holds: one for stills, one for loop frames.
 RULE_KINDS: tuple[str, ...] = ("still", "loop")
+#: An EF off by more than this many points is a failed EF (the failure the loop benchmark counts).
+EF_TOLERANCE = 10.0
+#: The key of ``qc.json`` holding the model's validation EF check (:mod:`synthboost.clinical.ef_check`).
+EF_CHECK_KEY = "ef_check"
 NO_RULE_MESSAGE = "no calibrated QC threshold exists for this model (no qc.json): raw signals only"
 
 
@@ -203,3 +209,13 @@ def load_qc(model: str | Path) -> QCModel | None:
     """The QC model stored with a run, or ``None`` when it has none (a bare model folder, a hub id)."""
     path = qc_path_of(model)
     return read_qc(path) if path is not None else None
+
+
+def ef_check_reason(info: Mapping[str, Any]) -> str | None:
+    """The reason every EF of this model needs review (``qc.json``'s ``ef_check`` failed), else ``None``."""
+    check = info.get(EF_CHECK_KEY)
+    if not check or check.get("passed") is not False:
+        return None
+    s = check["single_plane"]
+    return (f"this model's EF was off by {s['mae']:.1f} points on average (bias {s['bias']:+.1f}) on "
+            f"{check['n_patients']} {check['split']} patients: EF needs review")  # fmt: skip

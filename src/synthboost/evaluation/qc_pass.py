@@ -125,6 +125,7 @@ def structure_signals(
         out[structure] = {
             "prompt_dis": qc.prompt_disagreement(probs[i], threshold) if probs.shape[1] > 1 else 0.0,
             "tta_dis": tta,
+            "uncertainty": qc.uncertainty(probs[i, 0], threshold),
             "fragment": qc.fragmentation(mask),
             "n_components": qc.n_components(mask),
             "shape_violation": float(shape),
@@ -323,7 +324,7 @@ def attribute_qc(
 
 def describe(result: Mapping[str, Any], model: QCModel | None) -> str:
     """One line for a person: ``QC score 0.83 >= 0.61: ok`` or the raw signals, then the reasons."""
-    raw = ", ".join(f"{k} {result[k]:.2f}" for k in ("prompt_dis", "tta_dis", "fragment", "shape_violation")
+    raw = ", ".join(f"{k} {result[k]:.2f}" for k in ("prompt_dis", "tta_dis", "uncertainty", "fragment", "shape_violation")
                     if not math.isnan(result[k]))  # fmt: skip
     if model is None:
         return f"QC (raw signals: {raw}): {result['qc_reasons']}"

@@ -11,8 +11,11 @@ from synthboost.utils.files import atomic_path
 QC_CSV = "qc.csv"
 #: Columns the QC pass adds per image-structure (predict's ``qc.csv``, evaluate's metrics CSV).
 QC_COLUMNS: tuple[str, ...] = (
-    "qc_score", "qc_fail", "qc_reasons", "prompt_dis", "tta_dis", "fragment", "n_components", "shape_violation",
+    "qc_score", "qc_fail", "qc_reasons", "prompt_dis", "tta_dis", "uncertainty", "fragment", "n_components",
+    "shape_violation",
 )  # fmt: skip
+#: Columns a ``qc.csv`` of an earlier synthboost may lack (read as empty).
+LATER_COLUMNS: tuple[str, ...] = ("uncertainty",)
 KEY_COLUMNS: tuple[str, ...] = ("group", "name", "label")
 
 
@@ -37,6 +40,9 @@ def attach_qc(metrics: Any, pred_folder: str | Path) -> Any:
     if not path.is_file():
         return metrics
     qc = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    for column in LATER_COLUMNS:
+        if column not in qc.columns:
+            qc[column] = float("nan")
     missing = [c for c in (*KEY_COLUMNS, *QC_COLUMNS) if c not in qc.columns]
     if missing:
         raise ValueError(f"{path}: missing columns {missing}")
