@@ -19,9 +19,14 @@ threshold's sensitivity and specificity on test. Cost, side by side on the same 
 augmented image, :func:`~synthboost.evaluation.qc_pass.image_qc`), and the demo's DICOM cine through
 ``analyze`` with ``qc=False`` vs ``qc=True`` (no files written).
 
-``--loops N`` also analyses the ED→ES half-sequences of ``N`` phantom test patients (as
-``bench_cine_accuracy.py`` draws them: the demo's seed and scale) with QC, and gives the AUROC of the
-loop verdict and of the mean frame score for an EF error above 10 points (against the phantom's exact EF).
+The model's EF check on the validation patients (:mod:`synthboost.clinical.ef_check`) is added to the
+fitted ``qc.json`` and printed. ``--loops N`` also analyses the ED→ES half-sequences of ``N`` phantom
+test patients (as ``bench_cine_accuracy.py`` draws them: the demo's seed and scale) with QC, and gives
+the AUROC of the loop verdict and of the mean frame score for an EF error above 10 points (against the
+phantom's exact EF), and the verdict's sensitivity and specificity as a detector of such loops.
+
+Measure on a demo nobody looked at while designing QC: ``synthboost demo --seed 1 --out demo_s1``
+(docs/qc.md, "Evidence", says which figures are development figures and which are untouched).
 """
 
 from __future__ import annotations

@@ -187,3 +187,30 @@ def test_cli_demo_prints_a_short_log_with_timing_and_caveat(demo: tuple[Path, di
     assert "GPU available" not in res.output and "Tip:" not in res.output
     info = [line for line in lines if line.startswith(("INFO ", "WARNING "))]
     assert len(info) == len(set(info)), "each log line once"
+
+
+def test_another_seed_is_an_untouched_repeat_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from typer.testing import CliRunner
+
+    import synthboost.demo as demo_module
+    from synthboost.cli import app
+
+    base = plan_runs(DemoConfig.preset(quick=False))
+    other = plan_runs(dataclasses.replace(DemoConfig.preset(quick=False), seed=1))
+    assert {r.seed for r in base} == {42, 43, 44} and {r.seed for r in other} == {43, 44, 45}
+    seen = {}
+
+    def fake_run_demo(out, quick=False, keep_checkpoints=False, seed=0):
+        seen.update(out=out, seed=seed)
+        raise SystemExit(0)  # the plumbing only: no demo is run
+
+    monkeypatch.setattr(demo_module, "run_demo", fake_run_demo)
+    res = CliRunner().invoke(app, ["demo", "--seed", "1", "--out", "elsewhere"])
+    assert res.exit_code == 0 and seen == {"out": "elsewhere", "seed": 1}
+    lines: list[str] = []
+    empty = {"timings": [], "summary": [], "lora": [], "claims": [], "seed": 1}
+    with pytest.raises((KeyError, AttributeError, TypeError)):  # stops after the preset line
+        demo_module.print_results(empty, False, lines.append)
+    assert any("demo preset default, seed 1" in line for line in lines)
