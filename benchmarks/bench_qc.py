@@ -288,7 +288,8 @@ def _read_frames(path: Path) -> list[dict]:
 
 
 def main() -> None:
-    from synthboost.clinical.ef_check import add_ef_check, describe_ef_check
+    from synthboost.clinical.ef_check import add_ef_check
+    from synthboost.evaluation.qc_fit import describe_ef_check
     from synthboost.evaluation.qc_pass import fit_qc
     from synthboost.training.selection import select_best_run
     from synthboost.utils.files import read_json

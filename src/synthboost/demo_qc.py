@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synthboost.clinical.ef_check import add_ef_check, describe_ef_check
+from synthboost.clinical.ef_check import add_ef_check
 from synthboost.evaluation.per_image import evaluate
 from synthboost.evaluation.predict import predict
-from synthboost.evaluation.qc_fit import QC_JSON
+from synthboost.evaluation.qc_fit import QC_JSON, describe_ef_check
 from synthboost.evaluation.qc_pass import fit_qc
 from synthboost.evaluation.qc_table import summary_line
 from synthboost.logs import get_logger

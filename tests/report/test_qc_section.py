@@ -41,3 +41,21 @@ def test_qc_section_without_a_rule_or_without_qc_columns(tmp_path):
         summary_line(pd.read_csv(tmp_path / "raw.csv"))
     with pytest.raises(ValueError, match="none.csv: no QC columns"):
         qc_html(tmp_path / "none.csv")
+
+
+def test_qc_section_says_how_the_models_ef_did_on_validation(tmp_path):
+    from synthboost.evaluation.qc_fit import QCModel, describe_ef_check, fit_rule, write_qc
+
+    _metrics([0.9, 0.1], [False, True], [92.0, 50.0]).to_csv(tmp_path / "m.csv", index=False)
+    rows = [{"prompt_dis": float(i % 2)} for i in range(6)]
+    rule = fit_rule(rows, [50.0 if i % 2 else 90.0 for i in range(6)], ("prompt_dis",))
+    check = {"split": "val", "n_patients": 4, "tolerance": 10.0, "passed": False,
+             "single_plane": {"n": 8, "bias": -19.6, "mae": 19.6}, "biplane": {"n": 4, "bias": -18.9, "mae": 18.9}}  # fmt: skip
+    assert describe_ef_check(check) == (
+        "EF check on 4 val patients: single-plane bias -19.6, mean |error| 19.6 points; biplane bias -18.9, "
+        "mean |error| 18.9: failed (> 10): every EF of this model needs review"
+    )
+    qc_json = write_qc(tmp_path / "qc.json", QCModel({"still": rule, "loop": rule}, {}, {"ef_check": check}))
+    assert "EF check on 4 val patients" in qc_html(tmp_path / "m.csv", qc_json)
+    passed = {**check, "passed": True, "single_plane": {"n": 8, "bias": 1.0, "mae": 3.0}, "biplane": {"n": 0}}
+    assert describe_ef_check(passed).endswith("mean |error| 3.0 points: passed")

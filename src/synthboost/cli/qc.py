@@ -22,8 +22,8 @@ def fit_command(
     ),
 ) -> None:
     """Fit the QC score and threshold on the validation split (failure = Dice < 80); write qc.json."""
-    from synthboost.clinical.ef_check import add_ef_check, describe_ef_check
-    from synthboost.evaluation.qc_fit import read_qc
+    from synthboost.clinical.ef_check import add_ef_check
+    from synthboost.evaluation.qc_fit import describe_ef_check, read_qc
     from synthboost.evaluation.qc_pass import fit_qc
 
     path = fit_qc(run, dataset, out, device)

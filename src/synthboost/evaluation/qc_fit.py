@@ -219,3 +219,18 @@ def ef_check_reason(info: Mapping[str, Any]) -> str | None:
     s = check["single_plane"]
     return (f"this model's EF was off by {s['mae']:.1f} points on average (bias {s['bias']:+.1f}) on "
             f"{check['n_patients']} {check['split']} patients: EF needs review")  # fmt: skip
+
+
+def describe_ef_check(check: Mapping[str, Any]) -> str:
+    """One line: ``EF check on 4 val patients (single-plane): bias -15.2, mean |error| 16.1 points: failed``."""
+    s, b = check["single_plane"], check["biplane"]
+    if s["n"] == 0:
+        return f"EF check on {check['n_patients']} {check['split']} patients: no EF could be measured"
+    verdict = (
+        "passed"
+        if check["passed"]
+        else f"failed (> {check['tolerance']:g}): every EF of this model needs review"
+    )
+    bi = f"; biplane bias {b['bias']:+.1f}, mean |error| {b['mae']:.1f}" if b["n"] else ""
+    return (f"EF check on {check['n_patients']} {check['split']} patients: single-plane bias {s['bias']:+.1f}, "
+            f"mean |error| {s['mae']:.1f} points{bi}: {verdict}")  # fmt: skip

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from synthboost.data.format import STRUCTURE_TITLES
-from synthboost.evaluation.qc_fit import FAILURE_DICE, read_qc
+from synthboost.evaluation.qc_fit import EF_CHECK_KEY, FAILURE_DICE, describe_ef_check, read_qc
 
 #: Least trusted image-structures listed with their reasons.
 N_LEAST_TRUSTED = 5
@@ -54,6 +54,8 @@ def qc_html(
         rule = qc.rules["still"]
         source = (f" Rule fitted on the validation split ({qc.info.get('n_val_items')} image-structures, "
                   f"{qc.info.get('n_val_failures')} failures); flagged when the score is below {rule.threshold:.3f}.")  # fmt: skip
+        if qc.info.get(EF_CHECK_KEY):
+            source += f" {describe_ef_check(qc.info[EF_CHECK_KEY])}."
     worst = df.sort_values("qc_score").head(N_LEAST_TRUSTED)
     listed = "".join(
         f"<tr><td>{html.escape(str(r['name']))}</td><td>{html.escape(str(r['structure']))}</td>"
