@@ -147,6 +147,18 @@ def test_demo_analyses_a_test_patients_dicom_cine(demo: tuple[Path, dict]) -> No
     assert Path(s["source"]).name == f"{testing[0]}_4CH.dcm"
 
 
+def test_demo_validates_on_its_split_file(demo: tuple[Path, dict]) -> None:
+    import csv
+    import json
+
+    out, _ = demo
+    split = json.loads((out / "split.json").read_text())
+    assert len(split["val"]) == DemoConfig.preset(quick=True).val_patients == 2
+    with (out / "camus" / "meta.csv").open() as f:
+        val = sorted({r["patient"] for r in csv.DictReader(f) if r["split"] == "val"})
+    assert val == sorted(split["val"])
+
+
 def test_best_run_is_chosen_on_validation_among_real_validated_runs(demo: tuple[Path, dict]) -> None:
     out, res = demo
     best = res["best"]
@@ -214,3 +226,25 @@ def test_another_seed_is_an_untouched_repeat_and_says_so(monkeypatch: pytest.Mon
     with pytest.raises((KeyError, AttributeError, TypeError)):  # stops after the preset line
         demo_module.print_results(empty, False, lines.append)
     assert any("demo preset default, seed 1" in line for line in lines)
+
+
+def test_default_demo_validates_on_eight_patients_and_trains_on_thirty_two(tmp_path: Path) -> None:
+    from synthboost.data.phantom.writer import generate_phantom
+    from synthboost.data.sources.camus import list_frames
+    from synthboost.demo import write_split_file
+
+    cfg = DemoConfig.preset(quick=False)
+    assert (cfg.patients - cfg.test_patients - cfg.val_patients, cfg.val_patients) == (32, 8)
+    raw = generate_phantom(tmp_path / "raw", n_patients=13, n_test=3, image_scale=0.1)
+    assert (
+        write_split_file(raw, tmp_path / "none.json", None) is None and not (tmp_path / "none.json").exists()
+    )
+    split = write_split_file(raw, tmp_path / "split.json", 4)
+    _, frames = list_frames(raw, split)
+    patients = {s: sorted({f.patient for f in frames if f.split == s}) for s in ("train", "val", "test")}
+    assert patients["val"] == [f"patient{i:04d}" for i in range(1, 5)]
+    assert len(patients["train"]) == 6 and len(patients["test"]) == 3  # nothing dropped
+    assert not set(patients["val"]) & set(patients["train"])
+    for bad in (0, 10):
+        with pytest.raises(ValueError, match="val_patients must be in \\[1, 9\\]"):
+            write_split_file(raw, tmp_path / "bad.json", bad)

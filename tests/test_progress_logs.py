@@ -71,3 +71,19 @@ def test_repeated_warnings_are_capped_with_a_count(root_logging, capsys) -> None
     err = capsys.readouterr().err
     assert "patient1" in err and "patient2" not in err
     assert err.count("[stage") == 4 and "3 more messages like these" in err
+
+
+def test_transformers_imported_first_still_shows_no_loading_bar(root_logging, monkeypatch) -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()  # as a library imported before the CLI set up logging leaves it
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    try:
+        setup_logging(verbose_=False)
+        assert not hf_logging.is_progress_bar_enabled()
+        hf_logging.enable_progress_bar()
+        monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "0")  # a person's explicit choice is kept
+        setup_logging(verbose_=False)
+        assert hf_logging.is_progress_bar_enabled()
+    finally:
+        hf_logging.disable_progress_bar()

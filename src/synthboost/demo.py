@@ -66,11 +66,14 @@ class DemoConfig:
     Every (model, level) gets the paper's three strategies plus the equal-compute baseline;
     the headline comparison (``headline`` model and level) is repeated over ``seeds`` seeds. Its
     first seed also gets a synth-PT → real-FT run with LoRA adapters of rank ``lora_rank`` (from
-    the same synthetic run, same recipe; 0 = none) beside the full fine-tune.
+    the same synthetic run, same recipe; 0 = none) beside the full fine-tune. ``val_patients`` of
+    the training patients (the first ones) form the validation split, which chooses the best run and
+    calibrates its QC rule and EF check (``None``: CAMUS's rule, one in nine).
     """
 
-    patients: int = 48
+    patients: int = 52
     test_patients: int = 12  # more test patients than the phantom's 1 in 10: patient-level tests
+    val_patients: int | None = 8  # 32 training patients, as many as CAMUS's 1-in-9 rule leaves of 48
     image_size: int = 128
     per_mask: int = 1
     levels: tuple[str, ...] = ("p2",)
@@ -84,7 +87,7 @@ class DemoConfig:
     @classmethod
     def preset(cls, quick: bool) -> DemoConfig:
         """The default demo (about 5 minutes on 2 idle cores) or the quick one (about 1 minute)."""
-        return cls(patients=12, test_patients=2, epochs=2, seeds=2) if quick else cls()
+        return cls(patients=12, test_patients=2, val_patients=2, epochs=2, seeds=2) if quick else cls()
 
 
 #: The demo's phantom images are half the native size (about 290 px; ``prepare`` resizes them to
@@ -209,7 +212,8 @@ def make_data(out: Path, cfg: DemoConfig, steps: DemoSteps) -> dict[str, Path]:
             )
     with steps.step("prepare"):
         if not _stage("prepare", p["camus"] / "anns"):
-            prepare_camus(p["phantom_raw"], p["camus"], **prepare)
+            split = write_split_file(p["phantom_raw"], out / "split.json", cfg.val_patients)
+            prepare_camus(p["phantom_raw"], p["camus"], split_file=split, **prepare)
     with steps.step("synth perturb"):
         if not _stage("synth perturb", p["perturbed"]):
             perturb_dataset(
@@ -222,6 +226,30 @@ def make_data(out: Path, cfg: DemoConfig, steps: DemoSteps) -> dict[str, Path]:
         if not _stage("prepare sdm", p["synthetic"] / "anns"):
             prepare_sdm(p["rendered"], p["synthetic"], **prepare)
     return p
+
+
+def write_split_file(raw: Path, path: Path, val_patients: int | None) -> Path | None:
+    """Write ``prepare``'s split file (docs/formats.md): the first ``val_patients`` training patients of
+    the 2019-layout phantom ``raw`` validate, the others train, every testing patient tests.
+
+    Returns:
+        ``path``, or ``None`` (nothing written) when ``val_patients`` is ``None`` (CAMUS's own rule).
+
+    Raises:
+        ValueError: ``val_patients`` leaves no training patient or is below 1.
+    """
+    if val_patients is None:
+        return None
+    training = sorted(p.name for p in (raw / "training").iterdir() if p.is_dir())
+    testing = sorted(p.name for p in (raw / "testing").iterdir() if p.is_dir())
+    if not 1 <= val_patients < len(training):
+        raise ValueError(
+            f"{raw}: val_patients must be in [1, {len(training) - 1}] for {len(training)} training patients, "
+            f"got {val_patients}"
+        )
+    split = {"train": training[val_patients:], "val": training[:val_patients], "test": testing}
+    write_json_atomic(path, split)
+    return path
 
 
 def _overrides(run: DemoRun, runs: dict[DemoRun, Path], data: dict[str, Path], cfg: DemoConfig) -> dict:

@@ -67,6 +67,19 @@ def setup_logging(verbose_: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose_ else logging.INFO)
     if not verbose_:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when huggingface_hub loads
+        if os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1":
+            _progress_bars_off_if_loaded()
+
+
+def _progress_bars_off_if_loaded() -> None:
+    """Hugging Face libraries imported before logging was set up read the variable too early: tell them
+    directly (``transformers``' "Loading weights" bar, the hub's downloads). Imports nothing."""
+    hub = sys.modules.get("huggingface_hub.utils")
+    if hub is not None:
+        hub.disable_progress_bars()
+    hf_logging = sys.modules.get("transformers.utils.logging")
+    if hf_logging is not None:
+        hf_logging.disable_progress_bar()
 
 
 def quiet_lightning() -> None:
