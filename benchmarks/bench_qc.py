@@ -39,8 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-SIGNALS = ("prompt_dis", "tta_dis", "uncertainty", "fragment", "shape_violation")
+from synthboost.evaluation.qc_fit import RAW_SIGNALS
+
 COVERAGE = 0.8
+#: Signals shown within one structure (where the structure prior cannot help).
+WITHIN = ("prompt_dis", "tta_dis", "uncertainty", "heterogeneity", "weak_border")
 
 
 def auroc(risk: np.ndarray, failed: np.ndarray) -> float:
@@ -135,7 +138,7 @@ def _report(rows: list[dict], model, boot: int) -> None:
     print(
         f"{'signal':<18} {'AUROC [95% CI]':<26} {'Spearman(trust, Dice)':<26} Dice gain, 80 % most trusted (points)"
     )
-    candidates = {s: -np.array([r[s] for r in rows]) for s in SIGNALS}
+    candidates = {s: -np.array([r[s] for r in rows]) for s in RAW_SIGNALS}
     candidates["structure only"] = np.array([model.info["structure_only"][r["structure"]] for r in rows])
     candidates["combined score"] = np.array([r["qc_score"] for r in rows])
     for name, trust in candidates.items():
@@ -148,7 +151,7 @@ def _report(rows: list[dict], model, boot: int) -> None:
     for s in ("lv", "myo", "la"):
         keep = structures == s
         cells = []
-        for name in (*SIGNALS[:3], "combined score"):
+        for name in (*WITHIN, "combined score"):
             trust = candidates[name][keep]
             m, ci = metrics(trust, dice[keep]), bootstrap(trust, dice[keep], patients[keep], boot)
             cells.append(f"{name} {_fmt(m['auroc'], ci['auroc'])}")

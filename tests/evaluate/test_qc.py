@@ -213,3 +213,54 @@ def test_uncertainty_is_zero_for_a_certain_answer_and_known_for_a_hesitant_one()
     ring = certain.copy()
     ring[4, 5:15] = ring[15, 5:15] = 0.4  # a hesitant border adds uncertainty
     assert 0 < qc.uncertainty(ring, 0.5) < qc.uncertainty(hesitant, 0.5)
+
+
+def test_heterogeneity_is_zero_on_a_uniform_region_and_one_on_the_images_own_spread():
+    rng = np.random.default_rng(0)
+    image = np.full((40, 40), 20.0)
+    image[10:30, 10:30] = 180.0
+    inside = np.zeros((40, 40), bool)
+    inside[12:28, 12:28] = True
+    assert qc.heterogeneity(image, inside) == 0.0  # one intensity inside the mask
+    whole = np.ones((40, 40), bool)
+    assert qc.heterogeneity(image, whole) == pytest.approx(1.0)  # the mask is the image
+    noisy = rng.normal(100, 20, (40, 40))
+    straddles = np.zeros((40, 40), bool)
+    straddles[5:35, 20:25] = True  # half in the bright square, half outside: as spread as a border gets
+    assert qc.heterogeneity(image, straddles) > 0.9
+    for img in (image, noisy):  # a gain and an offset change nothing
+        assert qc.heterogeneity(3.0 * img + 7.0, straddles) == pytest.approx(qc.heterogeneity(img, straddles))
+    assert qc.heterogeneity(image, np.zeros((40, 40), bool)) == 1.0  # no mask, no evidence
+    assert qc.heterogeneity(np.full((40, 40), 9.0), inside) == 0.0  # a blank image is uniform
+    with pytest.raises(ValueError, match="differ in shape"):
+        qc.heterogeneity(image, inside[:-1])
+
+
+def test_border_weakness_has_its_closed_form_on_a_drawn_disc_and_is_one_without_a_border():
+    from scipy import ndimage
+
+    mask = disc((64, 64), (32, 32), 12)
+    image = np.where(mask, 200.0, 40.0)
+    outer = ndimage.binary_dilation(mask, iterations=qc.BORDER_BAND) & ~mask
+    p = mask.sum() / (mask.sum() + outer.sum())  # two intensities: spread = 160 sqrt(p (1 - p))
+    expected = 1.0 / (1.0 + 1.0 / math.sqrt(p * (1.0 - p)))
+    assert qc.border_weakness(image, mask) == pytest.approx(expected)
+    assert qc.border_weakness(0.5 * image + 30.0, mask) == pytest.approx(expected)  # gain, offset
+    shifted = disc((64, 64), (32, 41), 12)  # the same disc drawn 9 pixels off: a weaker border
+    assert expected < qc.border_weakness(image, shifted) < 1.0
+    assert qc.border_weakness(np.full((64, 64), 90.0), mask) == 1.0  # a uniform image draws no border
+    assert qc.border_weakness(image, np.ones((64, 64), bool)) == 1.0  # no outside band
+    assert qc.border_weakness(image, np.zeros((64, 64), bool)) == 1.0
+
+
+def test_the_qc_pass_reports_the_image_evidence_of_each_mask():
+    image = np.full((48, 48), 30, np.uint8)
+    image[10:30, 14:34] = 200  # the toy model answers this bright square for every structure
+    out = image_qc(ToySegmenter(), image, [["a"], ["b"], ["c"]], None)
+    for structure in ("lv", "myo", "la"):
+        assert out[structure]["heterogeneity"] == 0.0  # the mask is exactly the uniform square
+        assert out[structure]["weak_border"] < 0.4  # and its border is the image's edge
+    blank = image_qc(
+        ToySegmenter(lambda frame, prompt: np.pad(np.ones((20, 20)), 14)), image * 0, [["a"]] * 3, None
+    )
+    assert blank["lv"]["weak_border"] == 1.0  # a mask drawn on an empty image has no support

@@ -31,7 +31,12 @@ def test_predict_writes_raw_qc_and_evaluate_merges_it(tiny_model, dataset, tmp_p
     assert list(df.columns[-len(QC_COLUMNS) :]) == list(QC_COLUMNS)
     assert len(df) == len(read_predictions(out).items) and df["qc_score"].isna().all()
     assert df["prompt_dis"].between(0, 1).all() and df["tta_dis"].between(0, 1).all()
+    assert df["weak_border"].between(0, 1).all() and (df["heterogeneity"] >= 0).all()
     assert df["qc_reasons"].str.contains(NO_RULE_MESSAGE, regex=False).all()
+    earlier = pd.read_csv(out / QC_CSV).drop(columns=["uncertainty", "heterogeneity", "weak_border"])
+    earlier.to_csv(out / QC_CSV, index=False)  # a qc.csv written before these signals existed
+    old = evaluate(out, dataset)
+    assert old[["uncertainty", "heterogeneity", "weak_border"]].isna().all().all() and len(old) == len(df)
     from typer.testing import CliRunner
 
     from synthboost.cli import app

@@ -3,8 +3,8 @@
 The loop is segmented as :func:`~synthboost.cine.loop.segment_loop` does, with one more prompt set
 decoded from the same image encodings: the second phrasing of the loop's prompts. Per frame and
 structure the signals are the prompt disagreement between the primary answer and that phrasing, the
-fragmentation and the shape violations (against the run's learned ranges) of the frame's label map
-at the model's input size, scored by the run's ``loop`` rule (``qc.json``); on top, the temporal
+fragmentation, the shape violations (against the run's learned ranges) of the frame's label map and
+the image evidence at the model's input size, scored by the run's ``loop`` rule (``qc.json``); on top, the temporal
 checks of :func:`synthboost.evaluation.qc.temporal_outliers` on the final label maps. A frame fails when
 its LV (the structure EF is measured on) scores below the rule's threshold or is a temporal outlier.
 
@@ -27,7 +27,7 @@ from synthboost.cine.segment import loop_prompts
 from synthboost.data.format import LABELS
 from synthboost.evaluation import qc
 from synthboost.evaluation.qc_fit import NO_RULE_MESSAGE, QCModel
-from synthboost.evaluation.qc_pass import structure_prior
+from synthboost.evaluation.qc_pass import evidence_signals, on_grid, structure_prior
 from synthboost.evaluation.segmenter import label_map
 
 REVIEW_FRACTION = 0.1
@@ -37,16 +37,14 @@ VERDICTS = ("ok", "review", "unreliable")
 
 
 def qc_loop_probabilities(
-    loop: Any,
+    crops: np.ndarray,
     segmenter: Any,
     prompt_sets: list[list[str]],
     extra_sets: list[list[str]],
     options: SegmentOptions,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(primary (T, 3, S, S), extra (T, E, 3, S, S))``: the mean over ``prompt_sets`` and every extra set,
-    from one image encoding per batch of frames."""
-    region = loop.region
-    crops = region.crop(region.apply(loop.frames))
+    """``(primary (T, 3, S, S), extra (T, E, 3, S, S))`` of a loop's cropped frames ``crops``: the mean over
+    ``prompt_sets`` and every extra set, from one image encoding per batch of frames."""
     sets = [*prompt_sets, *extra_sets]
     flat = [p for group in sets for p in group]
     probs = segmenter.frame_probabilities(np.asarray(crops), flat, options.batch_size, options.shared)
@@ -55,12 +53,18 @@ def qc_loop_probabilities(
 
 
 def frame_signals(
-    primary: np.ndarray, extra: np.ndarray, threshold: float, ranges: dict[str, list[float]] | None
+    primary: np.ndarray,
+    extra: np.ndarray,
+    threshold: float,
+    ranges: dict[str, list[float]] | None,
+    crops: np.ndarray,
 ) -> list[dict[str, dict[str, float]]]:
-    """Per frame and structure: ``prompt_dis``, ``uncertainty``, ``fragment``, ``n_components``, ``shape_violation``."""
+    """Per frame and structure: ``prompt_dis``, ``uncertainty``, ``fragment``, ``n_components``,
+    ``shape_violation``, ``heterogeneity``, ``weak_border`` (``crops``: the frames the model saw)."""
     out = []
     for t in range(primary.shape[0]):
         labels = label_map(primary[t], threshold)
+        grid = on_grid(crops[t], primary.shape)
         violations = qc.range_violations(qc.shape_features(labels), ranges) if ranges else None
         frame = {}
         for i, structure in enumerate(LABELS.values()):
@@ -74,7 +78,7 @@ def frame_signals(
                                 "uncertainty": qc.uncertainty(primary[t, i], threshold),
                                 "fragment": qc.fragmentation(masks[0]),
                                 "n_components": qc.n_components(masks[0]), "shape_violation": float(shape),
-                                **structure_prior(structure)}  # fmt: skip
+                                **evidence_signals(grid, masks[0]), **structure_prior(structure)}  # fmt: skip
         out.append(frame)
     return out
 
@@ -153,9 +157,10 @@ def segment_loop_qc(
         loop_prompts(level, view, options.phase_prompt, attributes, phrasing=1)[:1] if level != "p0" else []
     )
     threshold = segmenter.threshold if options.threshold is None else options.threshold
-    primary, extra_probs = qc_loop_probabilities(loop, segmenter, prompt_sets, extra, options)
+    crops = np.asarray(loop.region.crop(loop.region.apply(loop.frames)))
+    primary, extra_probs = qc_loop_probabilities(crops, segmenter, prompt_sets, extra, options)
     labels = labels_from_probabilities(loop, primary, threshold, options)
     if not extra:  # P0 has one wording: no prompt ensemble
         extra_probs = primary[:, None]
-    signals = frame_signals(primary, extra_probs, threshold, model.ranges if model else None)
+    signals = frame_signals(primary, extra_probs, threshold, model.ranges if model else None, crops)
     return labels, judge_frames(signals, labels, model)

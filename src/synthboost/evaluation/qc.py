@@ -9,6 +9,10 @@ Each signal stands alone and is documented in ``docs/qc.md``:
   intensities changed, the answer un-flipped; ``1 -`` the mean Dice with the plain answer.
 - **pixel uncertainty** (:func:`uncertainty`): ``1 -`` the soft Dice of the probabilities with their
   own thresholded mask; 0 when every pixel is answered with certainty (0 or 1).
+- **image evidence** (:func:`heterogeneity`, :func:`border_weakness`): does the image support the mask?
+  The intensity spread inside the mask relative to the whole image's, and how weakly the intensity
+  changes across the mask's border (the classic region-uniformity and boundary-contrast measures of
+  unsupervised segmentation evaluation). Both are unchanged by a gain and an offset of the image.
 - **anatomical plausibility**: connected components (:func:`fragmentation`), shape features of the
   label map (:func:`shape_features`: areas, ratios, elongation, LV enclosure by the myocardium
   except at the base, LA–LV gap) checked against ranges learned from training labels
@@ -45,6 +49,10 @@ STRUCTURE_FEATURES: dict[str, tuple[str, ...]] = {
 #: Ring pixels of the LV within this many pixels of the myocardium or the LA count as enclosed (a predicted
 #: wall rarely touches the cavity: thresholds leave a one- or two-pixel seam that training labels never have).
 ENCLOSURE_TOLERANCE = 2
+#: Image evidence compares the bands of this many pixels just inside and just outside the mask's border.
+BORDER_BAND = 2
+#: Image evidence needs at least this many mask pixels (fewer: no evidence, the signal is 1).
+MIN_EVIDENCE_PIXELS = 3
 #: A frame is a temporal outlier when its signal exceeds median + this many MADs of its loop …
 TEMPORAL_MADS = 5.0
 #: … and this absolute floor (1 - Dice for :func:`neighbour_dice`, relative change for :func:`curve_jumps`).
@@ -102,6 +110,43 @@ def uncertainty(probability: np.ndarray, threshold: float) -> float:
     if total <= 1e-9:
         return 0.0
     return float(1.0 - 2.0 * float(p[mask].sum()) / total)
+
+
+def heterogeneity(image: np.ndarray, mask: np.ndarray) -> float:
+    """Standard deviation of the image inside ``mask`` over that of the whole image (0: a uniform region).
+
+    ``image`` and ``mask`` share a grid (the model's input size). A mask of fewer than
+    :data:`MIN_EVIDENCE_PIXELS` pixels has no evidence (1.0); a uniform image gives 0.0.
+    """
+    image, mask = np.asarray(image, np.float64), np.asarray(mask, bool)
+    if image.shape != mask.shape:
+        raise ValueError(f"heterogeneity: image {image.shape} and mask {mask.shape} differ in shape")
+    if int(mask.sum()) < MIN_EVIDENCE_PIXELS:
+        return 1.0
+    spread = float(image.std())
+    return float(image[mask].std()) / spread if spread > 0 else 0.0
+
+
+def border_weakness(image: np.ndarray, mask: np.ndarray, band: int = BORDER_BAND) -> float:
+    """``1 / (1 + c)``, ``c`` the contrast across the mask's border: the difference of the mean intensities
+    of the ``band``-pixel bands just inside and just outside, over the intensity spread of the mask and
+    its outer band. Near 0 for a sharp border the image draws; 1 where the image shows no border.
+
+    A mask of fewer than :data:`MIN_EVIDENCE_PIXELS` pixels, without an inner or outer band (it fills
+    the image) or over a uniform image has no evidence: 1.0.
+    """
+    image, mask = np.asarray(image, np.float64), np.asarray(mask, bool)
+    if image.shape != mask.shape:
+        raise ValueError(f"border_weakness: image {image.shape} and mask {mask.shape} differ in shape")
+    if int(mask.sum()) < MIN_EVIDENCE_PIXELS:
+        return 1.0
+    outer = ndimage.binary_dilation(mask, iterations=band) & ~mask
+    inner = mask & ~ndimage.binary_erosion(mask, iterations=band, border_value=1)
+    spread = float(image[mask | outer].std()) if outer.any() else 0.0
+    if not inner.any() or spread <= 0:
+        return 1.0
+    contrast = abs(float(image[inner].mean()) - float(image[outer].mean())) / spread
+    return float(1.0 / (1.0 + contrast))
 
 
 def augment(image: np.ndarray, gamma: float = 0.8, gain: float = 1.1) -> np.ndarray:

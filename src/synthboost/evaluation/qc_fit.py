@@ -27,12 +27,18 @@ QC_VERSION = 1
 FAILURE_DICE = 80.0
 #: Structure indicators: each structure's own failure rate on validation (MYO fails more often than the LV).
 STRUCTURE_PRIOR: tuple[str, ...] = ("is_myo", "is_la")
+#: The image-evidence signals (:func:`~synthboost.evaluation.qc.heterogeneity`, :func:`~synthboost.evaluation.qc.border_weakness`).
+EVIDENCE_SIGNALS: tuple[str, ...] = ("heterogeneity", "weak_border")
 #: Signals of a still image, in the order of a rule's coefficients.
 STILL_SIGNALS: tuple[str, ...] = (
-    "prompt_dis", "tta_dis", "uncertainty", "fragment", "shape_violation", *STRUCTURE_PRIOR,
+    "prompt_dis", "tta_dis", "uncertainty", "fragment", "shape_violation", *EVIDENCE_SIGNALS, *STRUCTURE_PRIOR,
 )  # fmt: skip
+#: The signals each standing alone (reported, benchmarked), without the structure indicators.
+RAW_SIGNALS: tuple[str, ...] = tuple(s for s in STILL_SIGNALS if s not in STRUCTURE_PRIOR)
 #: Signals of a loop frame (no test-time augmentation).
-LOOP_SIGNALS: tuple[str, ...] = ("prompt_dis", "uncertainty", "fragment", "shape_violation", *STRUCTURE_PRIOR)
+LOOP_SIGNALS: tuple[str, ...] = (
+    "prompt_dis", "uncertainty", "fragment", "shape_violation", *EVIDENCE_SIGNALS, *STRUCTURE_PRIOR,
+)  # fmt: skip
 #: L2 penalty of the logistic regression (on standardised signals).
 L2 = 1.0
 #: A signal is named as a reason when above this quantile of the validation successes.

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from synthboost.data.format import LABELS, anns_path, image_path, mask_path, native_label_path
-from synthboost.data.imageio.medical import nearest_resize, read_png
+from synthboost.data.imageio.medical import nearest_resize, read_png, resize
 from synthboost.data.processed import read_info, read_meta
 from synthboost.evaluation import qc
 from synthboost.evaluation.metrics import compute_dice
@@ -27,6 +27,7 @@ from synthboost.evaluation.qc_fit import (
     LOOP_SIGNALS,
     NO_RULE_MESSAGE,
     QC_JSON,
+    RAW_SIGNALS,
     STILL_SIGNALS,
     QCModel,
     fit_rule,
@@ -102,17 +103,30 @@ def _pad(prompt_lists: list[list[str]]) -> list[list[str]]:
     return [p + [p[0]] * (k - len(p)) for p in prompt_lists]
 
 
+def on_grid(image: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """``image`` (uint8) resized bilinearly to the answers' grid ``shape``, as the model saw it."""
+    return resize(np.asarray(image, np.uint8), (int(shape[-2]), int(shape[-1])))
+
+
+def evidence_signals(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """The image-evidence signals of one mask on its image (same grid): ``heterogeneity``, ``weak_border``."""
+    return {"heterogeneity": qc.heterogeneity(image, mask), "weak_border": qc.border_weakness(image, mask)}
+
+
 def structure_signals(
     probs: np.ndarray,
     tta_probs: np.ndarray | None,
     threshold: float,
     ranges: Mapping[str, Sequence[float]] | None,
+    image: np.ndarray,
 ) -> dict[str, dict[str, float]]:
     """Raw signals per structure (``lv``, ``myo``, ``la``) from :func:`image_probabilities`' answers.
 
+    ``image``: the image that was segmented (any size; compared on the answers' grid).
     ``shape_violation`` sums the structure's :func:`~synthboost.evaluation.qc.range_violations` (NaN
     without learned ranges); ``tta_dis`` is NaN without augmented answers.
     """
+    grid = on_grid(image, probs.shape)
     labels = label_map(probs[:, 0], threshold)
     violations = qc.range_violations(qc.shape_features(labels), ranges) if ranges else None
     out = {}
@@ -129,6 +143,7 @@ def structure_signals(
             "fragment": qc.fragmentation(mask),
             "n_components": qc.n_components(mask),
             "shape_violation": float(shape),
+            **evidence_signals(grid, mask),
             **structure_prior(structure),
         }
     return out
@@ -169,7 +184,7 @@ def image_qc(
     """QC of one image: per structure its raw signals, score, flag and reasons (the ``still`` rule)."""
     threshold = segmenter.threshold if threshold is None else threshold
     probs, tta_probs = image_probabilities(segmenter, gray, _pad(prompt_lists), tta)
-    signals = structure_signals(probs, tta_probs, threshold, model.ranges if model else None)
+    signals = structure_signals(probs, tta_probs, threshold, model.ranges if model else None, gray)
     return {s: {**v, **judge(v, model)} for s, v in signals.items()}
 
 
@@ -210,7 +225,7 @@ def split_qc(
         ]
         gray = read_png(image_path(dataset, group, name))
         probs, tta_probs = image_probabilities(segmenter, gray, _pad(lists), tta)
-        signals = structure_signals(probs, tta_probs, threshold, ranges)
+        signals = structure_signals(probs, tta_probs, threshold, ranges, gray)
         for i, (label, structure) in enumerate(LABELS.items()):
             if structure not in entries:
                 continue
@@ -324,8 +339,7 @@ def attribute_qc(
 
 def describe(result: Mapping[str, Any], model: QCModel | None) -> str:
     """One line for a person: ``QC score 0.83 >= 0.61: ok`` or the raw signals, then the reasons."""
-    raw = ", ".join(f"{k} {result[k]:.2f}" for k in ("prompt_dis", "tta_dis", "uncertainty", "fragment", "shape_violation")
-                    if not math.isnan(result[k]))  # fmt: skip
+    raw = ", ".join(f"{k} {result[k]:.2f}" for k in RAW_SIGNALS if not math.isnan(result[k]))
     if model is None:
         return f"QC (raw signals: {raw}): {result['qc_reasons']}"
     threshold = model.rules["still"].threshold

@@ -12,10 +12,10 @@ QC_CSV = "qc.csv"
 #: Columns the QC pass adds per image-structure (predict's ``qc.csv``, evaluate's metrics CSV).
 QC_COLUMNS: tuple[str, ...] = (
     "qc_score", "qc_fail", "qc_reasons", "prompt_dis", "tta_dis", "uncertainty", "fragment", "n_components",
-    "shape_violation",
+    "shape_violation", "heterogeneity", "weak_border",
 )  # fmt: skip
 #: Columns a ``qc.csv`` of an earlier synthboost may lack (read as empty).
-LATER_COLUMNS: tuple[str, ...] = ("uncertainty",)
+LATER_COLUMNS: tuple[str, ...] = ("uncertainty", "heterogeneity", "weak_border")
 KEY_COLUMNS: tuple[str, ...] = ("group", "name", "label")
 
 
