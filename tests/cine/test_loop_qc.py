@@ -79,3 +79,18 @@ def test_analyze_with_qc_keeps_the_labels_and_adds_frame_columns(cine_phantom, t
     assert len(rows) == len(on["loops"][0].labels) and rows[0]["qc_score"] == ""  # no qc.json: no score
     assert {r["qc_fail"] for r in rows} <= {"0", "1"}
     assert f"<tr><th>QC</th><td><b>{summary['qc']['verdict']}</b>" in on["report"].read_text()
+
+
+def test_frame_signals_judge_each_frame_on_the_image_the_model_saw():
+    from scipy import ndimage
+
+    from synthboost.cine.qc import frame_signals
+
+    disc = _disc(10).astype(bool)
+    crops = np.stack([np.where(disc, 200, 40), np.full((48, 48), 90)]).astype(np.uint8)  # drawn, blank
+    primary = np.zeros((2, 3, 24, 24), np.float32)  # answers on a coarser grid than the frames
+    primary[:, :] = ndimage.binary_erosion(disc[::2, ::2])  # the disc, a pixel inside its resampled edge
+    frames = frame_signals(primary, primary[:, None], 0.5, None, crops)
+    drawn, blank = frames[0]["lv"], frames[1]["lv"]
+    assert drawn["prompt_dis"] == 0.0 and drawn["heterogeneity"] < 0.1 and drawn["weak_border"] < 0.5
+    assert blank["heterogeneity"] == 0.0 and blank["weak_border"] == 1.0  # the same mask, no image support

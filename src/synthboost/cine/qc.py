@@ -34,6 +34,8 @@ REVIEW_FRACTION = 0.1
 UNRELIABLE_FRACTION = 0.3
 PLATEAU_SWING = 0.1
 VERDICTS = ("ok", "review", "unreliable")
+#: The structures a frame is judged on: the LV, which EF is measured on (the others' signals are not computed).
+JUDGED: tuple[str, ...] = ("lv",)
 
 
 def qc_loop_probabilities(
@@ -58,9 +60,10 @@ def frame_signals(
     threshold: float,
     ranges: dict[str, list[float]] | None,
     crops: np.ndarray,
+    structures: tuple[str, ...] = JUDGED,
 ) -> list[dict[str, dict[str, float]]]:
-    """Per frame and structure: ``prompt_dis``, ``uncertainty``, ``fragment``, ``n_components``,
-    ``shape_violation``, ``heterogeneity``, ``weak_border`` (``crops``: the frames the model saw)."""
+    """Per frame and structure of ``structures``: ``prompt_dis``, ``uncertainty``, ``fragment``,
+    ``n_components``, ``shape_violation``, ``heterogeneity``, ``weak_border`` (``crops``: the frames the model saw)."""
     out = []
     for t in range(primary.shape[0]):
         labels = label_map(primary[t], threshold)
@@ -68,6 +71,8 @@ def frame_signals(
         violations = qc.range_violations(qc.shape_features(labels), ranges) if ranges else None
         frame = {}
         for i, structure in enumerate(LABELS.values()):
+            if structure not in structures:
+                continue
             masks = [primary[t, i] > threshold, *(e[i] > threshold for e in extra[t])]
             shape = (
                 math.nan
