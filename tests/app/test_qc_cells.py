@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthboost.app.analysis import qc_cells
-from synthboost.evaluation.qc_fit import QCModel, QCRule, write_qc
+from synthboost.evaluation.qc_fit import Linear, QCModel, QCRule, write_qc
 
 
 class Toy:
@@ -16,10 +16,10 @@ class Toy:
 
 
 def _rule(threshold: float) -> QCRule:
-    signals = ("prompt_dis", "tta_dis", "fragment", "shape_violation", "is_myo", "is_la")
+    signals = ("prompt_dis", "tta_dis", "fragment", "shape_violation")
     zeros = (0.0,) * len(signals)
-    # score = 1 - sigmoid(intercept): 1 - sigmoid(-1) = 0.731 for every item
-    return QCRule(signals, zeros, (1.0,) * len(signals), zeros, -1.0, threshold, dict.fromkeys(signals, 1.0))
+    flat = Linear(zeros, (1.0,) * len(signals), zeros, 0.731)  # the same expected Dice for every item
+    return QCRule(signals, {"all": flat}, threshold, dict.fromkeys(signals, 1.0))
 
 
 def test_cells_show_a_light_per_structure(tmp_path):

@@ -79,8 +79,8 @@ def test_ef_errors_are_zero_for_perfect_masks_and_show_a_bias(tiny_model, datase
 
 
 def _qc_json(path: Path) -> Path:
-    rows = [{"prompt_dis": float(i % 2), "is_myo": 0.0, "is_la": 0.0} for i in range(8)]
-    rule = fit_rule(rows, [50.0 if i % 2 else 90.0 for i in range(8)], ("prompt_dis", "is_myo", "is_la"))
+    rows = [{"structure": "lv", "prompt_dis": float(i % 2)} for i in range(8)]
+    rule = fit_rule(rows, [50.0 if i % 2 else 90.0 for i in range(8)], ("prompt_dis",))
     return write_qc(
         path, QCModel({"still": rule, "loop": rule}, {}, {"n_val_items": 8, "prompt_level": "p2"})
     )

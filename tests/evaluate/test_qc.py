@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -11,7 +12,6 @@ from synthboost.evaluation import qc
 from synthboost.evaluation.qc_fit import (
     NO_RULE_MESSAGE,
     QCModel,
-    fit_logistic,
     fit_rule,
     load_qc,
     read_qc,
@@ -59,7 +59,7 @@ def test_a_mask_split_in_two_components_is_flagged():
     assert qc.fragmentation(two) == pytest.approx(small / (small + large))
     assert qc.fragmentation(np.zeros((5, 5), bool)) == 1.0
     signals = {"n_components": 2, "prompt_dis": 0.0, "tta_dis": 0.0, "fragment": 0.1, "shape_violation": 0.0}
-    out = judge(signals, None)
+    out = judge(signals, None, "lv")
     assert "2 components" in out["qc_reasons"] and NO_RULE_MESSAGE in out["qc_reasons"]
     assert math.isnan(out["qc_score"]) and out["qc_fail"] is None
 
@@ -148,25 +148,48 @@ def test_a_sequence_with_one_corrupted_frame_is_flagged_at_that_frame():
     np.testing.assert_allclose(qc.curve_jumps(curve), [0, 0, 0, 2, 0, 0])
 
 
-def test_logistic_rule_separates_failures_and_picks_the_youden_threshold():
+def test_the_rule_predicts_each_structures_dice_and_picks_the_youden_threshold():
     rng = np.random.default_rng(0)
-    signal = np.concatenate([rng.uniform(0.0, 0.4, 30), rng.uniform(0.6, 1.0, 10)])
-    dice = np.concatenate([np.full(30, 90.0), np.full(10, 50.0)])
-    rows = [{"prompt_dis": float(s), "noise": float(rng.normal())} for s in signal]
+    rows, dice = [], []
+    for structure, base in (("lv", 92.0), ("myo", 72.0), ("la", 84.0)):  # own typical Dice, own slope
+        for _ in range(20):
+            signal = float(rng.uniform(0.0, 1.0))
+            rows.append({"structure": structure, "prompt_dis": signal, "noise": float(rng.normal())})
+            dice.append(base - 20.0 * signal if structure != "lv" else base - 4.0 * signal)
     rule = fit_rule(rows, dice, ("prompt_dis", "noise"))
-    assert rule.coef[0] > 0  # disagreement raises the probability of failure
-    scores = np.array([rule.score(r) for r in rows])
-    assert ((scores < rule.threshold) == (dice < 80)).all()  # separable: the threshold splits them
-    assert rule.reasons({"prompt_dis": 0.9, "noise": 0.0}) == ["prompt_dis 0.90"]
+    assert set(rule.models) == {"lv", "myo", "la", "all"} and rule.target == "dice"
+    assert rule.models["myo"].coef[0] < rule.models["lv"].coef[0] < 0  # disagreement lowers the Dice expected
+    assert abs(rule.models["myo"].coef[1]) < 0.1 * abs(rule.models["myo"].coef[0])  # noise is not a signal
+    scores = np.array([rule.score(r, r["structure"]) for r in rows])
+    assert np.corrcoef(scores, dice)[0, 1] > 0.99 and ((scores >= 0) & (scores <= 1)).all()
+    assert rule.score({"prompt_dis": 0.0, "noise": 0.0}, "lv") == pytest.approx(0.92, abs=0.01)
+    failed = np.array(dice) < 80
+    assert ((scores < rule.threshold) == failed).all()  # separable: the threshold splits them
+    assert rule.threshold == youden_threshold(scores, failed)
+    assert rule.reasons({"prompt_dis": 0.99, "noise": -5.0}) == ["prompt_dis 0.99"]
+    few = fit_rule(rows[:30], dice[:30], ("prompt_dis",))  # 20 LV, 10 MYO ... and no LA: it falls back
+    assert "la" not in few.models and few.score({"prompt_dis": 0.5}, "la") == few.models["all"](
+        np.array([0.5])
+    )
     with pytest.raises(ValueError, match="0 of 2 validation image-structures fail"):
         fit_rule(rows[:2], [90.0, 95.0], ("prompt_dis",))
-    coef, intercept = fit_logistic(np.zeros((4, 1)), np.array([0.0, 0.0, 1.0, 1.0]))
-    assert coef[0] == pytest.approx(0.0) and intercept == pytest.approx(0.0, abs=1e-9)
     assert youden_threshold(np.array([0.1, 0.2, 0.8, 0.9]), np.array([True, True, False, False])) == 0.8
 
 
+def test_a_version_1_rule_is_still_read_and_scored_as_before(tmp_path):
+    old = {"signals": ["prompt_dis", "is_myo", "is_la"], "mean": [0.2, 0.3, 0.3], "std": [0.1, 0.5, 0.5],
+           "coef": [2.0, 1.0, 0.5], "intercept": -1.0, "threshold": 0.6, "typical": {"prompt_dis": 0.3}}  # fmt: skip
+    path = tmp_path / "qc.json"
+    path.write_text(json.dumps({"version": 1, "rules": {"still": old, "loop": old}, "ranges": {}}))
+    rule = read_qc(path).rules["still"]
+    assert rule.target == "failure" and set(rule.models) == {"all"}
+    values = {"prompt_dis": 0.4, "is_myo": 1.0, "is_la": 0.0}
+    z = 2.0 * (0.4 - 0.2) / 0.1 + 1.0 * (1.0 - 0.3) / 0.5 + 0.5 * (0.0 - 0.3) / 0.5 - 1.0
+    assert rule.score(values, "myo") == pytest.approx(1.0 - 1.0 / (1.0 + math.exp(-z)))
+
+
 def test_qc_json_round_trip_and_clear_errors(tmp_path):
-    rows = [{"prompt_dis": float(s)} for s in (0.1, 0.2, 0.8, 0.9)]
+    rows = [{"structure": "lv", "prompt_dis": float(s)} for s in (0.1, 0.2, 0.8, 0.9)]
     rule = fit_rule(rows, [90, 90, 50, 50], ("prompt_dis",))
     model = QCModel({"still": rule, "loop": rule}, {"lv_area": [0.1, 0.2]}, {"fitted_on": "val"})
     path = write_qc(tmp_path / "run" / "qc.json", model)
@@ -174,9 +197,11 @@ def test_qc_json_round_trip_and_clear_errors(tmp_path):
     assert back.rules["still"] == rule and back.ranges == model.ranges and back.info == {"fitted_on": "val"}
     assert load_qc(tmp_path / "run") == back and load_qc(tmp_path / "run" / "model") == back
     assert load_qc(tmp_path / "elsewhere") is None
-    path.write_text('{"version": 1, "rules": {"still": {"signals": ["a"]}}, "ranges": {}}')
-    with pytest.raises(ValueError, match=r"qc.json: malformed QC rule"):
-        read_qc(path)
+    for broken in ('{"version": 1, "rules": {"still": {"signals": ["a"]}}, "ranges": {}}',
+                   '{"version": 2, "rules": {"still": {"signals": ["a"], "models": {}}}, "ranges": {}}'):  # fmt: skip
+        path.write_text(broken)
+        with pytest.raises(ValueError, match=r"qc.json: malformed QC rule"):
+            read_qc(path)
     path.write_text('{"version": 1, "rules": {}, "ranges": {}}')
     with pytest.raises(ValueError, match=r"qc.json: no QC rule for \['still', 'loop'\]"):
         read_qc(path)

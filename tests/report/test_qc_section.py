@@ -47,7 +47,7 @@ def test_qc_section_says_how_the_models_ef_did_on_validation(tmp_path):
     from synthboost.evaluation.qc_fit import QCModel, describe_ef_check, fit_rule, write_qc
 
     _metrics([0.9, 0.1], [False, True], [92.0, 50.0]).to_csv(tmp_path / "m.csv", index=False)
-    rows = [{"prompt_dis": float(i % 2)} for i in range(6)]
+    rows = [{"structure": "lv", "prompt_dis": float(i % 2)} for i in range(6)]
     rule = fit_rule(rows, [50.0 if i % 2 else 90.0 for i in range(6)], ("prompt_dis",))
     check = {"split": "val", "n_patients": 4, "tolerance": 10.0, "passed": False,
              "single_plane": {"n": 8, "bias": -19.6, "mae": 19.6}, "biplane": {"n": 4, "bias": -18.9, "mae": 18.9}}  # fmt: skip

@@ -101,7 +101,7 @@ def judge_frames(
         reasons += ["LV empty"] if lv["n_components"] == 0 else []
         reasons += [f"{s.upper()} unlike both neighbour frames" for s in LABELS.values() if temporal[s][t]]
         reasons += ["LV area jump"] if temporal["lv_jump"][t] else []
-        score = rule.score(lv) if rule is not None else math.nan
+        score = rule.score(lv, "lv") if rule is not None else math.nan
         if rule is not None:
             reasons += [f"LV {r}" for r in rule.reasons(lv)]
         failed = bool(temporal["lv"][t] or temporal["lv_jump"][t] or lv["n_components"] == 0)

@@ -1,12 +1,14 @@
 """The calibrated QC rule: signals → a score in [0, 1] and a threshold, fitted on validation only.
 
-A rule is a logistic regression of failure (image-structure Dice < :data:`FAILURE_DICE`) on the
-standardised signals of :data:`STILL_SIGNALS` and the structure (:data:`STRUCTURE_PRIOR`; ``loop``
-rules leave the test-time augmentation out: loops are checked without it to keep their cost low). The score is ``1 - P(failure)`` (higher
-= more trustworthy); the threshold is the score that maximises Youden's J (sensitivity +
-specificity - 1) on the validation image-structures. ``qc.json`` in the run folder holds both
-rules, the plausible shape ranges learned from the training labels and what they were fitted on
-(format in ``docs/qc.md``).
+A rule predicts an image-structure's Dice from its signals: one ridge regression per structure (LV,
+MYO, LA: each has its own typical Dice and its own way of failing) on the signals of
+:data:`STILL_SIGNALS` (``loop`` rules leave the test-time augmentation out: loops are checked without
+it to keep their cost low), standardised on that structure's validation items. The score is the
+expected Dice ÷ 100, clipped to [0, 1] (higher = more trustworthy); the threshold is the score that
+maximises Youden's J (sensitivity + specificity - 1) for failure (Dice < :data:`FAILURE_DICE`) on the
+validation image-structures. ``qc.json`` in the run folder holds both rules, the plausible shape ranges
+learned from the training labels and what they were fitted on (format in ``docs/qc.md``). A version-1
+``qc.json`` (one logistic regression of failure over every structure) is still read and scored.
 """
 
 from __future__ import annotations
@@ -22,25 +24,31 @@ import numpy as np
 from synthboost.utils.files import read_json, write_json_atomic
 
 QC_JSON = "qc.json"
-QC_VERSION = 1
+QC_VERSION = 2
+#: The ``qc.json`` versions this synthboost reads (1: one logistic rule of failure for every structure).
+READABLE_VERSIONS = (1, 2)
 #: An image-structure "fails" below this Dice (×100, as the metrics CSV writes it).
 FAILURE_DICE = 80.0
-#: Structure indicators: each structure's own failure rate on validation (MYO fails more often than the LV).
+#: Structure indicators, a version-1 rule's signals (a version-2 rule has a model per structure instead).
 STRUCTURE_PRIOR: tuple[str, ...] = ("is_myo", "is_la")
+#: The structures a rule has its own model for.
+STRUCTURES: tuple[str, ...] = ("lv", "myo", "la")
+#: The model of every structure together: a structure with too few validation items falls back to it.
+POOLED = "all"
+#: A structure gets its own model from this many validation items on.
+MIN_STRUCTURE_ITEMS = 8
 #: The image-evidence signals (:func:`~synthboost.evaluation.qc.heterogeneity`, :func:`~synthboost.evaluation.qc.border_weakness`).
 EVIDENCE_SIGNALS: tuple[str, ...] = ("heterogeneity", "weak_border")
 #: Signals of a still image, in the order of a rule's coefficients.
 STILL_SIGNALS: tuple[str, ...] = (
-    "prompt_dis", "tta_dis", "uncertainty", "fragment", "shape_violation", *EVIDENCE_SIGNALS, *STRUCTURE_PRIOR,
+    "prompt_dis", "tta_dis", "uncertainty", "fragment", "shape_violation", *EVIDENCE_SIGNALS,
 )  # fmt: skip
-#: The signals each standing alone (reported, benchmarked), without the structure indicators.
-RAW_SIGNALS: tuple[str, ...] = tuple(s for s in STILL_SIGNALS if s not in STRUCTURE_PRIOR)
+#: The signals each standing alone (reported, benchmarked).
+RAW_SIGNALS: tuple[str, ...] = STILL_SIGNALS
 #: Signals of a loop frame (no test-time augmentation).
-LOOP_SIGNALS: tuple[str, ...] = (
-    "prompt_dis", "uncertainty", "fragment", "shape_violation", *EVIDENCE_SIGNALS, *STRUCTURE_PRIOR,
-)  # fmt: skip
-#: L2 penalty of the logistic regression (on standardised signals).
-L2 = 1.0
+LOOP_SIGNALS: tuple[str, ...] = tuple(s for s in STILL_SIGNALS if s != "tta_dis")
+#: Ridge penalty of each structure's Dice regression (on standardised signals; the intercept is free).
+RIDGE = 5.0
 #: A signal is named as a reason when above this quantile of the validation successes.
 REASON_QUANTILE = 0.95
 #: The rules a ``qc.json`` holds: one for stills, one for loop frames.
@@ -53,29 +61,48 @@ NO_RULE_MESSAGE = "no calibrated QC threshold exists for this model (no qc.json)
 
 
 @dataclasses.dataclass(frozen=True)
-class QCRule:
-    """A fitted logistic rule over named signals.
+class Linear:
+    """``intercept + coef · (x - mean) / std``: one structure's model over a rule's signals."""
 
-    Attributes:
-        signals: signal names, in the order of ``coef``.
-        mean, std: standardisation of each signal (validation).
-        coef, intercept: logistic regression of failure on the standardised signals.
-        threshold: scores below it are flagged as failures.
-        typical: per signal, the :data:`REASON_QUANTILE` of the validation successes (reasons).
-    """
-
-    signals: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
     coef: tuple[float, ...]
     intercept: float
+
+    def __call__(self, x: np.ndarray) -> float:
+        return float(
+            ((x - np.asarray(self.mean)) / np.asarray(self.std)) @ np.asarray(self.coef) + self.intercept
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class QCRule:
+    """A fitted rule over named signals.
+
+    Attributes:
+        signals: signal names, in the order of each model's coefficients.
+        models: per structure (``lv``, ``myo``, ``la``) its :class:`Linear` model, and :data:`POOLED`.
+        threshold: scores below it are flagged as failures.
+        typical: per signal, the :data:`REASON_QUANTILE` of the validation successes (reasons).
+        target: ``dice`` (the score is the expected Dice ÷ 100, clipped to [0, 1]) or ``failure`` (a
+            version-1 rule: ``1 - P(failure)`` from one logistic model, :data:`POOLED`).
+    """
+
+    signals: tuple[str, ...]
+    models: dict[str, Linear]
     threshold: float
     typical: dict[str, float]
+    target: str = "dice"
 
-    def score(self, values: Mapping[str, float]) -> float:
-        """Trust score in [0, 1] (``1 - P(failure)``) of one image-structure's signals."""
-        x = (np.array([values[s] for s in self.signals]) - self.mean) / self.std
-        return float(1.0 - _sigmoid(float(x @ np.asarray(self.coef)) + self.intercept))
+    def score(self, values: Mapping[str, float], structure: str) -> float:
+        """Trust score in [0, 1] of one image-structure's signals (``structure``: ``lv``, ``myo`` or ``la``)."""
+        model = self.models.get(structure) or self.models.get(POOLED)
+        if model is None:
+            raise ValueError(
+                f"QC rule has no model for structure {structure!r} (models {sorted(self.models)})"
+            )
+        z = model(np.array([values[s] for s in self.signals], dtype=np.float64))
+        return float(1.0 - _sigmoid(z)) if self.target == "failure" else float(min(max(z, 0.0), 1.0))
 
     def reasons(self, values: Mapping[str, float]) -> list[str]:
         """The signals above what validation successes typically show, e.g. ``prompt_dis 0.41``."""
@@ -87,30 +114,18 @@ def _sigmoid(z: float | np.ndarray) -> Any:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
-def fit_logistic(
-    x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = 50
-) -> tuple[np.ndarray, float]:
-    """L2-penalised logistic regression by Newton's method (intercept not penalised).
+def fit_ridge(x: np.ndarray, y: np.ndarray, penalty: float = RIDGE) -> Linear:
+    """Ridge regression of ``y`` on the standardised columns of ``x`` (intercept not penalised).
 
-    Args:
-        x: ``(n, d)`` features. y: ``(n,)`` 0/1 targets.
-
-    Returns:
-        ``(coef (d,), intercept)``.
+    A column constant over the rows gets standard deviation 1 and, penalised, coefficient 0.
     """
-    n, d = x.shape
-    a = np.hstack([x, np.ones((n, 1))])
-    w = np.zeros(d + 1)
-    penalty = np.diag([l2] * d + [0.0])
-    for _ in range(iterations):
-        p = _sigmoid(a @ w)
-        grad = a.T @ (p - y) + penalty @ w
-        hess = a.T @ (a * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(d + 1)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w[:d], float(w[d])
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-9, std, 1.0)
+    z = (x - mean) / std
+    n, d = z.shape
+    a = np.hstack([z, np.ones((n, 1))])
+    w = np.linalg.solve(a.T @ a + np.diag([penalty] * d + [0.0]), a.T @ y)
+    return Linear(tuple(map(float, mean)), tuple(map(float, std)), tuple(map(float, w[:d])), float(w[d]))
 
 
 def youden_threshold(scores: np.ndarray, failed: np.ndarray) -> float:
@@ -125,8 +140,11 @@ def youden_threshold(scores: np.ndarray, failed: np.ndarray) -> float:
     return best
 
 
-def fit_rule(rows: Sequence[Mapping[str, float]], dice: Sequence[float], signals: Sequence[str]) -> QCRule:
-    """Fit a :class:`QCRule` on validation image-structures (their signals and Dice ×100).
+def fit_rule(rows: Sequence[Mapping[str, Any]], dice: Sequence[float], signals: Sequence[str]) -> QCRule:
+    """Fit a :class:`QCRule` on validation image-structures (their ``structure``, signals and Dice ×100).
+
+    Each structure with at least :data:`MIN_STRUCTURE_ITEMS` items gets its own Dice regression; every
+    structure together gives the :data:`POOLED` model the others fall back to.
 
     Raises:
         ValueError: no rows, or no failure or no success among them (nothing to tell apart).
@@ -134,34 +152,55 @@ def fit_rule(rows: Sequence[Mapping[str, float]], dice: Sequence[float], signals
     if not rows:
         raise ValueError("QC fit: no validation image-structures")
     x = np.array([[r[s] for s in signals] for r in rows], dtype=np.float64)
-    failed = np.asarray(dice, np.float64) < FAILURE_DICE
+    dice = np.asarray(dice, np.float64)
+    failed = dice < FAILURE_DICE
     if failed.all() or not failed.any():
         raise ValueError(
             f"QC fit: {int(failed.sum())} of {len(failed)} validation image-structures fail (Dice < "
             f"{FAILURE_DICE:g}); a rule needs both failures and successes"
         )
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    std = np.where(std > 1e-9, std, 1.0)
-    coef, intercept = fit_logistic((x - mean) / std, failed.astype(np.float64))
-    scores = 1.0 - _sigmoid(((x - mean) / std) @ coef + intercept)
+    structures = np.array([r["structure"] for r in rows])
+    models = {POOLED: fit_ridge(x, dice / 100.0)}
+    for structure in STRUCTURES:
+        own = structures == structure
+        if own.sum() >= MIN_STRUCTURE_ITEMS:
+            models[structure] = fit_ridge(x[own], dice[own] / 100.0)
+    rule = QCRule(tuple(signals), models, 0.5, {})
+    scores = np.array(
+        [rule.score(dict(zip(signals, v, strict=True)), s) for v, s in zip(x, structures, strict=True)]
+    )
     typical = {s: float(np.quantile(x[~failed, i], REASON_QUANTILE)) for i, s in enumerate(signals)}
-    return QCRule(tuple(signals), tuple(mean), tuple(std), tuple(coef), intercept,
-                  youden_threshold(scores, failed), typical)  # fmt: skip
+    return dataclasses.replace(rule, threshold=youden_threshold(scores, failed), typical=typical)
 
 
 def rule_to_json(rule: QCRule) -> dict[str, Any]:
-    """The rule as a JSON object."""
+    """The rule as a JSON object (version 2)."""
     return dataclasses.asdict(rule)
 
 
-def rule_from_json(doc: Mapping[str, Any], path: Path) -> QCRule:
-    """A rule from :func:`rule_to_json`'s object; errors name ``path``."""
+def rule_from_json(doc: Mapping[str, Any], path: Path, version: int = QC_VERSION) -> QCRule:
+    """A rule from :func:`rule_to_json`'s object (or a version-1 rule); errors name ``path``."""
     try:
-        rule = QCRule(**{**doc, **{k: tuple(doc[k]) for k in ("signals", "mean", "std", "coef")}})
-    except (TypeError, KeyError) as err:
+        if version == 1:  # one logistic model of failure: signals, mean, std, coef, intercept at the top
+            pooled = {k: doc[k] for k in ("mean", "std", "coef", "intercept")}
+            doc = {"signals": doc["signals"], "models": {POOLED: pooled}, "threshold": doc["threshold"],
+                   "typical": doc["typical"], "target": "failure"}  # fmt: skip
+        if doc["target"] not in ("dice", "failure"):
+            raise ValueError(f"unknown target {doc['target']!r}")
+        models = {
+            k: Linear(tuple(m["mean"]), tuple(m["std"]), tuple(m["coef"]), float(m["intercept"]))
+            for k, m in doc["models"].items()
+        }
+        rule = QCRule(
+            tuple(doc["signals"]), models, float(doc["threshold"]), dict(doc["typical"]), doc["target"]
+        )
+    except (TypeError, KeyError, AttributeError, ValueError) as err:
         raise ValueError(f"{path}: malformed QC rule ({err})") from err
-    if not all(len(getattr(rule, k)) == len(rule.signals) for k in ("mean", "std", "coef")):
-        raise ValueError(f"{path}: QC rule lengths differ from its {len(rule.signals)} signals")
+    for name, m in rule.models.items():
+        if not all(len(getattr(m, k)) == len(rule.signals) for k in ("mean", "std", "coef")):
+            raise ValueError(
+                f"{path}: QC rule model {name!r} lengths differ from its {len(rule.signals)} signals"
+            )
     return rule
 
 
@@ -186,12 +225,14 @@ def read_qc(path: str | Path) -> QCModel:
     """Read and validate ``qc.json``; errors name the file and the problem."""
     path = Path(path)
     doc = read_json(path, expect=dict)
-    if doc.get("version") != QC_VERSION:
-        raise ValueError(f"{path}: QC version {doc.get('version')!r}, this synthboost reads {QC_VERSION}")
+    if doc.get("version") not in READABLE_VERSIONS:
+        raise ValueError(
+            f"{path}: QC version {doc.get('version')!r}, this synthboost reads versions {list(READABLE_VERSIONS)}"
+        )
     for key in ("rules", "ranges"):
         if not isinstance(doc.get(key), dict):
             raise ValueError(f"{path}: missing or malformed {key!r}")
-    rules = {k: rule_from_json(r, path) for k, r in doc["rules"].items()}
+    rules = {k: rule_from_json(r, path, doc["version"]) for k, r in doc["rules"].items()}
     missing = [k for k in RULE_KINDS if k not in rules]
     if missing:
         raise ValueError(f"{path}: no QC rule for {missing}")

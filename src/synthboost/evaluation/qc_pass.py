@@ -154,8 +154,11 @@ def structure_prior(structure: str) -> dict[str, float]:
     return {f"is_{s}": float(structure == s) for s in ("myo", "la")}
 
 
-def judge(signals: Mapping[str, float], model: QCModel | None, kind: str = "still") -> dict[str, Any]:
-    """Score, flag and reasons of one image-structure (``kind``: ``still`` or ``loop`` rule).
+def judge(
+    signals: Mapping[str, float], model: QCModel | None, structure: str, kind: str = "still"
+) -> dict[str, Any]:
+    """Score, flag and reasons of one image-structure (``structure``: ``lv``, ``myo``, ``la``; ``kind``:
+    ``still`` or ``loop`` rule).
 
     Without a QC model the score is NaN, nothing is flagged and the reason says no threshold exists;
     facts that need no calibration (several components, an empty mask) are still named.
@@ -168,7 +171,7 @@ def judge(signals: Mapping[str, float], model: QCModel | None, kind: str = "stil
     if model is None:
         return {"qc_score": math.nan, "qc_fail": None, "qc_reasons": "; ".join([*facts, NO_RULE_MESSAGE])}
     rule = model.rules[kind]
-    score = rule.score(signals)
+    score = rule.score(signals, structure)
     reasons = [*facts, *rule.reasons(signals)]
     return {"qc_score": score, "qc_fail": bool(score < rule.threshold), "qc_reasons": "; ".join(reasons)}
 
@@ -185,7 +188,7 @@ def image_qc(
     threshold = segmenter.threshold if threshold is None else threshold
     probs, tta_probs = image_probabilities(segmenter, gray, _pad(prompt_lists), tta)
     signals = structure_signals(probs, tta_probs, threshold, model.ranges if model else None, gray)
-    return {s: {**v, **judge(v, model)} for s, v in signals.items()}
+    return {s: {**v, **judge(v, model, s)} for s, v in signals.items()}
 
 
 def _images_of(dataset: Path, split: str) -> dict[tuple[str, str], dict[str, dict]]:
@@ -230,7 +233,7 @@ def split_qc(
             if structure not in entries:
                 continue
             row = {"group": group, "name": name, "label": label, "structure": structure,
-                   **signals[structure], **judge(signals[structure], model)}  # fmt: skip
+                   **signals[structure], **judge(signals[structure], model, structure)}  # fmt: skip
             if with_probabilities:
                 row["probability"] = probs[i, 0]
             rows.append(row)
