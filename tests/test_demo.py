@@ -194,7 +194,8 @@ def test_cli_demo_prints_a_short_log_with_timing_and_caveat(demo: tuple[Path, di
     res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out)])  # finished stages reused
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    assert len(lines) <= 60, res.output
+    # the summary (about 57 lines) and a few capped warnings of the tiny models
+    assert len(lines) <= 64, res.output
     assert "Time per stage:" in res.output and "Caveat: Demo numbers come from tiny" in res.output
     assert "GPU available" not in res.output and "Tip:" not in res.output
     info = [line for line in lines if line.startswith(("INFO ", "WARNING "))]
