@@ -289,3 +289,21 @@ def test_the_qc_pass_reports_the_image_evidence_of_each_mask():
         ToySegmenter(lambda frame, prompt: np.pad(np.ones((20, 20)), 14)), image * 0, [["a"]] * 3, None
     )
     assert blank["lv"]["weak_border"] == 1.0  # a mask drawn on an empty image has no support
+
+
+def test_the_printed_line_reads_a_dice_rules_score_as_the_expected_dice():
+    from synthboost.evaluation.qc_fit import Linear, QCRule
+    from synthboost.evaluation.qc_pass import describe
+
+    signals = ("prompt_dis",)
+    result = {"qc_score": 0.734, "qc_fail": True, "qc_reasons": "prompt_dis 0.40", "prompt_dis": 0.4,
+              "tta_dis": math.nan, "uncertainty": 0.1, "fragment": 0.0, "shape_violation": 0.0,
+              "heterogeneity": 0.3, "weak_border": 0.5}  # fmt: skip
+    flat = {"all": Linear((0.0,), (1.0,), (0.0,), 0.0)}
+    for target, expected in (
+        ("dice", "QC score 0.73 (expected Dice 73) < 0.80: FLAGGED"),
+        ("failure", "QC score 0.73 < 0.80"),
+    ):
+        rule = QCRule(signals, flat, 0.8, {"prompt_dis": 0.3}, target)
+        line = describe(result, QCModel({"still": rule, "loop": rule}, {}, {}))
+        assert line.startswith(expected) and "tta_dis" not in line and "weak_border 0.50" in line

@@ -341,7 +341,7 @@ def attribute_qc(
 
 
 def describe(result: Mapping[str, Any], model: QCModel | None) -> str:
-    """One line for a person: ``QC score 0.83 >= 0.61: ok`` or the raw signals, then the reasons."""
+    """One line for a person: ``QC score 0.83 (expected Dice 83) >= 0.80: ok`` or the raw signals, then the reasons."""
     raw = ", ".join(f"{k} {result[k]:.2f}" for k in RAW_SIGNALS if not math.isnan(result[k]))
     if model is None:
         return f"QC (raw signals: {raw}): {result['qc_reasons']}"
@@ -349,4 +349,8 @@ def describe(result: Mapping[str, Any], model: QCModel | None) -> str:
     verdict = "FLAGGED, review" if result["qc_fail"] else "ok"
     reasons = f" ({result['qc_reasons']})" if result["qc_reasons"] else ""
     sign = "<" if result["qc_fail"] else ">="
-    return f"QC score {result['qc_score']:.2f} {sign} {threshold:.2f}: {verdict}{reasons}; signals: {raw}"
+    expected = (
+        f" (expected Dice {100 * result['qc_score']:.0f})" if model.rules["still"].target == "dice" else ""
+    )
+    return (f"QC score {result['qc_score']:.2f}{expected} {sign} {threshold:.2f}: {verdict}{reasons}; "
+            f"signals: {raw}")  # fmt: skip
