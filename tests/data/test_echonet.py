@@ -261,3 +261,28 @@ def test_evaluate_echonet_format_on_a_hand_made_analysis(tmp_path: Path) -> None
     assert df["dice_lv_ed"].tolist() == [100.0] * 3
     assert df["dice_lv_es"].tolist()[:2] == [100.0, 100.0]
     assert df["dice_lv_es"].iloc[2] == pytest.approx(expected_es, abs=1e-3)
+
+
+def test_a_video_traced_at_three_frames_keeps_the_two_the_official_loader_reads(tmp_path: Path) -> None:
+    raw = write_echonet(tmp_path / "e", untraced=False)
+    with (raw / "VolumeTracings.csv").open("a", newline="") as f:
+        w = csv.writer(f)
+        for row in chords(15.0):  # 0X1A is listed ED (2) then ES (9); a third traced frame comes last
+            w.writerow(["0X1A.avi", *row, 5])
+        for row in chords(15.0):  # and 0X6F is traced at one frame only
+            w.writerow(["0X6F.avi", *row, 3])
+    with (raw / "FileList.csv").open("a", newline="") as f:
+        csv.writer(f).writerow(["0X6F", 50, 40, 80, SIZE, SIZE, 50, N_FRAMES, "TRAIN"])
+    for rule, (ed, es) in (
+        ("official", (5, 2)),
+        ("area", (2, 5)),
+    ):  # official: last-listed ED, first-listed ES
+        out = tmp_path / rule
+        result = CliRunner().invoke(app, ["prepare", "echonet", str(raw), str(out), "--ed-es", rule])
+        assert result.exit_code == 0, result.output
+        rows = {r["name"]: r for r in read_meta(out)}
+        assert (rows["0X1A_4CH_ED"]["frame"], rows["0X1A_4CH_ES"]["frame"]) == (ed, es)
+        info = json.loads((out / "dataset.json").read_text())
+        assert info["extra"]["left_out"] == {"0X6F": "tracings at 1 frame [3] (ED and ES need 2)"}
+        said = [w for w in info["extra"]["warnings"] if "0X1A: tracings at 3 frames [2, 9, 5]" in w]
+        assert len(said) == 1 and "first- and last-listed [2, 5] are used" in said[0]

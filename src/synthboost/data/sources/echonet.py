@@ -19,9 +19,10 @@ logged and listed in ``dataset.json`` (``extra.ed_es_disagree``). EF, EDV and ES
 ``FileList.csv``; its ``Split`` (TRAIN / VAL / TEST) is kept. EchoNet gives no pixel spacing (videos are resampled to 112×112), no sex, age or image quality, and traces
 only the LV: the processed dataset's ``labels`` is ``{"1": "lv"}``.
 
-A listed video whose tracings cannot give ED and ES — none, at other than two frames, or at a frame
-beyond its ``NumberOfFrames`` — is left out, with its reason, in the log and in ``dataset.json``
-(``extra.left_out``), as the official loader leaves untraced videos out; anything else that is
+A video traced at more than two frames keeps its first- and last-listed ones, the two the official
+loader uses (a warning names the others). A listed video whose tracings cannot give ED and ES — none,
+at one frame only, or at a frame beyond its ``NumberOfFrames`` — is left out, with its reason, in the
+log and in ``dataset.json`` (``extra.left_out``), as the official loader leaves them out; anything else that is
 missing or inconsistent (a missing video, a tracing of an unlisted video, a non-number) is an error
 naming the file. Implausible rows (EF outside [0, 100], ESV > EDV, a duplicate FileName, an absurd
 NumberOfFrames, a tracing partly outside the frame) are warnings naming the file and line, logged and
@@ -120,13 +121,20 @@ def _unusable(tracings: dict[int, np.ndarray] | None, count: int | None, size: t
     """Why a video's tracings cannot give ED and ES (None when they can)."""
     if not tracings:
         return "no tracings"
-    if len(tracings) != 2:
-        return f"tracings at {len(tracings)} frames {sorted(tracings)[:4]} (expected 2)"
+    if len(tracings) < 2:
+        return f"tracings at 1 frame {sorted(tracings)} (ED and ES need 2)"
     beyond = [f for f in tracings if count is not None and f >= count]
     if beyond:
         return f"traced frame {beyond[0]} beyond NumberOfFrames {count}"
     problems = ((f, _tracing_unusable(c, size)) for f, c in tracings.items())
     return next((f"tracing at frame {f}: {p}" for f, p in problems if p is not None), None)
+
+
+def first_and_last(tracings: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """The first- and last-listed traced frames of a video, in that order: those the official loader reads
+    (``frames[0]`` the small, systolic one; ``frames[-1]`` the large, diastolic one)."""
+    frames = list(tracings)
+    return {frames[0]: tracings[frames[0]], frames[-1]: tracings[frames[-1]]}
 
 
 def _tracing_unusable(chords: np.ndarray, size: tuple[int, int]) -> str | None:
@@ -178,7 +186,13 @@ def list_videos(
         first_line[name] = line
         count, problem = frame_count(filelist, line, row)
         found += [problem] if problem else []
-        reason = _unusable(tracings.get(name), count, frame_size(row))
+        traced = tracings.get(name)
+        if traced and len(traced) > 2:
+            traced = first_and_last(traced)
+            found.append(f"{root / 'VolumeTracings.csv'}: {name}: tracings at {len(tracings[name])} frames "
+                         f"{list(tracings[name])[:8]}: the first- and last-listed {list(traced)} are used, as "
+                         "the official loader does")  # fmt: skip
+        reason = _unusable(traced, count, frame_size(row))
         if reason is not None:
             left_out[name] = reason
             continue
@@ -187,7 +201,7 @@ def list_videos(
             raise FileNotFoundError(f"{video}: video listed in {filelist.name} not found")
         ef, esv, edv = (_number(filelist, line, row, k) for k in ("EF", "ESV", "EDV"))
         found += value_warnings(filelist, line, ef, esv, edv)
-        videos.append(EchoNetVideo(name, split, ef, esv, edv, video, tracings[name], frame_size(row)))
+        videos.append(EchoNetVideo(name, split, ef, esv, edv, video, traced, frame_size(row)))
         found += _tracing_warnings(root / "VolumeTracings.csv", name, videos[-1])
     for message in found:
         log.warning("%s", message)
