@@ -124,6 +124,19 @@ def resized_export(
     return us_dicom(path, small, [region]), depth * delta_cm * 10.0
 
 
+def enlarged_export(path: Path, factor: int = 2, delta_cm: float = 0.05) -> tuple[Path, float]:
+    """A loop acquired at 80×100 with its tissue region in cm, exported enlarged ``factor`` times (pixels
+    repeated) with the acquisition's region and deltas left as they were: the region fits the frame and
+    the fan outgrows it. Returns ``(file, fan depth in mm)``."""
+    apex, depth = (2.0, 50.0), 70.0
+    frames, _ = draw_fan_loop(8, (80, 100), apex, depth, seed=5)
+    big = frames.repeat(factor, axis=1).repeat(factor, axis=2)
+    half = depth * np.sin(np.radians(38))
+    rect = (int(apex[0]), int(apex[1] - half) - 1, int(apex[0] + depth) + 1, int(apex[1] + half) + 2)
+    region = us_region(rect, delta_cm=(delta_cm, delta_cm))
+    return us_dicom(path, big, [region]), depth * delta_cm * 10.0
+
+
 def write_nifti_pixdim(path: Path, frames: np.ndarray, pixdim: tuple[float, float]) -> Path:
     """A NIfTI-1 (.nii) of ``frames`` whose header pixdim[1], pixdim[2] (col, row) are patched to ``pixdim``."""
     import struct

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from quirk_fixtures import (
     draw_fan_loop,
     echo_display,
+    enlarged_export,
     resized_export,
     us_dicom,
     write_nifti_pixdim,
@@ -63,6 +64,36 @@ def test_resized_export_whose_region_is_larger_than_the_fan(tmp_path: Path) -> N
     cal = read_echo(path).calibration
     assert cal.source == "us_regions" and cal.scaled_by == pytest.approx(0.5)  # from the centred fan
     assert cal.spacing_mm == pytest.approx((1.0, 1.0))
+
+
+@pytest.mark.parametrize("factor", [2, 3])
+def test_enlarged_export_whose_region_still_fits_gives_the_physical_spacing(
+    tmp_path: Path, factor: int
+) -> None:
+    path, depth_mm = enlarged_export(tmp_path / f"enlarged{factor}.dcm", factor)
+    loop = read_echo(path)
+    cal = loop.calibration
+    assert loop.frames.shape == (8, 80 * factor, 100 * factor)
+    assert cal.source == "us_regions" and cal.scaled_by == pytest.approx(factor)
+    assert cal.spacing_mm == pytest.approx((0.5 / factor, 0.5 / factor))  # 0.5 mm pixels, enlarged
+    fan_rows = loop.region.mask.any(axis=1).sum()  # the fan's drawn depth (mm) over its rows: the truth
+    assert cal.spacing_mm[0] == pytest.approx(depth_mm / fan_rows, rel=0.05)
+    _warned(cal, f"enlarged{factor}.dcm", "extends beyond ultrasound region", "resized after acquisition")
+    r0, c0, r1, c1 = loop.region.bbox  # the whole fan, not the stale corner of it
+    assert r1 - r0 >= 0.9 * fan_rows and r1 <= 80 * factor and c1 <= 100 * factor
+
+
+def test_a_fan_slightly_beyond_its_region_keeps_the_region(tmp_path: Path) -> None:
+    frames, fan = _fan_loop()
+    r0, c0, r1, c1 = bbox_of(fan)
+    region = us_region((r0, c0 + 6, r1, c1 - 6), delta_cm=(0.04, 0.04))  # the fan spills 6 px each side
+    cal = read_echo(us_dicom(tmp_path / "spill.dcm", frames, [region])).calibration
+    assert (
+        cal.source == "us_regions" and cal.spacing_mm == pytest.approx((0.4, 0.4)) and cal.scaled_by is None
+    )
+    _warned(cal, "spill.dcm", "extends beyond ultrasound region", "kept as given, check the calibration")
+    exact = us_region(bbox_of(fan), delta_cm=(0.04, 0.04))  # a region that holds the fan says nothing
+    assert read_echo(us_dicom(tmp_path / "exact.dcm", frames, [exact])).calibration.warnings == ()
 
 
 def test_cropped_frame_clips_the_region(tmp_path: Path) -> None:

@@ -62,6 +62,9 @@ MAX_ASPECT = 10.0
 FIT_SLACK_PX = 2
 #: A rescaled region must be spanned by the fan to this fraction in its fuller direction.
 FAN_FILL = 0.85
+#: A fan reaching this fraction of the frame's larger side (plus :data:`FIT_SLACK_PX`) beyond a region
+#: that fits the frame makes the region suspect: an export enlarged after acquisition.
+OUTGROWN_SLACK = 0.02
 #: Largest denominator of the simple fractions a rescale factor snaps to (within :data:`SNAP_TOLERANCE`).
 SNAP_DENOMINATOR, SNAP_TOLERANCE = 8, 0.03
 
@@ -392,6 +395,24 @@ def _clip(rect: Rect, shape: tuple[int, int]) -> Rect:
     return max(rect[0], 0), max(rect[1], 0), min(rect[2], shape[0]), min(rect[3], shape[1])
 
 
+def _rescaled(
+    rect: Rect,
+    size: tuple[float, float] | None,
+    shape: tuple[int, int],
+    scale: float,
+    where: str,
+    fan_box: Rect,
+) -> tuple[Rect, tuple[float, float] | None, float, str]:
+    """``(rect, size, scale, warning)`` of a region whose export was resized by ``scale`` after acquisition."""
+    scaled = tuple(int(round(v * scale)) for v in rect)
+    new_size = (size[0] / scale, size[1] / scale) if size is not None else None
+    warning = (
+        f"{where}: the export was resized after acquisition by {scale:.4g} (checked against the fan "
+        f"{fan_box}); region and PhysicalDelta rescaled"
+    )
+    return _clip(scaled, shape), new_size, scale, warning  # type: ignore[arg-type]
+
+
 def _stale_region(
     rect: Rect, size: tuple[float, float] | None, shape: tuple[int, int], fan_box: Rect | None
 ) -> tuple[Rect | None, tuple[float, float] | None, float | None, str]:
@@ -401,22 +422,27 @@ def _stale_region(
         return None, None, None, f"{where} and no fan was found to check it against: uncalibrated"
     scale = rescale_factor(rect, shape, fan_box)
     if scale is not None:
-        scaled = tuple(int(round(v * scale)) for v in rect)
-        new_rect = _clip(scaled, shape)  # type: ignore[arg-type]
-        new_size = (size[0] / scale, size[1] / scale) if size is not None else None
-        return (
-            new_rect,
-            new_size,
-            scale,
-            (
-                f"{where}: the export was resized after acquisition by {scale:.4g} (checked against the fan "
-                f"{fan_box}); region and PhysicalDelta rescaled"
-            ),
-        )
+        return _rescaled(rect, size, shape, scale, where, fan_box)
     clipped = _clip(rect, shape)
     if clipped[0] < clipped[2] and clipped[1] < clipped[3] and _holds(clipped, fan_box, FIT_SLACK_PX):
         return clipped, size, None, f"{where}: the frame was cropped; region clipped to {clipped}"
     return None, None, None, f"{where}: neither a resize nor a crop explains it: uncalibrated"
+
+
+def _outgrown_region(
+    rect: Rect, size: tuple[float, float] | None, shape: tuple[int, int], fan_box: Rect
+) -> tuple[Rect, tuple[float, float] | None, float | None, str]:
+    """``(rect, size, scaled_by, warning)`` for a region that fits the frame but that the fan outgrows.
+
+    An export enlarged after acquisition keeps the acquisition's smaller region and larger deltas: the
+    region is rescaled when a factor above 1 maps it onto the fan (:func:`rescale_factor`), else kept
+    as given with a warning (the fan and the region disagree; the calibration may be wrong).
+    """
+    where = f"the fan {fan_box} extends beyond ultrasound region {rect}"
+    scale = rescale_factor(rect, shape, fan_box)
+    if scale is not None and scale > 1:
+        return _rescaled(rect, size, shape, scale, where, fan_box)
+    return rect, size, None, f"{where}: region kept as given, check the calibration"
 
 
 def _spacing_tags(ds: Any) -> tuple[Calibration | None, list[str]]:
@@ -486,6 +512,9 @@ def dicom_calibration(ds: Any, path: Path, fan: np.ndarray | None) -> tuple[Cali
         notes += [warning] if warning else []
         if not _fits(rect, shape):
             rect, size, scaled_by, warning = _stale_region(rect, size, shape, fan_box)
+            notes.append(warning)
+        elif fan_box is not None and not _holds(rect, fan_box, FIT_SLACK_PX + OUTGROWN_SLACK * max(shape)):
+            rect, size, scaled_by, warning = _outgrown_region(rect, size, shape, fan_box)
             notes.append(warning)
     if size is not None:
         return Calibration("us_regions", size, scaled_by, _named(path, notes)), rect
