@@ -43,7 +43,7 @@ from synthboost.evaluation.qc_fit import RAW_SIGNALS
 
 COVERAGE = 0.8
 #: Signals shown within one structure (where the structure prior cannot help).
-WITHIN = ("prompt_dis", "tta_dis", "uncertainty", "heterogeneity", "weak_border")
+WITHIN = ("prompt_dis", "tta_dis", "uncertainty", "heterogeneity", "weak_border", "inside_misfit", "outside_misfit")
 
 
 def auroc(risk: np.ndarray, failed: np.ndarray) -> float:

@@ -94,3 +94,27 @@ def test_frame_signals_judge_each_frame_on_the_image_the_model_saw():
     drawn, blank = frames[0]["lv"], frames[1]["lv"]
     assert drawn["prompt_dis"] == 0.0 and drawn["heterogeneity"] < 0.1 and drawn["weak_border"] < 0.5
     assert blank["heterogeneity"] == 0.0 and blank["weak_border"] == 1.0  # the same mask, no image support
+    assert np.isnan(drawn["inside_misfit"]) and np.isnan(drawn["outside_misfit"])  # no learned appearance
+
+
+def test_frame_misfits_use_the_runs_appearance_on_the_frame_the_model_saw():
+    from scipy import ndimage
+
+    from synthboost.cine.qc import frame_signals
+    from synthboost.evaluation import qc
+
+    cavity = _disc(12).astype(bool)
+    wall = ndimage.binary_dilation(cavity, iterations=5) & ~cavity
+    frame = np.where(cavity, 20, np.where(wall, 220, 90)).astype(np.uint8)
+    labels = np.where(cavity, 1, np.where(wall, 2, 0)).astype(np.uint8)
+    appearance = qc.fit_appearance([(frame, labels)])
+    primary = np.zeros((2, 3, 48, 48), np.float32)
+    primary[0, 0] = cavity  # the cavity, then the same mask moved onto its wall
+    primary[1, 0] = np.roll(cavity, 12, axis=1)
+    frames = frame_signals(
+        primary, primary[:, None], 0.5, None, np.stack([frame, frame]), appearance=appearance
+    )
+    right, shifted = frames[0]["lv"], frames[1]["lv"]
+    assert right["inside_misfit"] == qc.inside_misfit(qc.appearance_bins(frame), cavity, appearance, "lv")
+    assert right["inside_misfit"] < 0 < shifted["inside_misfit"]
+    assert right["outside_misfit"] < 0 < shifted["outside_misfit"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -298,7 +299,8 @@ def test_the_printed_line_reads_a_dice_rules_score_as_the_expected_dice():
     signals = ("prompt_dis",)
     result = {"qc_score": 0.734, "qc_fail": True, "qc_reasons": "prompt_dis 0.40", "prompt_dis": 0.4,
               "tta_dis": math.nan, "uncertainty": 0.1, "fragment": 0.0, "shape_violation": 0.0,
-              "heterogeneity": 0.3, "weak_border": 0.5}  # fmt: skip
+              "heterogeneity": 0.3, "weak_border": 0.5, "inside_misfit": math.nan,
+              "outside_misfit": -0.25}  # fmt: skip
     flat = {"all": Linear((0.0,), (1.0,), (0.0,), 0.0)}
     for target, expected in (
         ("dice", "QC score 0.73 (expected Dice 73) < 0.80: FLAGGED"),
@@ -307,3 +309,128 @@ def test_the_printed_line_reads_a_dice_rules_score_as_the_expected_dice():
         rule = QCRule(signals, flat, 0.8, {"prompt_dis": 0.3}, target)
         line = describe(result, QCModel({"still": rule, "loop": rule}, {}, {}))
         assert line.startswith(expected) and "tta_dis" not in line and "weak_border 0.50" in line
+        assert "inside_misfit" not in line and "outside_misfit -0.25" in line
+
+
+def _hand_appearance(bins: int = qc.APPEARANCE_BINS) -> dict:
+    """Histograms by hand: bin 3 is mostly LV, bin 12 mostly myocardium; the rest spread evenly."""
+
+    def hist(**peaks: float) -> list[float]:
+        rest = (1.0 - sum(peaks.values())) / (bins - len(peaks))
+        return [peaks.get(f"b{i}", rest) for i in range(bins)]
+
+    return {
+        "class": {"background": hist(b3=0.2, b12=0.1), "lv": hist(b3=0.5, b12=0.02),
+                  "myo": hist(b3=0.05, b12=0.6), "la": hist(b3=0.4, b12=0.05)},
+        "ring": {"lv": hist(b3=0.1, b12=0.45), "myo": hist(b3=0.3, b12=0.1), "la": hist(b3=0.2, b12=0.2)},
+        "all": hist(b3=0.15, b12=0.15),
+    }  # fmt: skip
+
+
+def test_appearance_misfits_are_the_log_likelihood_ratios_worked_out_by_hand():
+    appearance = _hand_appearance()
+    bins = np.full((20, 20), 3)
+    bins[:, 12:] = 12  # left: LV-like intensities, right: muscle-like
+    mask = np.zeros((20, 20), bool)
+    mask[5:15, 2:8] = True  # inside the LV-like half, its 2-px ring too
+    # inside: -log(p_lv / max(p_bg, p_myo, p_la)) = -log(0.5 / 0.4); ring: -log(ring_lv / all) = -log(0.1 / 0.15)
+    assert qc.inside_misfit(bins, mask, appearance, "lv") == pytest.approx(-math.log(0.5 / 0.4))
+    assert qc.outside_misfit(bins, mask, appearance, "lv") == pytest.approx(-math.log(0.1 / 0.15))
+    assert qc.inside_misfit(bins, mask, appearance, "myo") == pytest.approx(-math.log(0.05 / 0.5))
+    walled = np.zeros((20, 20), bool)
+    walled[5:15, 8:12] = True  # its ring's right part lies in the muscle: a cavity with its wall beside it
+    ring = qc.ring(walled)
+    n_muscle = int((bins[ring] == 12).sum())
+    expected = (
+        -(n_muscle * math.log(0.45 / 0.15) + (ring.sum() - n_muscle) * math.log(0.1 / 0.15)) / ring.sum()
+    )
+    assert qc.outside_misfit(bins, walled, appearance, "lv") == pytest.approx(expected)
+    assert qc.outside_misfit(bins, walled, appearance, "lv") < qc.outside_misfit(bins, mask, appearance, "lv")
+    assert qc.inside_misfit(bins, np.zeros((20, 20), bool), appearance, "lv") == qc.MISFIT_EMPTY
+    assert qc.outside_misfit(bins, np.ones((20, 20), bool), appearance, "lv") == qc.MISFIT_EMPTY  # no ring
+
+
+def test_appearance_bins_ignore_the_gain_and_a_blank_image_is_bin_zero():
+    rng = np.random.default_rng(3)
+    image = rng.uniform(0, 100, (32, 32))
+    assert np.array_equal(qc.appearance_bins(image), qc.appearance_bins(2.5 * image))
+    assert qc.appearance_bins(image).max() == qc.APPEARANCE_BINS - 1 and qc.appearance_bins(image).min() >= 0
+    assert not qc.appearance_bins(np.zeros((8, 8))).any()
+
+
+def test_learned_appearance_prefers_the_true_masks_to_shifted_or_short_ones():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    labels = heart()
+    tone = np.array([60.0, 15.0, 200.0, 25.0])  # background tissue, dark cavities, bright muscle
+
+    def image(lab):
+        return np.clip(tone[lab] + rng.normal(0, 8, lab.shape), 0, 255)
+
+    pairs = [(image(labels), labels) for _ in range(4)]
+    appearance = qc.fit_appearance(pairs)
+    for hists in (appearance["class"], appearance["ring"], {"all": appearance["all"]}):
+        for h in hists.values():
+            assert len(h) == qc.APPEARANCE_BINS and min(h) > 0 and sum(h) == pytest.approx(1.0)
+    img = image(labels)
+    bins = qc.appearance_bins(img)
+    lv, myo = labels == 1, labels == 2
+    on_muscle = np.roll(lv, 12, axis=1)  # the cavity mask moved onto the wall and the tissue
+    short = ndimage.binary_erosion(lv, iterations=4)  # stops 4 px short of its wall
+    assert (
+        qc.inside_misfit(bins, lv, appearance, "lv") < 0 < qc.inside_misfit(bins, on_muscle, appearance, "lv")
+    )
+    assert qc.inside_misfit(bins, myo, appearance, "myo") < 0 < qc.inside_misfit(bins, lv, appearance, "myo")
+    assert (
+        qc.outside_misfit(bins, lv, appearance, "lv") < 0 < qc.outside_misfit(bins, short, appearance, "lv")
+    )
+    with pytest.raises(ValueError, match="differ"):
+        qc.fit_appearance([(img, labels[:-1])])
+    with pytest.raises(ValueError, match="no training images"):
+        qc.fit_appearance([])
+
+
+def test_qc_json_keeps_the_appearance_and_a_version_2_file_is_read_without_it(tmp_path):
+    rows = [
+        {"structure": "lv", "prompt_dis": float(s), "outside_misfit": float(s)} for s in (0.1, 0.2, 0.8, 0.9)
+    ]
+    rule = fit_rule(rows, [90, 90, 50, 50], ("prompt_dis", "outside_misfit"))
+    model = QCModel({"still": rule, "loop": rule}, {}, {"fitted_on": "val"}, _hand_appearance())
+    path = write_qc(tmp_path / "qc.json", model)
+    assert read_qc(path) == model and json.loads(path.read_text())["version"] == 3
+    doc = json.loads(path.read_text())
+    old = fit_rule(rows, [90, 90, 50, 50], ("prompt_dis",))
+    v2 = {
+        "version": 2,
+        "ranges": {},
+        "rules": {"still": dataclasses.asdict(old), "loop": dataclasses.asdict(old)},
+    }
+    path.write_text(json.dumps(v2))
+    assert read_qc(path).appearance is None and read_qc(path).rules["still"] == old
+    no_hist = {k: v for k, v in doc.items() if k != "appearance"}
+    path.write_text(json.dumps(no_hist))
+    with pytest.raises(
+        ValueError, match=r"qc.json: its rules use \['outside_misfit'\] but it holds no 'appearance'"
+    ):
+        read_qc(path)
+    for broken, message in (({**doc["appearance"], "ring": {"lv": [1.0]}}, "lacks histograms for \\['la', 'myo'\\]"),
+                            ({**doc["appearance"], "all": [0.5, 0.5]}, "not 16 positive probabilities"),
+                            ({"class": {}}, "malformed 'appearance'")):  # fmt: skip
+        path.write_text(json.dumps({**doc, "appearance": broken}))
+        with pytest.raises(ValueError, match=message):
+            read_qc(path)
+
+
+def test_the_qc_pass_computes_the_misfits_only_with_learned_appearance():
+    image = np.full((48, 48), 30, np.uint8)
+    image[10:30, 14:34] = 200
+    raw = image_qc(ToySegmenter(), image, [["a"], ["b"], ["c"]], None)
+    assert math.isnan(raw["lv"]["inside_misfit"]) and math.isnan(raw["lv"]["outside_misfit"])
+    rule = fit_rule([{"structure": "lv", "prompt_dis": v} for v in (0.1, 0.9)], [90, 50], ("prompt_dis",))
+    model = QCModel({"still": rule, "loop": rule}, {}, {}, _hand_appearance())
+    out = image_qc(ToySegmenter(), image, [["a"], ["b"], ["c"]], model)
+    bins = qc.appearance_bins(image.astype(float))
+    mask = image > 127
+    assert out["myo"]["inside_misfit"] == pytest.approx(qc.inside_misfit(bins, mask, model.appearance, "myo"))
+    assert out["la"]["outside_misfit"] == pytest.approx(qc.outside_misfit(bins, mask, model.appearance, "la"))

@@ -83,6 +83,8 @@ def test_fit_on_val_then_predict_gives_calibrated_scores(tiny_model, dataset, tm
     )  # the CSV keeps 4 decimals
     assert bool(row["qc_fail"]) == (row["qc_score"] < rule.threshold)
     assert not math.isnan(row["shape_violation"]) and np.isfinite(qc["shape_violation"]).all()
+    assert model.appearance is not None and {"inside_misfit", "outside_misfit"} <= set(rule.signals)
+    assert np.isfinite(qc[["inside_misfit", "outside_misfit"]]).all().all()  # from the run's histograms
     flagged = int(qc["qc_fail"].astype(bool).sum())
     assert evaluate(out, dataset)["qc_fail"].astype(bool).sum() == flagged
 

@@ -61,13 +61,16 @@ def frame_signals(
     ranges: dict[str, list[float]] | None,
     crops: np.ndarray,
     structures: tuple[str, ...] = JUDGED,
+    appearance: dict[str, Any] | None = None,
 ) -> list[dict[str, dict[str, float]]]:
     """Per frame and structure of ``structures``: ``prompt_dis``, ``uncertainty``, ``fragment``,
-    ``n_components``, ``shape_violation``, ``heterogeneity``, ``weak_border`` (``crops``: the frames the model saw)."""
+    ``n_components``, ``shape_violation`` and the image evidence (``heterogeneity``, ``weak_border`` and,
+    with the run's ``appearance``, the misfits; ``crops``: the frames the model saw)."""
     out = []
     for t in range(primary.shape[0]):
         labels = label_map(primary[t], threshold)
         grid = on_grid(crops[t], primary.shape)
+        bins = qc.appearance_bins(grid) if appearance is not None else None
         violations = qc.range_violations(qc.shape_features(labels), ranges) if ranges else None
         frame = {}
         for i, structure in enumerate(LABELS.values()):
@@ -83,7 +86,8 @@ def frame_signals(
                                 "uncertainty": qc.uncertainty(primary[t, i], threshold),
                                 "fragment": qc.fragmentation(masks[0]),
                                 "n_components": qc.n_components(masks[0]), "shape_violation": float(shape),
-                                **evidence_signals(grid, masks[0]), **structure_prior(structure)}  # fmt: skip
+                                **evidence_signals(grid, masks[0], structure, appearance, bins),
+                                **structure_prior(structure)}  # fmt: skip
         out.append(frame)
     return out
 
@@ -167,5 +171,8 @@ def segment_loop_qc(
     labels = labels_from_probabilities(loop, primary, threshold, options)
     if not extra:  # P0 has one wording: no prompt ensemble
         extra_probs = primary[:, None]
-    signals = frame_signals(primary, extra_probs, threshold, model.ranges if model else None, crops)
+    signals = frame_signals(
+        primary, extra_probs, threshold, model.ranges if model else None, crops,
+        appearance=model.appearance if model else None,
+    )  # fmt: skip
     return labels, judge_frames(signals, labels, model)

@@ -13,6 +13,10 @@ Each signal stands alone and is documented in ``docs/qc.md``:
   The intensity spread inside the mask relative to the whole image's, and how weakly the intensity
   changes across the mask's border (the classic region-uniformity and boundary-contrast measures of
   unsupervised segmentation evaluation). Both are unchanged by a gain and an offset of the image.
+- **appearance misfit** (:func:`inside_misfit`, :func:`outside_misfit`): do the mask's pixels, and the
+  ring just outside it, have the intensities that the training labels give this structure and its
+  surroundings? Mean log-likelihood ratios against intensity histograms learned from the training
+  images and labels (:func:`fit_appearance`); 0 where the intensities say nothing either way.
 - **anatomical plausibility**: connected components (:func:`fragmentation`), shape features of the
   label map (:func:`shape_features`: areas, ratios, elongation, LV enclosure by the myocardium
   except at the base, LA–LV gap) checked against ranges learned from training labels
@@ -53,6 +57,14 @@ ENCLOSURE_TOLERANCE = 2
 BORDER_BAND = 2
 #: Image evidence needs at least this many mask pixels (fewer: no evidence, the signal is 1).
 MIN_EVIDENCE_PIXELS = 3
+#: Appearance: intensities are smoothed (Gaussian, this sigma in pixels) …
+APPEARANCE_SMOOTH = 1.0
+#: … divided by their 99th percentile (gain-free), clipped to [0, 1] and binned into this many bins.
+APPEARANCE_BINS = 16
+#: Appearance classes: background (label 0), then the structures by their CAMUS label.
+APPEARANCE_CLASSES: dict[int, str] = {0: "background", 1: "lv", 2: "myo", 3: "la"}
+#: An appearance misfit without evidence (a mask of fewer than MIN_EVIDENCE_PIXELS pixels, or no ring).
+MISFIT_EMPTY = 5.0
 #: A frame is a temporal outlier when its signal exceeds median + this many MADs of its loop …
 TEMPORAL_MADS = 5.0
 #: … and this absolute floor (1 - Dice for :func:`neighbour_dice`, relative change for :func:`curve_jumps`).
@@ -236,6 +248,95 @@ def shape_features(labels: np.ndarray) -> dict[str, float]:
         "la_lv_ratio": float(la.sum()) / lv_n if lv_n else math.nan,
         "la_gap": gap(la, lv),
     }
+
+
+def appearance_bins(image: np.ndarray) -> np.ndarray:
+    """Per-pixel intensity bin (0 … :data:`APPEARANCE_BINS` - 1) of an image on the grid the model saw.
+
+    Smoothed by :data:`APPEARANCE_SMOOTH` pixels (speckle), divided by its 99th percentile and clipped
+    to [0, 1]: the same bins under any gain. A blank image is all bin 0.
+    """
+    smooth = ndimage.gaussian_filter(np.asarray(image, np.float64), APPEARANCE_SMOOTH)
+    top = float(np.percentile(smooth, 99))
+    scaled = np.clip(smooth / top, 0.0, 1.0) if top > 0 else np.zeros_like(smooth)
+    return np.minimum((scaled * APPEARANCE_BINS).astype(np.int64), APPEARANCE_BINS - 1)
+
+
+def _histogram(bins: np.ndarray) -> list[float]:
+    """Laplace-smoothed (+1 per bin) distribution of bin indices: every bin has a probability > 0."""
+    counts = np.bincount(np.asarray(bins, np.int64).ravel(), minlength=APPEARANCE_BINS) + 1.0
+    return [float(c) for c in counts / counts.sum()]
+
+
+def ring(mask: np.ndarray, width: int = BORDER_BAND) -> np.ndarray:
+    """The ``width``-pixel band just outside ``mask``."""
+    mask = np.asarray(mask, bool)
+    return ndimage.binary_dilation(mask, iterations=width) & ~mask
+
+
+def fit_appearance(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, dict[str, list[float]]]:
+    """Intensity histograms from training ``(image, label map)`` pairs on one grid (views pooled).
+
+    ``class``: the bins of each class's pixels (:data:`APPEARANCE_CLASSES`); ``ring``: of the
+    :data:`BORDER_BAND`-pixel ring outside each structure; ``all``: of every pixel. Each is a
+    Laplace-smoothed distribution over :data:`APPEARANCE_BINS` bins.
+
+    Raises:
+        ValueError: no pairs, or an image and its labels of different shapes.
+    """
+    if not pairs:
+        raise ValueError("fit_appearance: no training images")
+    binned = []
+    for image, labels in pairs:
+        if np.shape(image) != np.shape(labels):
+            raise ValueError(f"fit_appearance: image {np.shape(image)} and labels {np.shape(labels)} differ")
+        binned.append((appearance_bins(image), np.asarray(labels)))
+    return {
+        "class": {
+            name: _histogram(np.concatenate([b[lab == k] for b, lab in binned]))
+            for k, name in APPEARANCE_CLASSES.items()
+        },
+        "ring": {
+            name: _histogram(np.concatenate([b[ring(lab == k)] for b, lab in binned]))
+            for k, name in APPEARANCE_CLASSES.items()
+            if k
+        },
+        "all": _histogram(np.concatenate([b.ravel() for b, _ in binned])),
+    }
+
+
+def inside_misfit(bins: np.ndarray, mask: np.ndarray, appearance: Mapping, structure: str) -> float:
+    """How unlike ``structure`` the mask's pixels look: minus the mean log-ratio of their intensity's
+    probability under the structure's histogram to its probability under the likeliest other class.
+
+    Negative when the pixels look like the structure, positive when another class explains them
+    better (a cavity mask over bright muscle). ``bins``: :func:`appearance_bins` of the image.
+    """
+    mask = np.asarray(mask, bool)
+    if int(mask.sum()) < MIN_EVIDENCE_PIXELS:
+        return MISFIT_EMPTY
+    hist = {k: np.asarray(v) for k, v in appearance["class"].items()}
+    own = hist[structure][bins[mask]]
+    other = np.max([h[bins[mask]] for k, h in hist.items() if k != structure], axis=0)
+    return float(-np.mean(np.log(own / other)))
+
+
+def outside_misfit(bins: np.ndarray, mask: np.ndarray, appearance: Mapping, structure: str) -> float:
+    """How unlike ``structure``'s surroundings the :data:`BORDER_BAND`-pixel ring outside the mask looks:
+    minus the mean log-ratio of the ring's intensity probabilities under the structure's ring histogram
+    to those under the whole images' histogram.
+
+    A cavity mask that stops short of its wall has more cavity than muscle in its ring: positive.
+    Without a ring (fewer than :data:`MIN_EVIDENCE_PIXELS` mask pixels, or a mask filling the image):
+    :data:`MISFIT_EMPTY`.
+    """
+    mask = np.asarray(mask, bool)
+    band = ring(mask)
+    if int(mask.sum()) < MIN_EVIDENCE_PIXELS or not band.any():
+        return MISFIT_EMPTY
+    around = np.asarray(appearance["ring"][structure])[bins[band]]
+    anywhere = np.asarray(appearance["all"])[bins[band]]
+    return float(-np.mean(np.log(around / anywhere)))
 
 
 def fit_ranges(rows: Sequence[Mapping[str, float]]) -> dict[str, list[float]]:

@@ -7,8 +7,9 @@ it to keep their cost low), standardised on that structure's validation items. T
 expected Dice ÷ 100, clipped to [0, 1] (higher = more trustworthy); the threshold is the score that
 maximises Youden's J (sensitivity + specificity - 1) for failure (Dice < :data:`FAILURE_DICE`) on the
 validation image-structures. ``qc.json`` in the run folder holds both rules, the plausible shape ranges
-learned from the training labels and what they were fitted on (format in ``docs/qc.md``). A version-1
-``qc.json`` (one logistic regression of failure over every structure) is still read and scored.
+and the appearance histograms learned from the training images and labels, and what they were fitted
+on (format in ``docs/qc.md``). Version-1 (one logistic regression of failure over every structure) and
+version-2 files (no appearance histograms) are still read and scored.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from synthboost.evaluation.qc import APPEARANCE_BINS
 from synthboost.utils.files import read_json, write_json_atomic
 
 QC_JSON = "qc.json"
-QC_VERSION = 2
-#: The ``qc.json`` versions this synthboost reads (1: one logistic rule of failure for every structure).
-READABLE_VERSIONS = (1, 2)
+QC_VERSION = 3
+#: The ``qc.json`` versions this synthboost reads (1: one logistic rule of failure for every structure;
+#: 2: no ``appearance`` histograms, rules without the appearance misfits).
+READABLE_VERSIONS = (1, 2, 3)
 #: An image-structure "fails" below this Dice (×100, as the metrics CSV writes it).
 FAILURE_DICE = 80.0
 #: Structure indicators, a version-1 rule's signals (a version-2 rule has a model per structure instead).
@@ -37,8 +40,9 @@ STRUCTURES: tuple[str, ...] = ("lv", "myo", "la")
 POOLED = "all"
 #: A structure gets its own model from this many validation items on.
 MIN_STRUCTURE_ITEMS = 8
-#: The image-evidence signals (:func:`~synthboost.evaluation.qc.heterogeneity`, :func:`~synthboost.evaluation.qc.border_weakness`).
-EVIDENCE_SIGNALS: tuple[str, ...] = ("heterogeneity", "weak_border")
+#: The image-evidence signals (:func:`~synthboost.evaluation.qc.heterogeneity`, :func:`~synthboost.evaluation.qc.border_weakness`,
+#: :func:`~synthboost.evaluation.qc.inside_misfit`, :func:`~synthboost.evaluation.qc.outside_misfit`).
+EVIDENCE_SIGNALS: tuple[str, ...] = ("heterogeneity", "weak_border", "inside_misfit", "outside_misfit")
 #: Signals of a still image, in the order of a rule's coefficients.
 STILL_SIGNALS: tuple[str, ...] = (
     "prompt_dis", "tta_dis", "uncertainty", "fragment", "shape_violation", *EVIDENCE_SIGNALS,
@@ -174,7 +178,7 @@ def fit_rule(rows: Sequence[Mapping[str, Any]], dice: Sequence[float], signals: 
 
 
 def rule_to_json(rule: QCRule) -> dict[str, Any]:
-    """The rule as a JSON object (version 2)."""
+    """The rule as a JSON object (as ``qc.json`` versions 2 and 3 hold it)."""
     return dataclasses.asdict(rule)
 
 
@@ -206,17 +210,21 @@ def rule_from_json(doc: Mapping[str, Any], path: Path, version: int = QC_VERSION
 
 @dataclasses.dataclass(frozen=True)
 class QCModel:
-    """What ``qc.json`` holds: rules per kind (``still``, ``loop``), shape ranges and provenance."""
+    """What ``qc.json`` holds: rules per kind (``still``, ``loop``), shape ranges, provenance and the
+    intensity histograms of the appearance misfits (``None`` in a version-1 or -2 file)."""
 
     rules: dict[str, QCRule]
     ranges: dict[str, list[float]]
     info: dict[str, Any]
+    appearance: dict[str, Any] | None = None
 
 
 def write_qc(path: str | Path, qc: QCModel) -> Path:
     """Write ``qc.json`` atomically; return its path."""
     doc = {"version": QC_VERSION, **qc.info, "ranges": qc.ranges,
            "rules": {k: rule_to_json(r) for k, r in qc.rules.items()}}  # fmt: skip
+    if qc.appearance is not None:
+        doc["appearance"] = qc.appearance
     write_json_atomic(path, doc)
     return Path(path)
 
@@ -239,8 +247,33 @@ def read_qc(path: str | Path) -> QCModel:
     for lo_hi in doc["ranges"].values():
         if len(lo_hi) != 2 or not all(math.isfinite(v) for v in lo_hi):
             raise ValueError(f"{path}: a shape range is not two finite numbers: {lo_hi}")
-    info = {k: v for k, v in doc.items() if k not in ("rules", "ranges", "version")}
-    return QCModel(rules, doc["ranges"], info)
+    appearance = _appearance_from_json(doc.get("appearance"), path)
+    needs = sorted({s for r in rules.values() for s in r.signals} & {"inside_misfit", "outside_misfit"})
+    if needs and appearance is None:
+        raise ValueError(f"{path}: its rules use {needs} but it holds no 'appearance' histograms")
+    info = {k: v for k, v in doc.items() if k not in ("rules", "ranges", "version", "appearance")}
+    return QCModel(rules, doc["ranges"], info, appearance)
+
+
+def _appearance_from_json(doc: Any, path: Path) -> dict[str, Any] | None:
+    """``qc.json``'s ``appearance`` checked: every histogram a distribution over the same bins."""
+    if doc is None:
+        return None
+    try:
+        hists = [doc["all"], *doc["class"].values(), *doc["ring"].values()]
+        missing = {"background", *STRUCTURES} - set(doc["class"]) or set(STRUCTURES) - set(doc["ring"])
+    except (TypeError, KeyError, AttributeError) as err:
+        raise ValueError(f"{path}: malformed 'appearance' ({err!r} missing)") from err
+    if missing:
+        raise ValueError(f"{path}: 'appearance' lacks histograms for {sorted(missing)}")
+    n = APPEARANCE_BINS
+    for h in hists:
+        values = np.asarray(h, np.float64)
+        if values.shape != (n,) or not np.all(values > 0) or abs(values.sum() - 1.0) > 1e-6:
+            raise ValueError(
+                f"{path}: an 'appearance' histogram is not {n} positive probabilities summing to 1"
+            )
+    return dict(doc)
 
 
 def qc_path_of(model: str | Path) -> Path | None:

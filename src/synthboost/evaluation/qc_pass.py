@@ -108,9 +108,24 @@ def on_grid(image: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return resize(np.asarray(image, np.uint8), (int(shape[-2]), int(shape[-1])))
 
 
-def evidence_signals(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """The image-evidence signals of one mask on its image (same grid): ``heterogeneity``, ``weak_border``."""
-    return {"heterogeneity": qc.heterogeneity(image, mask), "weak_border": qc.border_weakness(image, mask)}
+def evidence_signals(
+    image: np.ndarray,
+    mask: np.ndarray,
+    structure: str,
+    appearance: Mapping[str, Any] | None,
+    bins: np.ndarray | None = None,
+) -> dict[str, float]:
+    """The image-evidence signals of one ``structure``'s mask on its image (same grid): ``heterogeneity``,
+    ``weak_border``, ``inside_misfit`` and ``outside_misfit`` (NaN without the learned ``appearance``).
+
+    ``bins``: :func:`~synthboost.evaluation.qc.appearance_bins` of ``image`` when already computed.
+    """
+    out = {"heterogeneity": qc.heterogeneity(image, mask), "weak_border": qc.border_weakness(image, mask)}
+    if appearance is None:
+        return {**out, "inside_misfit": math.nan, "outside_misfit": math.nan}
+    bins = qc.appearance_bins(image) if bins is None else bins
+    return {**out, "inside_misfit": qc.inside_misfit(bins, mask, appearance, structure),
+            "outside_misfit": qc.outside_misfit(bins, mask, appearance, structure)}  # fmt: skip
 
 
 def structure_signals(
@@ -119,14 +134,17 @@ def structure_signals(
     threshold: float,
     ranges: Mapping[str, Sequence[float]] | None,
     image: np.ndarray,
+    appearance: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Raw signals per structure (``lv``, ``myo``, ``la``) from :func:`image_probabilities`' answers.
 
     ``image``: the image that was segmented (any size; compared on the answers' grid).
     ``shape_violation`` sums the structure's :func:`~synthboost.evaluation.qc.range_violations` (NaN
-    without learned ranges); ``tta_dis`` is NaN without augmented answers.
+    without learned ranges); the appearance misfits are NaN without the learned ``appearance``;
+    ``tta_dis`` is NaN without augmented answers.
     """
     grid = on_grid(image, probs.shape)
+    bins = qc.appearance_bins(grid) if appearance is not None else None
     labels = label_map(probs[:, 0], threshold)
     violations = qc.range_violations(qc.shape_features(labels), ranges) if ranges else None
     out = {}
@@ -143,7 +161,7 @@ def structure_signals(
             "fragment": qc.fragmentation(mask),
             "n_components": qc.n_components(mask),
             "shape_violation": float(shape),
-            **evidence_signals(grid, mask),
+            **evidence_signals(grid, mask, structure, appearance, bins),
             **structure_prior(structure),
         }
     return out
@@ -187,7 +205,14 @@ def image_qc(
     """QC of one image: per structure its raw signals, score, flag and reasons (the ``still`` rule)."""
     threshold = segmenter.threshold if threshold is None else threshold
     probs, tta_probs = image_probabilities(segmenter, gray, _pad(prompt_lists), tta)
-    signals = structure_signals(probs, tta_probs, threshold, model.ranges if model else None, gray)
+    signals = structure_signals(
+        probs,
+        tta_probs,
+        threshold,
+        model.ranges if model else None,
+        gray,
+        model.appearance if model else None,
+    )
     return {s: {**v, **judge(v, model, s)} for s, v in signals.items()}
 
 
@@ -211,16 +236,18 @@ def split_qc(
     threshold: float | None = None,
     with_probabilities: bool = False,
     ranges: Mapping[str, Sequence[float]] | None = None,
+    appearance: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """QC rows (``group, name, label, structure`` + :data:`QC_COLUMNS`) of every image-structure of a split.
 
     Structures an image has no task entry for are left out. With ``with_probabilities`` each row also
-    carries ``probability``: the primary answer at the model's input size. ``ranges`` (default: the
-    QC model's) are the plausible shape ranges.
+    carries ``probability``: the primary answer at the model's input size. ``ranges`` and
+    ``appearance`` (default: the QC model's) are the plausible shape ranges and intensity histograms.
     """
     dataset = Path(dataset)
     threshold = segmenter.threshold if threshold is None else threshold
     ranges = ranges if ranges is not None else (model.ranges if model else None)
+    appearance = appearance if appearance is not None else (model.appearance if model else None)
     rows = []
     for (group, name), entries in track(sorted(_images_of(dataset, split).items()), f"qc {split}"):
         lists = [
@@ -228,7 +255,7 @@ def split_qc(
         ]
         gray = read_png(image_path(dataset, group, name))
         probs, tta_probs = image_probabilities(segmenter, gray, _pad(lists), tta)
-        signals = structure_signals(probs, tta_probs, threshold, ranges, gray)
+        signals = structure_signals(probs, tta_probs, threshold, ranges, gray, appearance)
         for i, (label, structure) in enumerate(LABELS.items()):
             if structure not in entries:
                 continue
@@ -240,19 +267,39 @@ def split_qc(
     return rows
 
 
+def _split_labels(dataset: Path, size: int, split: str) -> list[dict[str, str]]:
+    """The ``split`` rows of ``meta.csv``; a clear error when there are none."""
+    rows = [r for r in read_meta(dataset) if r["split"] == split]
+    if not rows:
+        raise ValueError(f"{dataset / 'meta.csv'}: no {split} image to learn the plausible shapes from")
+    return rows
+
+
+def _label_map(dataset: Path, row: Mapping[str, Any], size: int) -> np.ndarray:
+    """A row's native label map resized to ``size`` (nearest)."""
+    return nearest_resize(read_png(native_label_path(dataset, row["group"], row["name"])), (size, size))
+
+
 def learn_ranges(dataset: str | Path, size: int, split: str = "train") -> dict[str, list[float]]:
     """Plausible shape ranges from the ``split`` label maps (native labels resized to ``size``, nearest)."""
     dataset = Path(dataset)
-    rows = [
-        qc.shape_features(
-            nearest_resize(read_png(native_label_path(dataset, r["group"], r["name"])), (size, size))
+    return qc.fit_ranges(
+        [qc.shape_features(_label_map(dataset, r, size)) for r in _split_labels(dataset, size, split)]
+    )
+
+
+def learn_appearance(dataset: str | Path, size: int, split: str = "train") -> dict[str, Any]:
+    """Intensity histograms (:func:`~synthboost.evaluation.qc.fit_appearance`) of the ``split`` images and
+    label maps, both on the ``size`` grid the model sees (images bilinear, labels nearest)."""
+    dataset = Path(dataset)
+    pairs = [
+        (
+            on_grid(read_png(image_path(dataset, r["group"], r["name"])), (size, size)),
+            _label_map(dataset, r, size),
         )
-        for r in read_meta(dataset)
-        if r["split"] == split
+        for r in _split_labels(dataset, size, split)
     ]
-    if not rows:
-        raise ValueError(f"{dataset / 'meta.csv'}: no {split} image to learn the plausible shapes from")
-    return qc.fit_ranges(rows)
+    return qc.fit_appearance(pairs)
 
 
 def grid_dice(row: Mapping[str, Any], dataset: Path, threshold: float, grid: int) -> float:
@@ -278,7 +325,7 @@ def fit_qc(
 ) -> Path:
     """Fit the QC rules of ``run`` on the ``val`` split of ``dataset``; write ``qc.json`` (default ``RUN/qc.json``).
 
-    Shape ranges come from the ``train`` labels; the rules (``still`` with all signals, ``loop``
+    Shape ranges and intensity histograms come from the ``train`` images and labels; the rules (``still`` with all signals, ``loop``
     without test-time augmentation) from the val image-structures, failure = Dice < 80.
     """
 
@@ -286,8 +333,11 @@ def fit_qc(
     _, settings = resolve_model(run)
     level = settings["prompt"] or "p1"
     segmenter = Segmenter.from_pretrained(run, device=device)
-    ranges = learn_ranges(dataset, segmenter.preprocessing.image_size)
-    rows = split_qc(segmenter, dataset, "val", level, None, with_probabilities=True, ranges=ranges)
+    size = segmenter.preprocessing.image_size
+    ranges, appearance = learn_ranges(dataset, size), learn_appearance(dataset, size)
+    rows = split_qc(
+        segmenter, dataset, "val", level, None, with_probabilities=True, ranges=ranges, appearance=appearance
+    )
     grid = read_info(dataset).image_size
     dice = [grid_dice(r, dataset, segmenter.threshold, grid) for r in rows]
     rules = {"still": fit_rule(rows, dice, STILL_SIGNALS), "loop": fit_rule(rows, dice, LOOP_SIGNALS)}
@@ -297,7 +347,7 @@ def fit_qc(
             "n_val_items": len(rows), "n_val_failures": n_fail, "failure": "Dice < 80",
             "val_failure_rate": _failure_rates(rows, dice)}  # fmt: skip
     path = Path(out) if out is not None else Path(run) / QC_JSON
-    write_qc(path, QCModel(rules, ranges, info))
+    write_qc(path, QCModel(rules, ranges, info, appearance))
     log.info("QC fitted on %d val image-structures (%d failures) -> %s", len(rows), n_fail, path)
     return path
 

@@ -12,10 +12,12 @@ QC_CSV = "qc.csv"
 #: Columns the QC pass adds per image-structure (predict's ``qc.csv``, evaluate's metrics CSV).
 QC_COLUMNS: tuple[str, ...] = (
     "qc_score", "qc_fail", "qc_reasons", "prompt_dis", "tta_dis", "uncertainty", "fragment", "n_components",
-    "shape_violation", "heterogeneity", "weak_border",
+    "shape_violation", "heterogeneity", "weak_border", "inside_misfit", "outside_misfit",
 )  # fmt: skip
 #: Columns a ``qc.csv`` of an earlier synthboost may lack (read as empty).
-LATER_COLUMNS: tuple[str, ...] = ("uncertainty", "heterogeneity", "weak_border")
+LATER_COLUMNS: tuple[str, ...] = (
+    "uncertainty", "heterogeneity", "weak_border", "inside_misfit", "outside_misfit",
+)  # fmt: skip
 KEY_COLUMNS: tuple[str, ...] = ("group", "name", "label")
 
 
