@@ -25,7 +25,7 @@ test patients (as ``bench_cine_accuracy.py`` draws them: the demo's seed and sca
 the AUROC of the loop verdict and of the mean frame score for an EF error above 10 points (against the
 phantom's exact EF), and the verdict's sensitivity and specificity as a detector of such loops.
 
-Measure on a demo nobody looked at while designing QC: ``synthboost demo --seed 1 --out demo_s1``
+Measure on a demo nobody looked at while designing QC (seeds 0–8 have been seen; next: ``synthboost demo --seed 9 --out demo_s9``)
 (docs/qc.md, "Evidence", says which figures are development figures and which are untouched).
 """
 
@@ -43,7 +43,15 @@ from synthboost.evaluation.qc_fit import RAW_SIGNALS
 
 COVERAGE = 0.8
 #: Signals shown within one structure (where the structure prior cannot help).
-WITHIN = ("prompt_dis", "tta_dis", "uncertainty", "heterogeneity", "weak_border", "inside_misfit", "outside_misfit")
+WITHIN = (
+    "prompt_dis",
+    "tta_dis",
+    "uncertainty",
+    "heterogeneity",
+    "weak_border",
+    "inside_misfit",
+    "outside_misfit",
+)
 
 
 def auroc(risk: np.ndarray, failed: np.ndarray) -> float:

@@ -13,7 +13,8 @@ qc_app = typer.Typer(help="Quality control of segmentations (docs/qc.md).", no_a
 def fit_command(
     run: Path = typer.Argument(..., help="Run folder: qc.json is written into it."),
     dataset: Path = typer.Argument(
-        ..., help="Processed dataset: rules fitted on its val split, ranges on train."
+        ...,
+        help="Processed dataset: rules fitted on its val split, shape ranges and intensity histograms on train.",
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write qc.json here instead of RUN/qc.json."),
     device: str | None = typer.Option(None, help="cuda, cpu, ... (default: CUDA when available)."),
