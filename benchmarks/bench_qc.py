@@ -25,7 +25,7 @@ test patients (as ``bench_cine_accuracy.py`` draws them: the demo's seed and sca
 the AUROC of the loop verdict and of the mean frame score for an EF error above 10 points (against the
 phantom's exact EF), and the verdict's sensitivity and specificity as a detector of such loops.
 
-Measure on a demo nobody looked at while designing QC (seeds 0–8 have been seen; next: ``synthboost demo --seed 9 --out demo_s9``)
+Measure on a demo nobody looked at while designing QC (seeds 0–9 have been seen; next: ``synthboost demo --seed 10 --out demo_s10``)
 (docs/qc.md, "Evidence", says which figures are development figures and which are untouched).
 """
 
